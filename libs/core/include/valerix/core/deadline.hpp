@@ -1,0 +1,52 @@
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+
+#include <valerix/core/clock.hpp>
+
+namespace valerix::core {
+
+/// A point on the steady clock by which an operation must be finished. A value type: copy it down the call chain
+/// and ask it how much budget is left; never compute timeouts from wall-clock time.
+class Deadline {
+public:
+    using Duration = std::chrono::nanoseconds;
+
+    /// A deadline that never expires.
+    static Deadline Infinite() { return Deadline(Clock::TimePoint::max()); }
+    static Deadline At(Clock::TimePoint when) { return Deadline(when); }
+    static Deadline After(const Clock& clock, Duration budget) { return Deadline(clock.Now() + budget); }
+
+    bool IsInfinite() const { return when_ == Clock::TimePoint::max(); }
+    Clock::TimePoint When() const { return when_; }
+
+    /// Time left, never negative; Duration::max() for an infinite deadline.
+    Duration Remaining(const Clock& clock) const {
+        if (IsInfinite()) return Duration::max();
+        return std::max(Duration::zero(), Duration(when_ - clock.Now()));
+    }
+    bool Expired(const Clock& clock) const { return !IsInfinite() && clock.Now() >= when_; }
+
+    /// The earlier of this deadline and `now + limit`: a per-try timeout that never outlives the whole budget.
+    Deadline Capped(const Clock& clock, Duration limit) const {
+        auto capped = clock.Now() + limit;
+        return capped < when_ ? Deadline(capped) : *this;
+    }
+
+    friend bool operator==(const Deadline&, const Deadline&) = default;
+
+private:
+    explicit Deadline(Clock::TimePoint when) : when_(when) {}
+    Clock::TimePoint when_;
+};
+
+/// Remaining milliseconds, rounded down, clamped to [0, max_ms]: what goes into a propagated deadline header or a
+/// statement_timeout.
+inline long long RemainingMillis(const Deadline& deadline, const Clock& clock, long long max_ms) {
+    if (deadline.IsInfinite()) return max_ms;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.Remaining(clock)).count();
+    return std::min<long long>(ms, max_ms);
+}
+
+}  // namespace valerix::core

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <valerix/core/deadline.hpp>
+
+namespace valerix::http {
+
+/// Header name/value pairs; names are stored lower-case.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+/// The largest request body any service accepts; larger bodies are answered with 413.
+inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+/// Header carrying the caller's remaining time budget in milliseconds (deadline propagation).
+inline constexpr std::string_view kDeadlineHeader = "x-valerix-deadline-ms";
+
+/// A parsed request, free of Beast types so that handlers compile quickly.
+struct Request {
+    std::string method;       ///< "GET", "POST", ...
+    std::string path;         ///< percent-decoded path, without the query
+    std::string query;        ///< raw query string, without '?'
+    Headers headers;
+    std::string body;
+
+    /// The first header of that (lower-case) name, or an empty view.
+    std::string_view Header(std::string_view lower_name) const;
+    /// The decoded value of a query parameter, if present.
+    std::optional<std::string> QueryParam(std::string_view name) const;
+};
+
+/// Per-request facts established by the server before the handler runs.
+struct RequestContext {
+    std::string request_id;     ///< echoed from X-Request-Id when valid, else generated
+    std::string trace_id;       ///< from W3C traceparent when valid, else generated
+    std::string traceparent;    ///< to send downstream: same trace, a new span
+    std::string route;          ///< the matched route template, e.g. "/api/v1/products/{sku}"
+    std::vector<std::pair<std::string, std::string>> params;  ///< path parameters by name
+    core::Deadline deadline = core::Deadline::Infinite();     ///< from the propagated deadline header
+
+    /// The value of a path parameter (empty when absent).
+    const std::string& Param(std::string_view name) const;
+};
+
+struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    Headers headers;  ///< extra headers
+};
+
+/// A JSON response.
+Response Json(int status, const boost::json::value& body);
+/// A JSON response whose body is already serialized JSON text.
+Response JsonText(int status, std::string body);
+
+/// An RFC 9457 problem+json response: {"type","title","status","detail","code", ...extra}.
+Response Problem(int status, std::string_view code, std::string_view title, std::string_view detail,
+                 boost::json::object extra = {});
+
+/// 422 naming the offending field.
+Response ValidationProblem(std::string_view field, std::string_view detail);
+
+/// Parses the request body as JSON. On failure returns the problem to send: 400 malformed_json, or 415 when the
+/// Content-Type is present and not JSON.
+struct JsonBody {
+    std::optional<boost::json::value> value;
+    Response problem;
+};
+JsonBody ParseJsonBody(const Request& request);
+
+/// Standard reason phrase for a status code ("Not Found").
+std::string_view ReasonPhrase(int status);
+
+/// Constant-time check of "Authorization: Bearer <token>". An empty expected token never matches.
+bool BearerTokenMatches(const Request& request, std::string_view expected);
+
+/// 401 problem for a missing or wrong admin token.
+Response UnauthorizedProblem();
+
+}  // namespace valerix::http

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <valerix/http/message.hpp>
+
+namespace valerix::http {
+
+using Handler = std::function<boost::asio::awaitable<Response>(const Request&, RequestContext&)>;
+
+/// Maps (method, path) to a handler. Patterns are literal segments and `{name}` placeholders matching exactly one
+/// non-empty segment: "/api/v1/products/{sku}". Routes are added at start-up; lookups are then thread-safe.
+class Router {
+public:
+    void Add(std::string method, std::string pattern, Handler handler);
+
+    struct Match {
+        const Handler* handler = nullptr;  ///< null when nothing matched
+        std::string route;                 ///< the pattern matched (or "unmatched")
+        std::vector<std::pair<std::string, std::string>> params;
+        bool path_known = false;           ///< the path matched some route, but not with this method (405)
+        std::string allow;                 ///< methods allowed for the path, for the Allow header
+    };
+    Match Find(std::string_view method, std::string_view path) const;
+
+private:
+    struct Route {
+        std::string method;
+        std::string pattern;
+        std::vector<std::string> segments;
+        Handler handler;
+    };
+    std::vector<Route> routes_;
+};
+
+}  // namespace valerix::http

@@ -1,0 +1,63 @@
+#include <valerix/http/router.hpp>
+
+namespace valerix::http {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+    std::vector<std::string_view> segments;
+    std::size_t start = 0;
+    if (!path.empty() && path.front() == '/') start = 1;
+    while (start <= path.size()) {
+        auto end = path.find('/', start);
+        if (end == std::string_view::npos) end = path.size();
+        segments.push_back(path.substr(start, end - start));
+        start = end + 1;
+    }
+    return segments;
+}
+
+bool IsPlaceholder(std::string_view segment) {
+    return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+void Router::Add(std::string method, std::string pattern, Handler handler) {
+    Route route{std::move(method), pattern, {}, std::move(handler)};
+    for (auto segment : SplitPath(pattern)) route.segments.emplace_back(segment);
+    routes_.push_back(std::move(route));
+}
+
+Router::Match Router::Find(std::string_view method, std::string_view path) const {
+    Match match;
+    match.route = "unmatched";
+    auto segments = SplitPath(path);
+    for (const auto& route : routes_) {
+        if (route.segments.size() != segments.size()) continue;
+        std::vector<std::pair<std::string, std::string>> params;
+        bool ok = true;
+        for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+            const auto& pattern = route.segments[i];
+            if (IsPlaceholder(pattern)) {
+                if (segments[i].empty()) ok = false;
+                else params.emplace_back(pattern.substr(1, pattern.size() - 2), segments[i]);
+            } else {
+                ok = pattern == segments[i];
+            }
+        }
+        if (!ok) continue;
+        if (route.method != method) {
+            match.path_known = true;
+            if (!match.allow.empty()) match.allow += ", ";
+            match.allow += route.method;
+            continue;
+        }
+        match.handler = &route.handler;
+        match.route = route.pattern;
+        match.params = std::move(params);
+        return match;
+    }
+    return match;
+}
+
+}  // namespace valerix::http

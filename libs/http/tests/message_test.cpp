@@ -1,0 +1,60 @@
+#include <valerix/http/message.hpp>
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+namespace valerix::http {
+namespace {
+
+TEST(Problem, HasRfc9457MembersAndStableCode) {
+    auto response = Problem(409, "insufficient_stock", "Insufficient stock", "only 2 left", {{"sku", "A"}});
+    EXPECT_EQ(response.status, 409);
+    EXPECT_EQ(response.content_type, "application/problem+json");
+    auto body = boost::json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("status").as_int64(), 409);
+    EXPECT_EQ(body.at("code").as_string(), "insufficient_stock");
+    EXPECT_EQ(body.at("title").as_string(), "Insufficient stock");
+    EXPECT_EQ(body.at("detail").as_string(), "only 2 left");
+    EXPECT_EQ(body.at("type").as_string(), "urn:valerix:problem:insufficient_stock");
+    EXPECT_EQ(body.at("sku").as_string(), "A");
+}
+
+TEST(ParseJsonBody, RejectsMalformedAndWrongMediaType) {
+    Request request;
+    request.body = R"({"a": 1)";
+    auto malformed = ParseJsonBody(request);
+    EXPECT_FALSE(malformed.value);
+    EXPECT_EQ(malformed.problem.status, 400);
+
+    request.body = R"({"a": 1})";
+    request.headers = {{"content-type", "text/plain"}};
+    EXPECT_EQ(ParseJsonBody(request).problem.status, 415);
+
+    request.headers = {{"content-type", "application/json; charset=utf-8"}};
+    auto ok = ParseJsonBody(request);
+    ASSERT_TRUE(ok.value);
+    EXPECT_EQ(ok.value->as_object().at("a").as_int64(), 1);
+}
+
+TEST(BearerToken, MatchesOnlyTheExactToken) {
+    Request request;
+    EXPECT_FALSE(BearerTokenMatches(request, "secret"));
+    request.headers = {{"authorization", "Bearer secret"}};
+    EXPECT_TRUE(BearerTokenMatches(request, "secret"));
+    EXPECT_FALSE(BearerTokenMatches(request, "secret2"));
+    EXPECT_FALSE(BearerTokenMatches(request, "secre"));
+    EXPECT_FALSE(BearerTokenMatches(request, ""));
+    request.headers = {{"authorization", "Basic secret"}};
+    EXPECT_FALSE(BearerTokenMatches(request, "secret"));
+}
+
+TEST(Request, QueryParamsAreDecoded) {
+    Request request;
+    request.query = "status=PENDING&limit=10&name=a%20b";
+    EXPECT_EQ(request.QueryParam("status"), "PENDING");
+    EXPECT_EQ(request.QueryParam("name"), "a b");
+    EXPECT_EQ(request.QueryParam("cursor"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace valerix::http

@@ -1,0 +1,54 @@
+#include <valerix/http/router.hpp>
+
+#include <gtest/gtest.h>
+
+namespace valerix::http {
+namespace {
+
+Handler Dummy() {
+    return [](const Request&, RequestContext&) -> boost::asio::awaitable<Response> { co_return Response{}; };
+}
+
+TEST(Router, MatchesLiteralsAndPlaceholders) {
+    Router router;
+    router.Add("GET", "/api/v1/products", Dummy());
+    router.Add("GET", "/api/v1/products/{sku}", Dummy());
+    router.Add("PUT", "/api/v1/products/{sku}", Dummy());
+    router.Add("POST", "/api/v1/reservations/{id}/commit", Dummy());
+
+    auto list = router.Find("GET", "/api/v1/products");
+    ASSERT_NE(list.handler, nullptr);
+    EXPECT_EQ(list.route, "/api/v1/products");
+
+    auto one = router.Find("PUT", "/api/v1/products/SKU-1");
+    ASSERT_NE(one.handler, nullptr);
+    EXPECT_EQ(one.route, "/api/v1/products/{sku}");
+    ASSERT_EQ(one.params.size(), 1u);
+    EXPECT_EQ(one.params[0].first, "sku");
+    EXPECT_EQ(one.params[0].second, "SKU-1");
+
+    auto commit = router.Find("POST", "/api/v1/reservations/abc/commit");
+    ASSERT_NE(commit.handler, nullptr);
+    EXPECT_EQ(commit.params[0].second, "abc");
+}
+
+TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
+    Router router;
+    router.Add("GET", "/api/v1/products/{sku}", Dummy());
+    router.Add("PUT", "/api/v1/products/{sku}", Dummy());
+
+    auto wrong_method = router.Find("DELETE", "/api/v1/products/x");
+    EXPECT_EQ(wrong_method.handler, nullptr);
+    EXPECT_TRUE(wrong_method.path_known);
+    EXPECT_EQ(wrong_method.allow, "GET, PUT");
+
+    auto missing = router.Find("GET", "/api/v1/orders");
+    EXPECT_EQ(missing.handler, nullptr);
+    EXPECT_FALSE(missing.path_known);
+
+    EXPECT_EQ(router.Find("GET", "/api/v1/products/").handler, nullptr) << "empty segment must not match {sku}";
+    EXPECT_EQ(router.Find("GET", "/api/v1/products/a/b").handler, nullptr);
+}
+
+}  // namespace
+}  // namespace valerix::http

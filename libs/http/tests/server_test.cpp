@@ -1,0 +1,160 @@
+#include <valerix/http/server.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <valerix/testing/http_client.hpp>
+
+namespace valerix::http {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+class ServerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        router_.Add("GET", "/echo/{name}", [](const Request& request, RequestContext& context) -> asio::awaitable<Response> {
+            boost::json::object body{{"name", context.Param("name")},
+                                     {"request_id", context.request_id},
+                                     {"trace_id", context.trace_id},
+                                     {"route", context.route},
+                                     {"q", request.QueryParam("q").value_or("")},
+                                     {"has_deadline", !context.deadline.IsInfinite()}};
+            co_return Json(200, body);
+        });
+        router_.Add("POST", "/echo/{name}", [](const Request& request, RequestContext&) -> asio::awaitable<Response> {
+            co_return JsonText(200, request.body);
+        });
+        router_.Add("POST", "/slow", [this](const Request&, RequestContext&) -> asio::awaitable<Response> {
+            slow_started_ = true;
+            asio::steady_timer timer(io_, 400ms);
+            co_await timer.async_wait(asio::use_awaitable);
+            co_return JsonText(200, R"({"slow":true})");
+        });
+        router_.Add("GET", "/boom", [](const Request&, RequestContext&) -> asio::awaitable<Response> {
+            throw std::runtime_error("secret internal detail");
+            co_return Response{};
+        });
+        ServerConfig config;
+        config.shutdown_grace = 5s;
+        server_ = std::make_unique<Server>(io_, config, router_, logger_, registry_, random_, clock_);
+        server_->Start();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+
+    void TearDown() override {
+        if (!drained_) {
+            std::promise<void> done;
+            asio::post(io_, [&] { server_->Shutdown([&] { done.set_value(); }); });
+            done.get_future().wait_for(10s);
+        }
+        io_.stop();
+        thread_.join();
+    }
+
+    asio::io_context io_;
+    Router router_;
+    core::Logger logger_{"test", core::LogLevel::kWarn, stderr};
+    metrics::Registry registry_;
+    core::SeededRandom random_{1};
+    core::SteadyClock clock_;
+    std::unique_ptr<Server> server_;
+    std::thread thread_;
+    std::atomic<bool> slow_started_{false};
+    bool drained_ = false;
+};
+
+TEST_F(ServerTest, RoutesAndEchoesRequestId) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    auto response = client.Request("GET", "/echo/abc?q=x%20y", "", {{"X-Request-Id", "req-123"}});
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.Header("x-request-id"), "req-123");
+    auto body = boost::json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("name").as_string(), "abc");
+    EXPECT_EQ(body.at("route").as_string(), "/echo/{name}");
+    EXPECT_EQ(body.at("q").as_string(), "x y");
+    EXPECT_FALSE(body.at("has_deadline").as_bool());
+
+    auto generated = client.Request("GET", "/echo/abc");
+    EXPECT_EQ(generated.Header("x-request-id").size(), 32u);
+}
+
+TEST_F(ServerTest, PropagatesTraceAndDeadline) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    auto response = client.Request("GET", "/echo/t", "",
+                                   {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                                    {"X-Valerix-Deadline-Ms", "2500"}});
+    auto body = boost::json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("trace_id").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_TRUE(body.at("has_deadline").as_bool());
+}
+
+TEST_F(ServerTest, AnswersProblemsForUnknownRoutesAndMethods) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    auto missing = client.Request("GET", "/nothing");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_EQ(missing.Header("content-type"), "application/problem+json");
+    auto wrong = client.Request("DELETE", "/echo/x");
+    EXPECT_EQ(wrong.status, 405);
+    EXPECT_EQ(wrong.Header("allow"), "GET, POST");
+}
+
+TEST_F(ServerTest, RejectsOversizedBodyWith413AndKeepsServing) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    auto response = client.Request("POST", "/echo/x", std::string(kMaxBodyBytes + 1, 'a'));
+    EXPECT_EQ(response.status, 413);
+    EXPECT_EQ(boost::json::parse(response.body).at("code").as_string(), "body_too_large");
+    testing::HttpClient again("127.0.0.1", server_->Port());
+    EXPECT_EQ(again.Request("POST", "/echo/x", std::string(kMaxBodyBytes - 10, 'a')).status, 200);
+}
+
+TEST_F(ServerTest, MalformedHttpIs400) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    auto response = client.SendRaw("GARBAGE\r\n\r\n");
+    EXPECT_EQ(response.status, 400);
+    EXPECT_EQ(boost::json::parse(response.body).at("code").as_string(), "bad_request");
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500WithoutLeakingDetails) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    auto response = client.Request("GET", "/boom");
+    EXPECT_EQ(response.status, 500);
+    EXPECT_EQ(response.body.find("secret internal detail"), std::string::npos);
+    EXPECT_EQ(client.Request("GET", "/echo/ok").status, 200) << "connection and server keep working";
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    for (int i = 0; i < 50; ++i) ASSERT_EQ(client.Request("GET", "/echo/" + std::to_string(i)).status, 200);
+    auto metrics = registry_.Expose();
+    EXPECT_NE(metrics.find(R"(http_server_request_duration_seconds_count{route="/echo/{name}",method="GET",status="200"} 50)"),
+              std::string::npos)
+        << metrics;
+}
+
+TEST_F(ServerTest, ShutdownFinishesInFlightRequests) {
+    auto slow = std::async(std::launch::async, [this] {
+        testing::HttpClient client("127.0.0.1", server_->Port());
+        return client.Request("POST", "/slow", "{}");
+    });
+    while (!slow_started_) std::this_thread::sleep_for(5ms);
+    std::promise<void> done;
+    asio::post(io_, [&] { server_->Shutdown([&] { done.set_value(); }); });
+    auto response = slow.get();
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.Header("connection"), "close");
+    EXPECT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
+    drained_ = true;
+    testing::HttpClient late("127.0.0.1", server_->Port());
+    EXPECT_ANY_THROW(late.Request("GET", "/echo/x", "", {}, 1s)) << "no new connections after shutdown";
+}
+
+}  // namespace
+}  // namespace valerix::http

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <valerix/core/logging.hpp>
+#include <valerix/pg/connection.hpp>
+
+namespace valerix::pg {
+
+/// One versioned schema change; `sql` runs inside one transaction together with its `schema_migrations` row.
+struct Migration {
+    int version;
+    const char* name;
+    const char* sql;
+};
+
+/// Applies, in version order, every migration not yet recorded in `schema_migrations`. Safe when several replicas
+/// start at once: a session-level advisory lock serializes them, and each replica re-reads what is applied after
+/// taking it. Returns how many migrations this call applied.
+boost::asio::awaitable<Result<int>> ApplyMigrations(Connection& connection, const std::vector<Migration>& migrations,
+                                                    core::Logger& logger);
+
+}  // namespace valerix::pg

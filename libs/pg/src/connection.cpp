@@ -1,0 +1,206 @@
+#include <valerix/pg/connection.hpp>
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <libpq-fe.h>
+
+namespace valerix::pg {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
+    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    if (state == nullptr) return Error{ErrorKind::kConnection, "", message};
+    return Error{KindOfSqlState(state), state, message};
+}
+
+}  // namespace
+
+ErrorKind KindOfSqlState(std::string_view sqlstate) {
+    if (sqlstate == "40001") return ErrorKind::kSerialization;
+    if (sqlstate == "40P01") return ErrorKind::kDeadlock;
+    if (sqlstate == "23505") return ErrorKind::kUniqueViolation;
+    if (sqlstate == "23503") return ErrorKind::kForeignKeyViolation;
+    if (sqlstate == "23514") return ErrorKind::kCheckViolation;
+    if (sqlstate == "23502" || sqlstate.starts_with("22")) return ErrorKind::kInvalidInput;
+    if (sqlstate == "57014") return ErrorKind::kTimeout;
+    if (sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
+        return ErrorKind::kConnection;
+    }
+    return ErrorKind::kOther;
+}
+
+void throw_exception_from_error(const Error& error, const boost::source_location&) {
+    throw std::runtime_error("database error " + error.sqlstate + ": " + error.message);
+}
+
+Rows::Rows(PGresult* result) : result_(result) {}
+Rows::~Rows() {
+    if (result_) PQclear(result_);
+}
+Rows::Rows(Rows&& other) noexcept : result_(std::exchange(other.result_, nullptr)) {}
+Rows& Rows::operator=(Rows&& other) noexcept {
+    if (this != &other) {
+        if (result_) PQclear(result_);
+        result_ = std::exchange(other.result_, nullptr);
+    }
+    return *this;
+}
+int Rows::Size() const { return result_ ? PQntuples(result_) : 0; }
+int Rows::Affected() const {
+    if (!result_) return 0;
+    const char* text = PQcmdTuples(result_);
+    return text && *text ? std::atoi(text) : 0;
+}
+bool Rows::IsNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+std::string_view Rows::Text(int row, int column) const {
+    return {PQgetvalue(result_, row, column), static_cast<std::size_t>(PQgetlength(result_, row, column))};
+}
+long long Rows::Int(int row, int column) const {
+    auto text = Text(row, column);
+    long long value = 0;
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    return value;
+}
+
+Connection::Connection(asio::any_io_executor executor, PGconn* conn, const core::Clock& clock)
+    : executor_(std::move(executor)), conn_(conn), clock_(clock) {}
+
+Connection::~Connection() {
+    socket_.reset();  // closes our dup of the socket, never libpq's own descriptor
+    if (conn_) PQfinish(conn_);
+}
+
+std::optional<Error> Connection::RewrapSocket() {
+    int fd = PQsocket(conn_);
+    if (fd < 0) return Error{ErrorKind::kConnection, "", "libpq has no socket"};
+    if (fd == socket_fd_ && socket_) return std::nullopt;
+    socket_.reset();
+    int copy = ::dup(fd);
+    if (copy < 0) return Error{ErrorKind::kConnection, "", std::string("dup failed: ") + std::strerror(errno)};
+    socket_.emplace(executor_, copy);
+    socket_fd_ = fd;
+    return std::nullopt;
+}
+
+Error Connection::Broken(ErrorKind kind, std::string message) {
+    broken_ = true;
+    return Error{kind, "", std::move(message)};
+}
+
+bool Connection::Reusable() const {
+    return !broken_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+asio::awaitable<std::optional<Error>> Connection::WaitSocket(bool for_write, core::Deadline deadline) {
+    auto wait_type = for_write ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read;
+    if (deadline.IsInfinite()) {
+        boost::system::error_code ec;
+        co_await socket_->async_wait(wait_type, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return Broken(ErrorKind::kConnection, "socket wait failed: " + ec.message());
+        co_return std::nullopt;
+    }
+    asio::steady_timer timer(executor_, deadline.When());
+    auto outcome = co_await (socket_->async_wait(wait_type, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+    if (outcome.index() == 1) co_return Broken(ErrorKind::kTimeout, "deadline passed waiting for the database");
+    co_return std::nullopt;
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::any_io_executor executor,
+                                                                        const std::string& conninfo,
+                                                                        core::Deadline deadline,
+                                                                        const core::Clock& clock) {
+    PGconn* raw = PQconnectStart(conninfo.c_str());
+    if (raw == nullptr) co_return Error{ErrorKind::kConnection, "", "out of memory starting a connection"};
+    std::unique_ptr<Connection> connection(new Connection(executor, raw, clock));
+    if (PQstatus(raw) == CONNECTION_BAD) co_return ErrorFromResult(nullptr, raw);
+    PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+    while (poll != PGRES_POLLING_OK) {
+        if (poll == PGRES_POLLING_FAILED) co_return ErrorFromResult(nullptr, raw);
+        // The socket can change while connecting (e.g. trying the next host), so wrap it anew each round.
+        if (auto error = connection->RewrapSocket()) co_return *error;
+        if (auto error = co_await connection->WaitSocket(poll == PGRES_POLLING_WRITING, deadline)) {
+            error->message = "connecting: " + error->message;
+            co_return *error;
+        }
+        poll = PQconnectPoll(raw);
+    }
+    if (auto error = connection->RewrapSocket()) co_return *error;
+    if (PQsetnonblocking(raw, 1) != 0) co_return ErrorFromResult(nullptr, raw);
+    co_return std::move(connection);
+}
+
+asio::awaitable<Result<Rows>> Connection::Collect(core::Deadline deadline) {
+    // Send everything libpq has buffered.
+    for (;;) {
+        int flushed = PQflush(conn_);
+        if (flushed == 0) break;
+        if (flushed < 0) co_return Broken(ErrorKind::kConnection, PQerrorMessage(conn_));
+        if (auto error = co_await WaitSocket(true, deadline)) co_return *error;
+    }
+    // Read until every result of the command is in.
+    Rows last;
+    std::optional<Error> failure;
+    for (;;) {
+        while (PQisBusy(conn_)) {
+            if (auto error = co_await WaitSocket(false, deadline)) co_return *error;
+            if (PQconsumeInput(conn_) == 0) co_return Broken(ErrorKind::kConnection, PQerrorMessage(conn_));
+        }
+        PGresult* result = PQgetResult(conn_);
+        if (result == nullptr) break;
+        auto status = PQresultStatus(result);
+        if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) {
+            if (!failure) failure = ErrorFromResult(result, conn_);
+            PQclear(result);
+        } else {
+            last = Rows(result);
+        }
+    }
+    if (PQstatus(conn_) != CONNECTION_OK) broken_ = true;
+    if (failure) co_return *failure;
+    co_return std::move(last);
+}
+
+asio::awaitable<Result<Rows>> Connection::Execute(const Statement& statement, const Params& params,
+                                                  core::Deadline deadline) {
+    if (broken_) co_return Error{ErrorKind::kConnection, "", "connection is broken"};
+    if (!prepared_.contains(statement.name)) {
+        std::string name(statement.name), sql(statement.sql);
+        if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) == 0) {
+            co_return Broken(ErrorKind::kConnection, PQerrorMessage(conn_));
+        }
+        auto prepared = co_await Collect(deadline);
+        if (!prepared) co_return prepared.error();
+        prepared_.insert(statement.name);
+    }
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+    std::string name(statement.name);
+    if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
+                            0) == 0) {
+        co_return Broken(ErrorKind::kConnection, PQerrorMessage(conn_));
+    }
+    co_return co_await Collect(deadline);
+}
+
+asio::awaitable<Result<Rows>> Connection::ExecuteScript(std::string_view sql, core::Deadline deadline) {
+    if (broken_) co_return Error{ErrorKind::kConnection, "", "connection is broken"};
+    std::string text(sql);
+    if (PQsendQuery(conn_, text.c_str()) == 0) co_return Broken(ErrorKind::kConnection, PQerrorMessage(conn_));
+    co_return co_await Collect(deadline);
+}
+
+}  // namespace valerix::pg

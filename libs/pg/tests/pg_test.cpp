@@ -1,0 +1,207 @@
+#include <valerix/pg/migrations.hpp>
+#include <valerix/pg/pool.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <valerix/testing/postgres_server.hpp>
+
+namespace valerix::pg {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+class PgTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        server_ = testing::PostgresServer::Start().release();
+        server_->CreateDatabase("app", "app_owner");
+    }
+    static void TearDownTestSuite() { delete server_; }
+
+    template <class T>
+    T Run(asio::awaitable<T> task) {
+        auto future = asio::co_spawn(io_, std::move(task), asio::use_future);
+        io_.restart();
+        io_.run();
+        return future.get();
+    }
+
+    PoolConfig Config(std::size_t max_size = 4) {
+        PoolConfig config;
+        config.conninfo = server_->ConnInfo("app", "app_owner");
+        config.max_size = max_size;
+        return config;
+    }
+
+    core::Deadline In(std::chrono::milliseconds ms) { return core::Deadline::After(clock_, ms); }
+
+    static testing::PostgresServer* server_;
+    asio::io_context io_;
+    core::SteadyClock clock_;
+    core::Logger logger_{"test", core::LogLevel::kWarn, stderr};
+};
+testing::PostgresServer* PgTest::server_ = nullptr;
+
+constexpr Statement kEcho{"echo", "SELECT $1::text AS a, $2::int + 1 AS b, $3::text IS NULL AS c"};
+constexpr Statement kSleep{"sleep", "SELECT pg_sleep($1::float8)"};
+
+TEST_F(PgTest, ExecutesPreparedStatementsWithParameters) {
+    Pool pool(io_, Config(), logger_, clock_);
+    auto rows = Run(pool.Execute(kEcho, MakeParams("héllo", "41", std::nullopt), In(5s)));
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_EQ(rows->Size(), 1);
+    EXPECT_EQ(rows->Text(0, 0), "héllo");
+    EXPECT_EQ(rows->Int(0, 1), 42);
+    EXPECT_TRUE(rows->Bool(0, 2));
+    auto again = Run(pool.Execute(kEcho, MakeParams("x", "1", "y"), In(5s)));
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->Bool(0, 2));
+    EXPECT_EQ(pool.Open(), 1u) << "the connection is reused";
+}
+
+TEST_F(PgTest, MapsSqlStateToTypedErrors) {
+    Pool pool(io_, Config(), logger_, clock_);
+    auto run = [&](std::string_view sql) {
+        return Run([&]() -> asio::awaitable<Result<Rows>> {
+            auto connection = co_await pool.Acquire(In(5s));
+            if (!connection) co_return connection.error();
+            co_return co_await (*connection)->ExecuteScript(sql, In(5s));
+        }());
+    };
+    ASSERT_TRUE(run("CREATE TABLE IF NOT EXISTS uniq (id int PRIMARY KEY, n int CHECK (n >= 0))"));
+    ASSERT_TRUE(run("INSERT INTO uniq VALUES (1, 1) ON CONFLICT DO NOTHING"));
+    auto duplicate = run("INSERT INTO uniq VALUES (1, 1)");
+    ASSERT_FALSE(duplicate);
+    EXPECT_EQ(duplicate.error().kind, ErrorKind::kUniqueViolation);
+    EXPECT_EQ(duplicate.error().sqlstate, "23505");
+    auto check = run("UPDATE uniq SET n = -1");
+    ASSERT_FALSE(check);
+    EXPECT_EQ(check.error().kind, ErrorKind::kCheckViolation);
+    auto bad_input = run("SELECT 'abc'::int");
+    ASSERT_FALSE(bad_input);
+    EXPECT_EQ(bad_input.error().kind, ErrorKind::kInvalidInput);
+    EXPECT_TRUE(run("SELECT 1")) << "the connection survives statement errors";
+}
+
+TEST_F(PgTest, ServerSideStatementTimeout) {
+    auto config = Config();
+    config.statement_timeout = 200ms;
+    Pool pool(io_, config, logger_, clock_);
+    auto started = clock_.Now();
+    auto rows = Run(pool.Execute(kSleep, MakeParams("3"), In(10s)));
+    ASSERT_FALSE(rows);
+    EXPECT_EQ(rows.error().kind, ErrorKind::kTimeout);
+    EXPECT_EQ(rows.error().sqlstate, "57014");
+    EXPECT_LT(clock_.Now() - started, 2s);
+}
+
+TEST_F(PgTest, ClientDeadlineAbandonsTheConnection) {
+    Pool pool(io_, Config(), logger_, clock_);
+    auto started = clock_.Now();
+    auto rows = Run(pool.Execute(kSleep, MakeParams("3"), In(150ms)));
+    ASSERT_FALSE(rows);
+    EXPECT_EQ(rows.error().kind, ErrorKind::kTimeout);
+    EXPECT_LT(clock_.Now() - started, 1s);
+    EXPECT_EQ(pool.Open(), 0u) << "a connection with a statement still running is not reused";
+    EXPECT_TRUE(Run(pool.Execute(kEcho, MakeParams("a", "1", "b"), In(5s))));
+}
+
+TEST_F(PgTest, PoolIsBoundedAndQueuesWaiters) {
+    Pool pool(io_, Config(2), logger_, clock_);
+    std::size_t peak = 0;
+    int succeeded = 0;
+    for (int i = 0; i < 6; ++i) {
+        asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+            auto rows = co_await pool.Execute(kSleep, MakeParams("0.1"), In(10s));
+            peak = std::max(peak, pool.Open());
+            if (rows) ++succeeded;
+        }, asio::detached);
+    }
+    io_.run();
+    EXPECT_EQ(succeeded, 6);
+    EXPECT_EQ(peak, 2u);
+    EXPECT_EQ(pool.Waiting(), 0u);
+}
+
+TEST_F(PgTest, AcquireTimesOutWhenExhausted) {
+    Pool pool(io_, Config(1), logger_, clock_);
+    auto outcome = Run([&]() -> asio::awaitable<Result<PooledConnection>> {
+        auto held = co_await pool.Acquire(In(5s));
+        EXPECT_TRUE(held);
+        co_return co_await pool.Acquire(In(100ms));
+    }());
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().kind, ErrorKind::kPoolExhausted);
+}
+
+TEST_F(PgTest, ConnectFailureIsAConnectionError) {
+    PoolConfig config;
+    config.conninfo = "host=127.0.0.1 port=1 dbname=x user=x";
+    Pool pool(io_, config, logger_, clock_);
+    auto rows = Run(pool.Execute(kEcho, MakeParams("a", "1", "b"), In(5s)));
+    ASSERT_FALSE(rows);
+    EXPECT_EQ(rows.error().kind, ErrorKind::kConnection);
+    EXPECT_TRUE(rows.error().Transient());
+}
+
+TEST_F(PgTest, MigrationsApplyOnceEvenConcurrently) {
+    server_->CreateDatabase("migrated", "migrated_owner");
+    std::vector<Migration> migrations = {
+        {2, "add_column", "ALTER TABLE things ADD COLUMN colour text"},
+        {1, "create", "CREATE TABLE things (id int PRIMARY KEY)"},
+    };
+    auto connect = [&]() -> asio::awaitable<std::unique_ptr<Connection>> {
+        auto connection = co_await Connection::Connect(io_.get_executor(),
+                                                       server_->ConnInfo("migrated", "migrated_owner"), In(5s), clock_);
+        co_return std::move(connection.value());
+    };
+    std::vector<int> applied;
+    for (int i = 0; i < 3; ++i) {
+        asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+            auto connection = co_await connect();
+            auto count = co_await ApplyMigrations(*connection, migrations, logger_);
+            applied.push_back(count ? *count : -1);
+        }, asio::detached);
+    }
+    io_.run();
+    std::sort(applied.begin(), applied.end());
+    EXPECT_EQ(applied, (std::vector<int>{0, 0, 2}));
+    auto rows = server_->Query("migrated", "SELECT version, name FROM schema_migrations ORDER BY version");
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0][1], "create");
+    EXPECT_EQ(server_->Query("migrated", "SELECT count(*) FROM information_schema.columns WHERE column_name='colour'")[0][0], "1");
+}
+
+TEST_F(PgTest, FailedMigrationRollsBackAndReports) {
+    server_->CreateDatabase("broken", "broken_owner");
+    std::vector<Migration> migrations = {{1, "bad", "CREATE TABLE t (id int); SELECT no_such_function()"}};
+    auto outcome = Run([&]() -> asio::awaitable<Result<int>> {
+        auto connection = co_await Connection::Connect(io_.get_executor(), server_->ConnInfo("broken", "broken_owner"),
+                                                       In(5s), clock_);
+        co_return co_await ApplyMigrations(**connection, migrations, logger_);
+    }());
+    ASSERT_FALSE(outcome);
+    EXPECT_NE(outcome.error().message.find("1_bad failed"), std::string::npos) << outcome.error().message;
+    EXPECT_EQ(server_->Query("broken", "SELECT count(*) FROM pg_tables WHERE tablename='t'")[0][0], "0");
+}
+
+TEST_F(PgTest, ReconnectsAfterServerRestart) {
+    Pool pool(io_, Config(), logger_, clock_);
+    ASSERT_TRUE(Run(pool.Execute(kEcho, MakeParams("a", "1", "b"), In(5s))));
+    server_->Restart();
+    auto first = Run(pool.Execute(kEcho, MakeParams("a", "1", "b"), In(5s)));
+    if (!first) {
+        EXPECT_EQ(first.error().kind, ErrorKind::kConnection);  // the stale connection may fail once
+    }
+    auto second = Run(pool.Execute(kEcho, MakeParams("a", "1", "b"), In(5s)));
+    EXPECT_TRUE(second) << second.error().message;
+}
+
+}  // namespace
+}  // namespace valerix::pg

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace valerix::testing {
+
+/// A real, throwaway PostgreSQL 15 cluster for one test or test suite.
+///
+/// Lives in a fresh folder /tmp/valerix-pg-XXXXXX (data in `Dir()/data`, server log in
+/// `Dir()/postgres.log`, Unix socket in `Dir()`), listens on 127.0.0.1 only, on an ephemeral port,
+/// trusts every local connection, and trades durability for speed (fsync, synchronous_commit and
+/// full_page_writes are off). When the test runs as root, the cluster runs as the `postgres` user
+/// (initdb refuses root); otherwise as the current user. The binaries come from
+/// /usr/lib/postgresql/15/bin, or from $VALERIX_PG_BINDIR when set.
+///
+/// Not thread-safe as an object, but `Query` and `ConnInfo` may be called from several threads at once.
+class PostgresServer {
+  public:
+    /// Creates, configures and starts a cluster; blocks until it accepts connections (about 1 s).
+    /// Throws std::runtime_error with the initdb or server log when any step fails; nothing is left
+    /// behind then.
+    static std::unique_ptr<PostgresServer> Start();
+
+    /// Stops the server (immediate mode) and removes `Dir()` recursively. Never throws.
+    ~PostgresServer();
+
+    PostgresServer(const PostgresServer&) = delete;
+    PostgresServer& operator=(const PostgresServer&) = delete;
+
+    /// The TCP port on 127.0.0.1; unchanged by `Restart`.
+    int Port() const { return port_; }
+
+    /// The cluster's own temporary folder.
+    std::string Dir() const { return dir_; }
+
+    /// Creates `owner_role` (LOGIN, not superuser) unless it exists, then database `db` owned by it.
+    /// Throws std::runtime_error with the server's message on failure (e.g. when `db` exists).
+    void CreateDatabase(const std::string& db, const std::string& owner_role);
+
+    /// A libpq connection string: "host=127.0.0.1 port=N dbname=DB user=USER" (values quoted when needed).
+    std::string ConnInfo(const std::string& db, const std::string& user) const;
+
+    /// Runs `sql` (one or more statements) in `db` as the superuser `postgres` on a new blocking
+    /// connection and returns the rows of the last statement as text, NULL as "".
+    /// Throws std::runtime_error with the server's message on a connection or SQL error.
+    std::vector<std::vector<std::string>> Query(const std::string& db, const std::string& sql);
+
+    /// Stops the server (fast mode: clients are disconnected) and starts it again on the same port;
+    /// for tests of reconnection. Throws std::runtime_error with the server log on failure.
+    void Restart();
+
+  private:
+    explicit PostgresServer(std::string dir);
+
+    void Initialize();
+    void StartServer();
+    bool StopServer(const char* mode) noexcept;
+    int RunTool(const std::string& tool, std::vector<std::string> args, const std::string& log_name) const;
+    std::string DataDir() const;
+    std::string ServerLogPath() const;
+
+    std::string dir_;
+    int port_ = 0;
+    bool as_postgres_user_ = false;
+    bool running_ = false;
+};
+
+}  // namespace valerix::testing

@@ -1,0 +1,147 @@
+// Composition root of inventory-service: reads configuration, builds the object graph, serves until SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <valerix/core/config.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/core/random.hpp>
+#include <valerix/http/server.hpp>
+#include <valerix/metrics/registry.hpp>
+#include <valerix/pg/migrations.hpp>
+#include <valerix/pg/pool.hpp>
+
+#include "api/inventory_api.hpp"
+#include "storage/inventory_store.hpp"
+
+namespace valerix::inventory {
+const std::vector<pg::Migration>& Migrations();
+}
+
+namespace {
+
+using namespace valerix;
+namespace asio = boost::asio;
+
+struct Settings {
+    http::ServerConfig server;
+    pg::PoolConfig pool;
+    inventory::ApiConfig api;
+    core::LogLevel log_level = core::LogLevel::kInfo;
+};
+
+Settings LoadSettings() {
+    core::EnvReader env;
+    Settings settings;
+    settings.server.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
+    settings.server.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", 3002, 0, 65535));
+    settings.server.read_timeout = env.Millis("VALERIX_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);
+    settings.server.idle_timeout = env.Millis("VALERIX_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000);
+    settings.server.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
+    settings.pool.conninfo =
+        env.String("VALERIX_DB_URL", "host=127.0.0.1 port=5433 dbname=inventory_db user=inventory_svc");
+    settings.pool.max_size = static_cast<std::size_t>(env.Int("VALERIX_DB_POOL_SIZE", 16, 1, 500));
+    settings.pool.connect_timeout = env.Millis("VALERIX_DB_CONNECT_TIMEOUT_MS", 5000, 100, 600000);
+    settings.pool.statement_timeout = env.Millis("VALERIX_DB_STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
+    settings.api.db_timeout = env.Millis("VALERIX_REQUEST_TIMEOUT_MS", 5000, 10, 600000);
+    if (auto token = env.Secret("VALERIX_ADMIN_TOKEN")) settings.api.admin_token = *token;
+    auto level = env.String("VALERIX_LOG_LEVEL", "info");
+    if (!core::ParseLogLevel(level, settings.log_level)) {
+        env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
+    }
+    boost::system::error_code bad_address;
+    asio::ip::make_address(settings.server.host, bad_address);
+    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + settings.server.host + "' is not an IP address");
+    env.Check();
+    return settings;
+}
+
+/// Connects and applies migrations, retrying while the database is still starting (supervisor starts all at once).
+asio::awaitable<void> PrepareDatabase(asio::io_context& io, const pg::PoolConfig& config, core::Logger& logger,
+                                      const core::Clock& clock) {
+    constexpr int kAttempts = 60;
+    for (int attempt = 1;; ++attempt) {
+        auto connection = co_await pg::Connection::Connect(io.get_executor(), config.conninfo,
+                                                           core::Deadline::After(clock, config.connect_timeout), clock);
+        if (connection) {
+            auto applied = co_await pg::ApplyMigrations(**connection, inventory::Migrations(), logger);
+            if (!applied) throw std::runtime_error(applied.error().message);
+            logger.Info("database schema is current", {{"applied_now", *applied}});
+            co_return;
+        }
+        if (attempt == kAttempts) throw std::runtime_error("cannot connect to the database: " + connection.error().message);
+        logger.Warn("database not reachable yet; retrying", {{"attempt", attempt}, {"error", connection.error().message}});
+        asio::steady_timer pause(io, std::chrono::milliseconds(500));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+}
+
+}  // namespace
+
+int main() {
+    Settings settings;
+    try {
+        settings = LoadSettings();
+    } catch (const core::ConfigError& error) {
+        std::fprintf(stderr, "valerix-inventory: %s\n", error.what());
+        return 2;
+    }
+    core::Logger logger("inventory", settings.log_level);
+    if (settings.api.admin_token.empty()) {
+        logger.Warn("no admin token configured (VALERIX_ADMIN_TOKEN or VALERIX_ADMIN_TOKEN_FILE): admin endpoints "
+                    "will answer 401");
+    }
+    try {
+        asio::io_context io(1);
+        core::SteadyClock clock;
+        core::SeededRandom random(core::EntropySeed());
+        metrics::Registry registry;
+
+        auto prepared = asio::co_spawn(io, PrepareDatabase(io, settings.pool, logger, clock), asio::use_future);
+        io.run();
+        prepared.get();
+        io.restart();
+
+        pg::Pool pool(io, settings.pool, logger, clock);
+        registry.AddCallbackGauge("valerix_db_pool_open_connections", "Database connections open.",
+                                  [&pool] { return static_cast<double>(pool.Open()); });
+        registry.AddCallbackGauge("valerix_db_pool_idle_connections", "Database connections idle in the pool.",
+                                  [&pool] { return static_cast<double>(pool.Idle()); });
+        registry.AddCallbackGauge("valerix_db_pool_waiters", "Requests waiting for a database connection.",
+                                  [&pool] { return static_cast<double>(pool.Waiting()); });
+        registry.AddCallbackGauge("valerix_db_pool_max_connections", "Configured pool size.",
+                                  [&pool] { return static_cast<double>(pool.MaxSize()); });
+
+        inventory::InventoryStore store(pool);
+        inventory::InventoryApi api(store, settings.api, logger, registry, clock);
+        http::Router router;
+        api.Register(router, registry);
+        http::Server server(io, settings.server, router, logger, registry, random, clock);
+        server.Start();
+
+        asio::signal_set signals(io, SIGTERM, SIGINT);
+        signals.async_wait([&](boost::system::error_code ec, int signal) {
+            if (ec) return;
+            logger.Info("signal received: stopping", {{"signal", signal}});
+            server.Shutdown([&] {
+                pool.Close();
+                io.stop();
+            });
+        });
+        std::signal(SIGPIPE, SIG_IGN);
+        io.run();
+        logger.Info("stopped");
+        return 0;
+    } catch (const std::exception& error) {
+        logger.Error("fatal error", {{"error", error.what()}});
+        return 1;
+    }
+}

@@ -1,0 +1,229 @@
+#include "api/inventory_api.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace valerix::inventory {
+namespace {
+
+using http::Problem;
+using http::Response;
+
+Response FieldProblem(const FieldError& error) { return http::ValidationProblem(error.field, error.detail); }
+
+boost::json::object ParseObject(const std::string& json) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(json, ec);
+    if (ec || !value.is_object()) return {};
+    return std::move(value.get_object());
+}
+
+}  // namespace
+
+InventoryApi::InventoryApi(InventoryStore& store, ApiConfig config, core::Logger& logger,
+                           metrics::Registry& registry, const core::Clock& clock)
+    : store_(store),
+      config_(std::move(config)),
+      logger_(logger),
+      clock_(clock),
+      outcomes_(registry.AddCounter("valerix_inventory_operations_total",
+                                    "Reservation operations by what they decided.", {"operation", "outcome"})) {}
+
+void InventoryApi::Register(http::Router& router, metrics::Registry& registry) {
+    auto bind = [this](Awaitable (InventoryApi::*method)(const http::Request&, http::RequestContext&)) {
+        return [this, method](const http::Request& request, http::RequestContext& context) {
+            return (this->*method)(request, context);
+        };
+    };
+    router.Add("GET", "/api/v1/products", bind(&InventoryApi::ListProducts));
+    router.Add("GET", "/api/v1/products/{sku}", bind(&InventoryApi::GetProduct));
+    router.Add("PUT", "/api/v1/products/{sku}", bind(&InventoryApi::PutProduct));
+    router.Add("POST", "/api/v1/products/{sku}/restock", bind(&InventoryApi::Restock));
+    router.Add("POST", "/api/v1/reservations", bind(&InventoryApi::Reserve));
+    router.Add("GET", "/api/v1/reservations/{id}", bind(&InventoryApi::GetReservation));
+    router.Add("POST", "/api/v1/reservations/{id}/commit", bind(&InventoryApi::Commit));
+    router.Add("POST", "/api/v1/reservations/{id}/release", bind(&InventoryApi::Release));
+    router.Add("GET", "/health", bind(&InventoryApi::Health));
+    router.Add("GET", "/live", [](const http::Request&, http::RequestContext&) -> Awaitable {
+        co_return http::JsonText(200, R"({"status":"ok"})");
+    });
+    router.Add("GET", "/metrics", [&registry](const http::Request&, http::RequestContext&) -> Awaitable {
+        Response response;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = registry.Expose();
+        co_return response;
+    });
+}
+
+core::Deadline InventoryApi::DbDeadline(const http::RequestContext& context) const {
+    return context.deadline.Capped(clock_, config_.db_timeout);
+}
+
+void InventoryApi::Count(std::string_view operation, std::string_view outcome) {
+    outcomes_.WithLabels({std::string(operation), std::string(outcome)}).Inc();
+}
+
+Response InventoryApi::DatabaseProblem(const pg::Error& error, const http::RequestContext& context) {
+    logger_.Warn("database call failed", {{"request_id", context.request_id},
+                                          {"trace_id", context.trace_id},
+                                          {"route", context.route},
+                                          {"sqlstate", error.sqlstate},
+                                          {"error", error.message}});
+    switch (error.kind) {
+        case pg::ErrorKind::kTimeout:
+            return Problem(504, "deadline_exceeded", "Deadline exceeded",
+                           "the database did not answer within the request's deadline");
+        case pg::ErrorKind::kConnection:
+        case pg::ErrorKind::kPoolExhausted:
+            return Problem(503, "database_unavailable", "Database unavailable",
+                           "the inventory database is not reachable right now; retry later");
+        case pg::ErrorKind::kSerialization:
+        case pg::ErrorKind::kDeadlock:
+            return Problem(503, "database_conflict", "Transient database conflict", "retry the request");
+        default:
+            return Problem(500, "internal_error", "Internal server error",
+                           "the request could not be completed; request id " + context.request_id);
+    }
+}
+
+InventoryApi::Awaitable InventoryApi::ListProducts(const http::Request&, http::RequestContext& context) {
+    auto products = co_await store_.ListProducts(DbDeadline(context));
+    if (!products) co_return DatabaseProblem(products.error(), context);
+    co_return http::JsonText(200, std::move(*products));
+}
+
+InventoryApi::Awaitable InventoryApi::GetProduct(const http::Request&, http::RequestContext& context) {
+    const auto& sku = context.Param("sku");
+    auto product = co_await store_.GetProduct(sku, DbDeadline(context));
+    if (!product) co_return DatabaseProblem(product.error(), context);
+    if (!*product) co_return Problem(404, "product_not_found", "Product not found", "no product with sku " + sku);
+    co_return http::JsonText(200, std::move(**product));
+}
+
+InventoryApi::Awaitable InventoryApi::PutProduct(const http::Request& request, http::RequestContext& context) {
+    if (!http::BearerTokenMatches(request, config_.admin_token)) co_return http::UnauthorizedProblem();
+    auto body = http::ParseJsonBody(request);
+    if (!body.value) co_return body.problem;
+    auto upsert = ParseProductUpsert(context.Param("sku"), *body.value);
+    if (!upsert) co_return FieldProblem(upsert.error());
+    auto written = co_await store_.UpsertProduct(*upsert, DbDeadline(context));
+    if (!written) co_return DatabaseProblem(written.error(), context);
+    if (!*written) {
+        co_return Problem(409, "on_hand_below_reserved", "on_hand below reserved stock",
+                          "on_hand may not drop below the quantity currently reserved", {{"sku", upsert->sku}});
+    }
+    logger_.Info("product upserted", {{"request_id", context.request_id}, {"sku", upsert->sku},
+                                      {"created", (*written)->created}});
+    co_return http::JsonText((*written)->created ? 201 : 200, std::move((*written)->body));
+}
+
+InventoryApi::Awaitable InventoryApi::Restock(const http::Request& request, http::RequestContext& context) {
+    if (!http::BearerTokenMatches(request, config_.admin_token)) co_return http::UnauthorizedProblem();
+    auto body = http::ParseJsonBody(request);
+    if (!body.value) co_return body.problem;
+    auto quantity = ParseRestock(*body.value);
+    if (!quantity) co_return FieldProblem(quantity.error());
+    const auto& sku = context.Param("sku");
+    auto product = co_await store_.Restock(sku, *quantity, DbDeadline(context));
+    if (!product) co_return DatabaseProblem(product.error(), context);
+    if (!*product) co_return Problem(404, "product_not_found", "Product not found", "no product with sku " + sku);
+    co_return http::JsonText(200, std::move(**product));
+}
+
+InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http::RequestContext& context) {
+    if (context.deadline.Expired(clock_)) {
+        co_return Problem(504, "deadline_exceeded", "Deadline exceeded",
+                          "the caller's deadline passed before the reservation could start");
+    }
+    auto body = http::ParseJsonBody(request);
+    if (!body.value) co_return body.problem;
+    auto parsed = ParseReservationRequest(*body.value);
+    if (!parsed) co_return FieldProblem(parsed.error());
+    auto result = co_await store_.Reserve(*parsed, DbDeadline(context));
+    if (!result) co_return DatabaseProblem(result.error(), context);
+    Count("reserve", result->outcome);
+    const auto& outcome = result->outcome;
+    if (outcome == "created") co_return http::JsonText(201, std::move(result->body));
+    if (outcome == "replayed") co_return http::JsonText(200, std::move(result->body));
+    auto facts = ParseObject(result->body);
+    if (outcome == "insufficient_stock") {
+        auto sku = facts["sku"].is_string() ? std::string(facts["sku"].get_string()) : std::string();
+        co_return Problem(409, "insufficient_stock", "Insufficient stock",
+                          "not enough stock of " + sku + " for this reservation",
+                          {{"sku", facts["sku"]}, {"requested", facts["requested"]}, {"available", facts["available"]}});
+    }
+    if (outcome == "unknown_sku") {
+        auto sku = facts["sku"].is_string() ? std::string(facts["sku"].get_string()) : std::string();
+        co_return Problem(422, "unknown_sku", "Unknown SKU", "no product with sku " + sku, {{"sku", facts["sku"]}});
+    }
+    if (outcome == "reservation_released") {
+        co_return Problem(409, "reservation_released", "Reservation released",
+                          "this reservation id was released; it can never hold stock again",
+                          {{"reservation_id", parsed->reservation_id}});
+    }
+    if (outcome == "reservation_mismatch") {
+        co_return Problem(422, "reservation_mismatch", "Reservation id reused with different items",
+                          "a reservation with this id exists with other items",
+                          {{"reservation_id", parsed->reservation_id}, {"existing", facts}});
+    }
+    throw std::logic_error("unexpected reserve outcome " + outcome);
+}
+
+InventoryApi::Awaitable InventoryApi::GetReservation(const http::Request&, http::RequestContext& context) {
+    auto id = CanonicalUuid(context.Param("id"));
+    if (!id) co_return Problem(404, "reservation_not_found", "Reservation not found", "reservation ids are UUIDs");
+    auto reservation = co_await store_.GetReservation(*id, DbDeadline(context));
+    if (!reservation) co_return DatabaseProblem(reservation.error(), context);
+    if (!*reservation) {
+        co_return Problem(404, "reservation_not_found", "Reservation not found", "no reservation with id " + *id);
+    }
+    co_return http::JsonText(200, std::move(**reservation));
+}
+
+InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::RequestContext& context) {
+    auto id = CanonicalUuid(context.Param("id"));
+    if (!id) co_return Problem(404, "reservation_not_found", "Reservation not found", "reservation ids are UUIDs");
+    if (context.deadline.Expired(clock_)) {
+        co_return Problem(504, "deadline_exceeded", "Deadline exceeded", "the caller's deadline already passed");
+    }
+    auto result = co_await store_.Commit(*id, DbDeadline(context));
+    if (!result) co_return DatabaseProblem(result.error(), context);
+    Count("commit", result->outcome);
+    if (result->outcome == "not_found") {
+        co_return Problem(404, "reservation_not_found", "Reservation not found", "no reservation with id " + *id);
+    }
+    if (result->outcome == "invalid_transition") {
+        co_return Problem(409, "invalid_transition", "Invalid transition",
+                          "a released reservation cannot be committed",
+                          {{"reservation_id", *id}, {"status", "RELEASED"}});
+    }
+    co_return http::JsonText(200, std::move(result->body));
+}
+
+InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::RequestContext& context) {
+    auto id = CanonicalUuid(context.Param("id"));
+    if (!id) co_return http::ValidationProblem("id", "reservation ids are UUIDs");
+    if (context.deadline.Expired(clock_)) {
+        co_return Problem(504, "deadline_exceeded", "Deadline exceeded", "the caller's deadline already passed");
+    }
+    auto result = co_await store_.Release(*id, DbDeadline(context));
+    if (!result) co_return DatabaseProblem(result.error(), context);
+    Count("release", result->outcome);
+    if (result->outcome == "invalid_transition") {
+        co_return Problem(409, "invalid_transition", "Invalid transition",
+                          "a committed reservation cannot be released",
+                          {{"reservation_id", *id}, {"status", "COMMITTED"}});
+    }
+    co_return http::JsonText(200, std::move(result->body));
+}
+
+InventoryApi::Awaitable InventoryApi::Health(const http::Request&, http::RequestContext& context) {
+    auto started = clock_.Now();
+    auto ping = co_await store_.Ping(core::Deadline::After(clock_, config_.health_timeout));
+    double latency_ms = std::chrono::duration<double, std::milli>(clock_.Now() - started).count();
+    boost::json::object database{{"status", ping ? "ok" : "fail"}, {"latency_ms", latency_ms}};
+    if (!ping) database["error"] = ping.error().message;
+    boost::json::object body{{"status", ping ? "ok" : "fail"}, {"checks", {{"database", database}}}};
+    co_return http::Json(ping ? 200 : 503, body);
+}
+
+}  // namespace valerix::inventory

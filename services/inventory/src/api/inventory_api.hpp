@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <valerix/core/clock.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/http/router.hpp>
+#include <valerix/metrics/registry.hpp>
+
+#include "storage/inventory_store.hpp"
+
+namespace valerix::inventory {
+
+struct ApiConfig {
+    std::string admin_token;                         ///< empty: admin endpoints always answer 401
+    std::chrono::milliseconds db_timeout{5000};      ///< budget of one database call when the caller sent none
+    std::chrono::milliseconds health_timeout{1000};
+};
+
+/// The inventory HTTP contract (DESIGN.md §4): products, reservations, health. Maps store outcomes to statuses and
+/// problem+json; every handler runs on the I/O thread and never blocks it.
+class InventoryApi {
+public:
+    InventoryApi(InventoryStore& store, ApiConfig config, core::Logger& logger, metrics::Registry& registry,
+                 const core::Clock& clock);
+
+    /// Adds every inventory route to `router`.
+    void Register(http::Router& router, metrics::Registry& registry);
+
+private:
+    using Awaitable = boost::asio::awaitable<http::Response>;
+    Awaitable ListProducts(const http::Request&, http::RequestContext&);
+    Awaitable GetProduct(const http::Request&, http::RequestContext&);
+    Awaitable PutProduct(const http::Request&, http::RequestContext&);
+    Awaitable Restock(const http::Request&, http::RequestContext&);
+    Awaitable Reserve(const http::Request&, http::RequestContext&);
+    Awaitable GetReservation(const http::Request&, http::RequestContext&);
+    Awaitable Commit(const http::Request&, http::RequestContext&);
+    Awaitable Release(const http::Request&, http::RequestContext&);
+    Awaitable Health(const http::Request&, http::RequestContext&);
+
+    /// The deadline for database work: the caller's propagated one, capped by db_timeout.
+    core::Deadline DbDeadline(const http::RequestContext& context) const;
+    /// The problem for a database failure; logged with the request id.
+    http::Response DatabaseProblem(const pg::Error& error, const http::RequestContext& context);
+    void Count(std::string_view operation, std::string_view outcome);
+
+    InventoryStore& store_;
+    ApiConfig config_;
+    core::Logger& logger_;
+    const core::Clock& clock_;
+    metrics::Family<metrics::Counter>& outcomes_;
+};
+
+}  // namespace valerix::inventory

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+namespace valerix::inventory {
+
+/// A request field that is well-formed JSON but not acceptable: answered with 422 naming `field`.
+struct FieldError {
+    std::string field;
+    std::string detail;
+};
+
+template <class T>
+using Validated = boost::system::result<T, FieldError>;
+
+[[noreturn]] void throw_exception_from_error(const FieldError& error, const boost::source_location& location);
+
+struct ReservationItem {
+    std::string sku;
+    int quantity = 0;
+};
+
+/// POST /api/v1/reservations: {"reservation_id": uuid, "items": [{"sku", "quantity"}]}.
+struct ReservationRequest {
+    std::string reservation_id;  ///< canonical lower-case UUID
+    std::vector<ReservationItem> items;
+};
+
+/// PUT /api/v1/products/{sku}: {"name", "price_cents", "on_hand"}.
+struct ProductUpsert {
+    std::string sku;
+    std::string name;
+    long long price_cents = 0;
+    int on_hand = 0;
+};
+
+inline constexpr int kMaxItems = 50;
+inline constexpr int kMaxQuantity = 1000;
+inline constexpr int kMaxRestock = 1'000'000;
+inline constexpr int kMaxOnHand = 1'000'000'000;
+inline constexpr long long kMaxPriceCents = 1'000'000'000'000;
+
+/// A SKU is 1..64 printable ASCII characters without spaces.
+bool ValidSku(std::string_view sku);
+
+/// The canonical lower-case form of a UUID in 8-4-4-4-12 form, or nullopt.
+std::optional<std::string> CanonicalUuid(std::string_view text);
+
+Validated<ReservationRequest> ParseReservationRequest(const boost::json::value& body);
+Validated<ProductUpsert> ParseProductUpsert(std::string sku, const boost::json::value& body);
+/// POST /api/v1/products/{sku}/restock: {"quantity": 1..1000000}.
+Validated<int> ParseRestock(const boost::json::value& body);
+
+}  // namespace valerix::inventory

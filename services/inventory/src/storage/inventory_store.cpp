@@ -1,0 +1,141 @@
+#include "storage/inventory_store.hpp"
+
+namespace valerix::inventory {
+namespace {
+
+constexpr pg::Statement kListProducts{
+    "inventory_list_products",
+    "SELECT json_build_object('products', COALESCE(json_agg(json_build_object('sku', sku, 'name', name, "
+    "'price_cents', price_cents, 'available', available, 'on_hand', on_hand) ORDER BY sku), '[]'::json)) "
+    "FROM products"};
+
+constexpr pg::Statement kGetProduct{
+    "inventory_get_product",
+    "SELECT json_build_object('sku', sku, 'name', name, 'price_cents', price_cents, 'available', available, "
+    "'on_hand', on_hand) FROM products WHERE sku = $1"};
+
+// on_hand may not drop below what is reserved (on_hand - available); available moves by the same delta.
+constexpr pg::Statement kUpsertProduct{
+    "inventory_upsert_product",
+    "INSERT INTO products AS p (sku, name, price_cents, on_hand, available) VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, price_cents = EXCLUDED.price_cents, "
+    "on_hand = EXCLUDED.on_hand, available = p.available + EXCLUDED.on_hand - p.on_hand, updated_at = now() "
+    "WHERE EXCLUDED.on_hand >= p.on_hand - p.available "
+    "RETURNING (xmax = 0), json_build_object('sku', sku, 'name', name, 'price_cents', price_cents, "
+    "'available', available, 'on_hand', on_hand)"};
+
+constexpr pg::Statement kRestock{
+    "inventory_restock",
+    "UPDATE products SET on_hand = on_hand + $2, available = available + $2, updated_at = now() WHERE sku = $1 "
+    "RETURNING json_build_object('sku', sku, 'name', name, 'price_cents', price_cents, 'available', available, "
+    "'on_hand', on_hand)"};
+
+constexpr pg::Statement kReserve{"inventory_reserve",
+                                 "SELECT outcome, body FROM reserve_stock($1::uuid, $2::text[], $3::int[])"};
+constexpr pg::Statement kGetReservation{"inventory_get_reservation", "SELECT reservation_json($1::uuid)"};
+constexpr pg::Statement kCommit{"inventory_commit", "SELECT outcome, body FROM commit_reservation($1::uuid)"};
+constexpr pg::Statement kRelease{"inventory_release", "SELECT outcome, body FROM release_reservation($1::uuid)"};
+constexpr pg::Statement kPing{"inventory_ping", "SELECT 1"};
+
+/// A PostgreSQL array literal of text elements, each quoted and escaped.
+std::string TextArray(const std::vector<ReservationItem>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char c : items[i].sku) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+std::string IntArray(const std::vector<ReservationItem>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += std::to_string(items[i].quantity);
+    }
+    return out + "}";
+}
+
+std::optional<std::string> FirstText(const pg::Rows& rows) {
+    if (rows.Empty() || rows.IsNull(0, 0)) return std::nullopt;
+    return std::string(rows.Text(0, 0));
+}
+
+}  // namespace
+
+boost::asio::awaitable<pg::Result<std::string>> InventoryStore::ListProducts(core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kListProducts, {}, deadline);
+    if (!rows) co_return rows.error();
+    co_return std::string(rows->Text(0, 0));
+}
+
+boost::asio::awaitable<pg::Result<std::optional<std::string>>> InventoryStore::GetProduct(const std::string& sku,
+                                                                                         core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kGetProduct, pg::MakeParams(sku), deadline);
+    if (!rows) co_return rows.error();
+    co_return FirstText(*rows);
+}
+
+boost::asio::awaitable<pg::Result<std::optional<ProductWrite>>> InventoryStore::UpsertProduct(
+    const ProductUpsert& product, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(
+        kUpsertProduct,
+        pg::MakeParams(product.sku, product.name, std::to_string(product.price_cents), std::to_string(product.on_hand)),
+        deadline);
+    if (!rows) co_return rows.error();
+    if (rows->Empty()) co_return std::optional<ProductWrite>();
+    co_return ProductWrite{rows->Bool(0, 0), std::string(rows->Text(0, 1))};
+}
+
+boost::asio::awaitable<pg::Result<std::optional<std::string>>> InventoryStore::Restock(const std::string& sku,
+                                                                                      int quantity,
+                                                                                      core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kRestock, pg::MakeParams(sku, std::to_string(quantity)), deadline);
+    if (!rows) co_return rows.error();
+    co_return FirstText(*rows);
+}
+
+boost::asio::awaitable<pg::Result<StockOutcome>> InventoryStore::Call(const pg::Statement& statement,
+                                                                      pg::Params params, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(statement, params, deadline);
+    if (!rows) co_return rows.error();
+    if (rows->Empty()) co_return pg::Error{pg::ErrorKind::kOther, "", "reservation function returned no row"};
+    StockOutcome outcome{std::string(rows->Text(0, 0)), rows->IsNull(0, 1) ? "" : std::string(rows->Text(0, 1))};
+    co_return outcome;
+}
+
+boost::asio::awaitable<pg::Result<StockOutcome>> InventoryStore::Reserve(const ReservationRequest& request,
+                                                                         core::Deadline deadline) {
+    co_return co_await Call(kReserve, pg::MakeParams(request.reservation_id, TextArray(request.items), IntArray(request.items)),
+                            deadline);
+}
+
+boost::asio::awaitable<pg::Result<std::optional<std::string>>> InventoryStore::GetReservation(
+    const std::string& id, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kGetReservation, pg::MakeParams(id), deadline);
+    if (!rows) co_return rows.error();
+    co_return FirstText(*rows);
+}
+
+boost::asio::awaitable<pg::Result<StockOutcome>> InventoryStore::Commit(const std::string& id,
+                                                                        core::Deadline deadline) {
+    co_return co_await Call(kCommit, pg::MakeParams(id), deadline);
+}
+
+boost::asio::awaitable<pg::Result<StockOutcome>> InventoryStore::Release(const std::string& id,
+                                                                         core::Deadline deadline) {
+    co_return co_await Call(kRelease, pg::MakeParams(id), deadline);
+}
+
+boost::asio::awaitable<pg::Result<void>> InventoryStore::Ping(core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kPing, {}, deadline);
+    if (!rows) co_return rows.error();
+    co_return pg::Result<void>();
+}
+
+}  // namespace valerix::inventory
