@@ -1,0 +1,398 @@
+// Functional tests of inventory-service: the real binary, over HTTP, against a real PostgreSQL server.
+#include <csignal>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include "inventory_fixture.hpp"
+
+namespace valerix::functional {
+namespace {
+
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+const Headers kAdmin = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+
+class InventoryTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        postgres_ = testing::PostgresServer::Start().release();
+        postgres_->CreateDatabase("inventory_db", "inventory_svc");
+        service_ = new InventoryProcess(*postgres_, "inventory");
+    }
+    static void TearDownTestSuite() {
+        delete service_;
+        delete postgres_;
+    }
+    void TearDown() override {
+        EXPECT_EQ(InventoryViolations(*postgres_, "inventory_db"), "") << "inventory invariants must hold";
+        EXPECT_TRUE(service_->Process().Running()) << service_->Process().Log();
+    }
+
+    /// Creates (or resets) a product with this stock through the admin API.
+    void PutProduct(const std::string& sku, int on_hand, long long price_cents = 1000) {
+        auto client = service_->Client();
+        auto response = client.Request("PUT", "/api/v1/products/" + sku,
+                                       R"({"name":"Test product","price_cents":)" + std::to_string(price_cents) +
+                                           R"(,"on_hand":)" + std::to_string(on_hand) + "}",
+                                       kAdmin);
+        ASSERT_TRUE(response.status == 200 || response.status == 201) << response.body;
+    }
+
+    boost::json::object Product(const std::string& sku) {
+        auto response = service_->Client().Request("GET", "/api/v1/products/" + sku);
+        EXPECT_EQ(response.status, 200) << response.body;
+        return ParseObject(response.body);
+    }
+
+    static testing::PostgresServer* postgres_;
+    static InventoryProcess* service_;
+};
+testing::PostgresServer* InventoryTest::postgres_ = nullptr;
+InventoryProcess* InventoryTest::service_ = nullptr;
+
+TEST_F(InventoryTest, SeedsTheCatalogOnFirstStart) {
+    auto response = service_->Client().Request("GET", "/api/v1/products");
+    ASSERT_EQ(response.status, 200);
+    EXPECT_EQ(response.Header("content-type"), "application/json");
+    EXPECT_FALSE(response.Header("x-request-id").empty());
+    auto products = ParseObject(response.body).at("products").as_array();
+    EXPECT_GE(products.size(), 20u);
+    auto first = products[0].as_object();
+    for (const char* key : {"sku", "name", "price_cents", "available", "on_hand"}) {
+        EXPECT_TRUE(first.contains(key)) << key;
+    }
+    auto missing = service_->Client().Request("GET", "/api/v1/products/NO-SUCH-SKU");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_EQ(ParseObject(missing.body).at("code").as_string(), "product_not_found");
+}
+
+TEST_F(InventoryTest, FortyConcurrentReservationsOfSevenUnitsNeverOversell) {
+    PutProduct("HOT-7", 7);
+    std::atomic<int> created{0}, refused{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 40; ++i) {
+        threads.emplace_back([&] {
+            auto client = service_->Client();
+            auto response = client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "HOT-7", 1));
+            if (response.status == 201) ++created;
+            else if (response.status == 409 && ParseObject(response.body).at("code").as_string() == "insufficient_stock") ++refused;
+            else ++other;
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(created, 7);
+    EXPECT_EQ(refused, 33);
+    EXPECT_EQ(other, 0);
+    auto product = Product("HOT-7");
+    EXPECT_EQ(product.at("available").as_int64(), 0);
+    EXPECT_EQ(product.at("on_hand").as_int64(), 7);
+}
+
+TEST_F(InventoryTest, InsufficientStockNamesSkuRequestedAndAvailable) {
+    PutProduct("SCARCE-2", 2);
+    auto response = service_->Client().Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "SCARCE-2", 3));
+    ASSERT_EQ(response.status, 409);
+    EXPECT_EQ(response.Header("content-type"), "application/problem+json");
+    auto problem = ParseObject(response.body);
+    EXPECT_EQ(problem.at("code").as_string(), "insufficient_stock");
+    EXPECT_EQ(problem.at("sku").as_string(), "SCARCE-2");
+    EXPECT_EQ(problem.at("requested").as_int64(), 3);
+    EXPECT_EQ(problem.at("available").as_int64(), 2);
+    EXPECT_EQ(Product("SCARCE-2").at("available").as_int64(), 2) << "a refused reservation takes nothing";
+}
+
+TEST_F(InventoryTest, IdenticalReplayAnswersTheSameAndDeductsOnce) {
+    PutProduct("REPLAY-1", 10, 250);
+    auto client = service_->Client();
+    auto id = NewUuid();
+    auto first = client.Request("POST", "/api/v1/reservations", ReservationBody(id, "REPLAY-1", 3));
+    ASSERT_EQ(first.status, 201) << first.body;
+    auto body = ParseObject(first.body);
+    EXPECT_EQ(body.at("reservation_id").as_string(), id);
+    EXPECT_EQ(body.at("status").as_string(), "RESERVED");
+    EXPECT_EQ(body.at("total_cents").as_int64(), 750);
+    EXPECT_EQ(body.at("items").as_array()[0].at("unit_price_cents").as_int64(), 250);
+
+    auto replay = client.Request("POST", "/api/v1/reservations", ReservationBody(id, "REPLAY-1", 3));
+    EXPECT_EQ(replay.status, 200);
+    EXPECT_EQ(replay.body, first.body) << "a replay answers exactly what the first call answered";
+    EXPECT_EQ(Product("REPLAY-1").at("available").as_int64(), 7);
+
+    auto mismatch = client.Request("POST", "/api/v1/reservations", ReservationBody(id, "REPLAY-1", 4));
+    EXPECT_EQ(mismatch.status, 422);
+    EXPECT_EQ(ParseObject(mismatch.body).at("code").as_string(), "reservation_mismatch");
+    EXPECT_EQ(Product("REPLAY-1").at("available").as_int64(), 7);
+
+    auto fetched = client.Request("GET", "/api/v1/reservations/" + id);
+    EXPECT_EQ(fetched.status, 200);
+    EXPECT_EQ(fetched.body, first.body);
+}
+
+TEST_F(InventoryTest, ConcurrentDuplicatesOfOneReservationDeductOnce) {
+    PutProduct("DUP-1", 100);
+    auto id = NewUuid();
+    std::atomic<int> created{0}, replayed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 16; ++i) {
+        threads.emplace_back([&] {
+            auto response = service_->Client().Request("POST", "/api/v1/reservations", ReservationBody(id, "DUP-1", 5));
+            if (response.status == 201) ++created;
+            if (response.status == 200) ++replayed;
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(created, 1);
+    EXPECT_EQ(replayed, 15);
+    EXPECT_EQ(Product("DUP-1").at("available").as_int64(), 95);
+}
+
+TEST_F(InventoryTest, ReleaseBeforeReserveLeavesATombstone) {
+    PutProduct("TOMB-1", 5);
+    auto client = service_->Client();
+    auto id = NewUuid();
+    auto released = client.Request("POST", "/api/v1/reservations/" + id + "/release");
+    ASSERT_EQ(released.status, 200) << released.body;
+    EXPECT_EQ(ParseObject(released.body).at("status").as_string(), "RELEASED");
+
+    auto late = client.Request("POST", "/api/v1/reservations", ReservationBody(id, "TOMB-1", 2));
+    EXPECT_EQ(late.status, 409);
+    EXPECT_EQ(ParseObject(late.body).at("code").as_string(), "reservation_released");
+    EXPECT_EQ(Product("TOMB-1").at("available").as_int64(), 5) << "a late reserve takes no stock";
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/" + id + "/release").status, 200) << "idempotent";
+}
+
+TEST_F(InventoryTest, CommitAndReleaseTransitions) {
+    PutProduct("FLOW-1", 10);
+    auto client = service_->Client();
+
+    auto shipped = NewUuid();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(shipped, "FLOW-1", 4)).status, 201);
+    auto committed = client.Request("POST", "/api/v1/reservations/" + shipped + "/commit");
+    ASSERT_EQ(committed.status, 200) << committed.body;
+    EXPECT_EQ(ParseObject(committed.body).at("status").as_string(), "COMMITTED");
+    auto product = Product("FLOW-1");
+    EXPECT_EQ(product.at("on_hand").as_int64(), 6) << "committed stock leaves the warehouse";
+    EXPECT_EQ(product.at("available").as_int64(), 6);
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/" + shipped + "/commit").status, 200) << "idempotent";
+    EXPECT_EQ(Product("FLOW-1").at("on_hand").as_int64(), 6) << "a repeated commit deducts nothing";
+    auto bad_release = client.Request("POST", "/api/v1/reservations/" + shipped + "/release");
+    EXPECT_EQ(bad_release.status, 409);
+    EXPECT_EQ(ParseObject(bad_release.body).at("code").as_string(), "invalid_transition");
+
+    auto cancelled = NewUuid();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(cancelled, "FLOW-1", 2)).status, 201);
+    EXPECT_EQ(Product("FLOW-1").at("available").as_int64(), 4);
+    auto released = client.Request("POST", "/api/v1/reservations/" + cancelled + "/release");
+    ASSERT_EQ(released.status, 200);
+    EXPECT_EQ(ParseObject(released.body).at("status").as_string(), "RELEASED");
+    EXPECT_EQ(Product("FLOW-1").at("available").as_int64(), 6) << "released stock is available again";
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/" + cancelled + "/release").status, 200);
+    EXPECT_EQ(Product("FLOW-1").at("available").as_int64(), 6) << "a repeated release adds nothing";
+    auto bad_commit = client.Request("POST", "/api/v1/reservations/" + cancelled + "/commit");
+    EXPECT_EQ(bad_commit.status, 409);
+
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/" + NewUuid() + "/commit").status, 404);
+    EXPECT_EQ(client.Request("GET", "/api/v1/reservations/" + NewUuid()).status, 404);
+}
+
+TEST_F(InventoryTest, AdminEndpointsNeedTheToken) {
+    auto client = service_->Client();
+    auto body = R"({"name":"x","price_cents":1,"on_hand":1})";
+    EXPECT_EQ(client.Request("PUT", "/api/v1/products/ADMIN-1", body).status, 401);
+    EXPECT_EQ(client.Request("PUT", "/api/v1/products/ADMIN-1", body, {{"Authorization", "Bearer wrong"}}).status, 401);
+    EXPECT_EQ(client.Request("POST", "/api/v1/products/ADMIN-1/restock", R"({"quantity":1})").status, 401);
+    EXPECT_EQ(client.Request("PUT", "/api/v1/products/ADMIN-1", body, kAdmin).status, 201);
+    EXPECT_EQ(client.Request("PUT", "/api/v1/products/ADMIN-1", body, kAdmin).status, 200);
+    auto restocked = client.Request("POST", "/api/v1/products/ADMIN-1/restock", R"({"quantity":9})", kAdmin);
+    ASSERT_EQ(restocked.status, 200);
+    EXPECT_EQ(ParseObject(restocked.body).at("on_hand").as_int64(), 10);
+    EXPECT_EQ(client.Request("POST", "/api/v1/products/NOPE/restock", R"({"quantity":9})", kAdmin).status, 404);
+}
+
+TEST_F(InventoryTest, OnHandMayNotDropBelowReserved) {
+    PutProduct("RES-5", 5);
+    auto client = service_->Client();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "RES-5", 3)).status, 201);
+    auto below = client.Request("PUT", "/api/v1/products/RES-5", R"({"name":"x","price_cents":1,"on_hand":2})", kAdmin);
+    EXPECT_EQ(below.status, 409);
+    EXPECT_EQ(ParseObject(below.body).at("code").as_string(), "on_hand_below_reserved");
+    auto exact = client.Request("PUT", "/api/v1/products/RES-5", R"({"name":"x","price_cents":1,"on_hand":3})", kAdmin);
+    ASSERT_EQ(exact.status, 200);
+    EXPECT_EQ(ParseObject(exact.body).at("available").as_int64(), 0);
+}
+
+struct BadInput {
+    const char* name;
+    std::string method;
+    std::string target;
+    std::string body;
+    Headers headers;
+    int status;
+    const char* code;
+    const char* field;
+};
+
+TEST_F(InventoryTest, BadInputsGetTheRightProblemAndTheServiceKeepsServing) {
+    auto id = NewUuid();
+    auto reserve = [&](const std::string& items) {
+        return R"({"reservation_id":")" + id + R"(","items":)" + items + "}";
+    };
+    std::vector<BadInput> cases = {
+        {"malformed JSON", "POST", "/api/v1/reservations", R"({"reservation_id": )", {}, 400, "malformed_json", ""},
+        {"not JSON at all", "POST", "/api/v1/reservations", "hello", {}, 400, "malformed_json", ""},
+        {"wrong media type", "POST", "/api/v1/reservations", reserve(R"([{"sku":"A","quantity":1}])"),
+         {{"Content-Type", "text/plain"}}, 415, "unsupported_media_type", ""},
+        {"body is an array", "POST", "/api/v1/reservations", "[]", {}, 422, "validation_failed", "body"},
+        {"missing reservation_id", "POST", "/api/v1/reservations", R"({"items":[{"sku":"A","quantity":1}]})", {}, 422,
+         "validation_failed", "reservation_id"},
+        {"non-UUID id", "POST", "/api/v1/reservations",
+         R"({"reservation_id":"order-1","items":[{"sku":"A","quantity":1}]})", {}, 422, "validation_failed",
+         "reservation_id"},
+        {"missing items", "POST", "/api/v1/reservations", R"({"reservation_id":")" + id + R"("})", {}, 422,
+         "validation_failed", "items"},
+        {"empty items", "POST", "/api/v1/reservations", reserve("[]"), {}, 422, "validation_failed", "items"},
+        {"quantity as string", "POST", "/api/v1/reservations", reserve(R"([{"sku":"KB-MECH-001","quantity":"1"}])"), {},
+         422, "validation_failed", "items[0].quantity"},
+        {"negative quantity", "POST", "/api/v1/reservations", reserve(R"([{"sku":"KB-MECH-001","quantity":-1}])"), {},
+         422, "validation_failed", "items[0].quantity"},
+        {"huge quantity", "POST", "/api/v1/reservations",
+         reserve(R"([{"sku":"KB-MECH-001","quantity":99999999999999999999}])"), {}, 422, "validation_failed",
+         "items[0].quantity"},
+        {"fractional quantity", "POST", "/api/v1/reservations", reserve(R"([{"sku":"KB-MECH-001","quantity":1.5}])"),
+         {}, 422, "validation_failed", "items[0].quantity"},
+        {"sku as number", "POST", "/api/v1/reservations", reserve(R"([{"sku":7,"quantity":1}])"), {}, 422,
+         "validation_failed", "items[0].sku"},
+        {"duplicate sku", "POST", "/api/v1/reservations",
+         reserve(R"([{"sku":"KB-MECH-001","quantity":1},{"sku":"KB-MECH-001","quantity":1}])"), {}, 422,
+         "validation_failed", "items[1].sku"},
+        {"unknown sku", "POST", "/api/v1/reservations", reserve(R"([{"sku":"NO-SUCH-SKU","quantity":1}])"), {}, 422,
+         "unknown_sku", ""},
+        {"oversized body", "POST", "/api/v1/reservations", std::string(70 * 1024, ' '), {}, 413, "body_too_large", ""},
+        {"negative restock", "POST", "/api/v1/products/KB-MECH-001/restock", R"({"quantity":-5})", kAdmin, 422,
+         "validation_failed", "quantity"},
+        {"price as string", "PUT", "/api/v1/products/NEW-1", R"({"name":"x","price_cents":"1","on_hand":1})", kAdmin,
+         422, "validation_failed", "price_cents"},
+        {"unknown route", "GET", "/api/v1/nothing", "", {}, 404, "not_found", ""},
+        {"wrong method", "DELETE", "/api/v1/products", "", {}, 405, "method_not_allowed", ""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto client = service_->Client();
+        auto response = client.Request(c.method, c.target, c.body, c.headers);
+        EXPECT_EQ(response.status, c.status) << response.body;
+        EXPECT_EQ(response.Header("content-type"), "application/problem+json");
+        auto problem = ParseObject(response.body);
+        EXPECT_EQ(problem.at("code").as_string(), c.code);
+        EXPECT_EQ(problem.at("status").as_int64(), c.status);
+        EXPECT_TRUE(problem.contains("title") && problem.contains("detail") && problem.contains("type"));
+        if (*c.field) {
+            EXPECT_EQ(problem.at("field").as_string(), c.field) << response.body;
+        }
+    }
+    auto raw = service_->Client().SendRaw("POST /api/v1/reservations HTTP/1.1\r\nContent-Length: nope\r\n\r\n");
+    EXPECT_EQ(raw.status, 400);
+    EXPECT_EQ(service_->Client().Request("GET", "/live").status, 200);
+    EXPECT_EQ(Product("KB-MECH-001").at("available").as_int64(), Product("KB-MECH-001").at("on_hand").as_int64())
+        << "no bad request took stock";
+}
+
+TEST_F(InventoryTest, HealthLiveAndMetrics) {
+    auto client = service_->Client();
+    auto health = client.Request("GET", "/health");
+    ASSERT_EQ(health.status, 200) << health.body;
+    auto body = ParseObject(health.body);
+    EXPECT_EQ(body.at("status").as_string(), "ok");
+    EXPECT_EQ(body.at("checks").at("database").at("status").as_string(), "ok");
+    EXPECT_EQ(client.Request("GET", "/live").status, 200);
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "KB-MECH-001", 1)).status, 201);
+    auto metrics = client.Request("GET", "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.Header("content-type").find("text/plain"), std::string::npos);
+    EXPECT_NE(metrics.body.find(R"(valerix_inventory_operations_total{operation="reserve",outcome="created"})"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find(R"(http_server_request_duration_seconds_bucket{route="/api/v1/reservations",method="POST",status="201")"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find("valerix_db_pool_open_connections"), std::string::npos);
+}
+
+TEST_F(InventoryTest, ExpiredPropagatedDeadlineStartsNoWork) {
+    PutProduct("LATE-1", 5);
+    auto response = service_->Client().Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "LATE-1", 1),
+                                               {{"X-Valerix-Deadline-Ms", "0"}});
+    EXPECT_EQ(response.status, 504);
+    EXPECT_EQ(ParseObject(response.body).at("code").as_string(), "deadline_exceeded");
+    EXPECT_EQ(Product("LATE-1").at("available").as_int64(), 5);
+}
+
+TEST_F(InventoryTest, SigtermDuringLoadLosesNoCommittedReservation) {
+    PutProduct("DRAIN-1", 100000);
+    InventoryProcess draining(*postgres_, "inventory-drain");
+    std::mutex mutex;
+    std::set<std::string> acknowledged;
+    std::atomic<bool> stop{false};
+    std::atomic<int> requests{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            auto client = draining.Client();
+            while (!stop) {
+                auto id = NewUuid();
+                try {
+                    auto response = client.Request("POST", "/api/v1/reservations", ReservationBody(id, "DRAIN-1", 1),
+                                                   {}, 5s);
+                    ++requests;
+                    if (response.status == 201) {
+                        std::lock_guard lock(mutex);
+                        acknowledged.insert(id);
+                    }
+                } catch (const std::exception&) {
+                    return;  // the server has stopped accepting: this client is done
+                }
+            }
+        });
+    }
+    while (requests < 200) std::this_thread::sleep_for(5ms);
+    draining.Process().Signal(SIGTERM);
+    EXPECT_EQ(draining.Process().Wait(20s), 0) << "a graceful stop exits 0\n" << draining.Process().Log();
+    stop = true;
+    for (auto& thread : threads) thread.join();
+
+    ASSERT_GT(acknowledged.size(), 100u);
+    auto stored = postgres_->Query("inventory_db",
+                                   "SELECT r.id FROM reservations r JOIN reservation_items i ON i.reservation_id = r.id "
+                                   "WHERE i.sku = 'DRAIN-1' AND r.status = 'RESERVED'");
+    std::set<std::string> in_db;
+    for (const auto& row : stored) in_db.insert(row[0]);
+    for (const auto& id : acknowledged) EXPECT_TRUE(in_db.contains(id)) << "acknowledged but lost: " << id;
+    EXPECT_NE(draining.Process().Log().find("all connections drained"), std::string::npos);
+}
+
+class InventoryWithoutDatabaseTest : public ::testing::Test {};
+
+TEST_F(InventoryWithoutDatabaseTest, HealthNamesTheFailingDatabaseWhileLiveStaysUp) {
+    auto postgres = testing::PostgresServer::Start();
+    postgres->CreateDatabase("inventory_db", "inventory_svc");
+    InventoryProcess service(*postgres, "inventory-nodb");
+    auto client = service.Client();
+    ASSERT_EQ(client.Request("GET", "/health").status, 200);
+    std::string dir = postgres->Dir();
+    postgres.reset();  // the database goes away under the running service
+    auto health = client.Request("GET", "/health", "", {}, 10s);
+    EXPECT_EQ(health.status, 503) << health.body;
+    auto body = ParseObject(health.body);
+    EXPECT_EQ(body.at("status").as_string(), "fail");
+    EXPECT_EQ(body.at("checks").at("database").at("status").as_string(), "fail");
+    EXPECT_EQ(client.Request("GET", "/live").status, 200);
+    auto reserve = client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "KB-MECH-001", 1));
+    EXPECT_EQ(reserve.status, 503);
+    EXPECT_EQ(ParseObject(reserve.body).at("code").as_string(), "database_unavailable");
+}
+
+}  // namespace
+}  // namespace valerix::functional
