@@ -38,7 +38,7 @@ Pool::Pool(asio::io_context& io, PoolConfig config, core::Logger& logger, const 
     // Key/value options appended to a URI are not understood by libpq, so add them in the form that matches.
     bool uri = conninfo_.starts_with("postgres://") || conninfo_.starts_with("postgresql://");
     std::string options = "-c statement_timeout=" + std::to_string(config_.statement_timeout.count()) +
-                          " -c idle_in_transaction_session_timeout=" +
+                          " -c TimeZone=UTC -c idle_in_transaction_session_timeout=" +
                           std::to_string(std::max<long long>(config_.statement_timeout.count() * 2, 10000));
     if (uri) {
         std::string encoded;
