@@ -5,50 +5,10 @@
 #include <boost/json/object.hpp>
 
 namespace valerix::inventory {
-namespace {
+using core::IntegerField;
+using core::StringField;
 
-/// An integer in [min, max]; JSON numbers with a fraction, booleans and strings are not integers.
-Validated<long long> IntegerField(const boost::json::object& object, const char* key, const std::string& field,
-                                  long long min, long long max) {
-    auto it = object.find(key);
-    if (it == object.end() || it->value().is_null()) return FieldError{field, field + " is required"};
-    const auto& value = it->value();
-    long long number = 0;
-    if (value.is_int64()) {
-        number = value.get_int64();
-    } else if (value.is_uint64()) {
-        return FieldError{field, field + " must be at most " + std::to_string(max)};
-    } else {
-        return FieldError{field, field + " must be an integer"};
-    }
-    if (number < min || number > max) {
-        return FieldError{field, field + " must be between " + std::to_string(min) + " and " + std::to_string(max)};
-    }
-    return number;
-}
-
-Validated<std::string> StringField(const boost::json::object& object, const char* key, const std::string& field,
-                                   std::size_t min, std::size_t max) {
-    auto it = object.find(key);
-    if (it == object.end() || it->value().is_null()) return FieldError{field, field + " is required"};
-    if (!it->value().is_string()) return FieldError{field, field + " must be a string"};
-    std::string text(it->value().get_string());
-    if (text.size() < min || text.size() > max) {
-        return FieldError{field, field + " must be " + std::to_string(min) + ".." + std::to_string(max) + " bytes long"};
-    }
-    return Validated<std::string>(boost::system::in_place_value, std::move(text));
-}
-
-}  // namespace
-
-void throw_exception_from_error(const FieldError& error, const boost::source_location&) {
-    throw std::invalid_argument(error.field + ": " + error.detail);
-}
-
-bool ValidSku(std::string_view sku) {
-    if (sku.empty() || sku.size() > 64) return false;
-    return std::all_of(sku.begin(), sku.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
+bool ValidSku(std::string_view sku) { return core::IsPrintableToken(sku, 64); }
 
 std::optional<std::string> CanonicalUuid(std::string_view text) {
     if (text.size() != 36) return std::nullopt;

@@ -5,20 +5,14 @@
 #include <vector>
 
 #include <boost/json/value.hpp>
-#include <boost/system/result.hpp>
+
+#include <valerix/core/json_fields.hpp>
 
 namespace valerix::inventory {
 
-/// A request field that is well-formed JSON but not acceptable: answered with 422 naming `field`.
-struct FieldError {
-    std::string field;
-    std::string detail;
-};
-
+using core::FieldError;
 template <class T>
-using Validated = boost::system::result<T, FieldError>;
-
-[[noreturn]] void throw_exception_from_error(const FieldError& error, const boost::source_location& location);
+using Validated = core::Validated<T>;
 
 struct ReservationItem {
     std::string sku;

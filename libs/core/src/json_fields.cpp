@@ -1,0 +1,43 @@
+#include <valerix/core/json_fields.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace valerix::core {
+
+void throw_exception_from_error(const FieldError& error, const boost::source_location&) {
+    throw std::invalid_argument(error.field + ": " + error.detail);
+}
+
+Validated<long long> IntegerField(const boost::json::object& object, const char* key, const std::string& field,
+                                  long long min, long long max) {
+    auto it = object.find(key);
+    if (it == object.end() || it->value().is_null()) return FieldError{field, field + " is required"};
+    const auto& value = it->value();
+    if (value.is_uint64()) return FieldError{field, field + " must be at most " + std::to_string(max)};
+    if (!value.is_int64()) return FieldError{field, field + " must be an integer"};
+    long long number = value.get_int64();
+    if (number < min || number > max) {
+        return FieldError{field, field + " must be between " + std::to_string(min) + " and " + std::to_string(max)};
+    }
+    return number;
+}
+
+Validated<std::string> StringField(const boost::json::object& object, const char* key, const std::string& field,
+                                   std::size_t min, std::size_t max) {
+    auto it = object.find(key);
+    if (it == object.end() || it->value().is_null()) return FieldError{field, field + " is required"};
+    if (!it->value().is_string()) return FieldError{field, field + " must be a string"};
+    std::string text(it->value().get_string());
+    if (text.size() < min || text.size() > max) {
+        return FieldError{field, field + " must be " + std::to_string(min) + ".." + std::to_string(max) + " bytes long"};
+    }
+    return Validated<std::string>(boost::system::in_place_value, std::move(text));
+}
+
+bool IsPrintableToken(std::string_view text, std::size_t max_length) {
+    if (text.empty() || text.size() > max_length) return false;
+    return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+}  // namespace valerix::core
