@@ -7,8 +7,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <valerix/core/config.hpp>
@@ -16,8 +14,7 @@
 #include <valerix/core/random.hpp>
 #include <valerix/http/server.hpp>
 #include <valerix/metrics/registry.hpp>
-#include <valerix/pg/migrations.hpp>
-#include <valerix/pg/pool.hpp>
+#include <valerix/pg/startup.hpp>
 
 #include "api/inventory_api.hpp"
 #include "storage/inventory_store.hpp"
@@ -64,26 +61,6 @@ Settings LoadSettings() {
     return settings;
 }
 
-/// Connects and applies migrations, retrying while the database is still starting (supervisor starts all at once).
-asio::awaitable<void> PrepareDatabase(asio::io_context& io, const pg::PoolConfig& config, core::Logger& logger,
-                                      const core::Clock& clock) {
-    constexpr int kAttempts = 60;
-    for (int attempt = 1;; ++attempt) {
-        auto connection = co_await pg::Connection::Connect(io.get_executor(), config.conninfo,
-                                                           core::Deadline::After(clock, config.connect_timeout), clock);
-        if (connection) {
-            auto applied = co_await pg::ApplyMigrations(**connection, inventory::Migrations(), logger);
-            if (!applied) throw std::runtime_error(applied.error().message);
-            logger.Info("database schema is current", {{"applied_now", *applied}});
-            co_return;
-        }
-        if (attempt == kAttempts) throw std::runtime_error("cannot connect to the database: " + connection.error().message);
-        logger.Warn("database not reachable yet; retrying", {{"attempt", attempt}, {"error", connection.error().message}});
-        asio::steady_timer pause(io, std::chrono::milliseconds(500));
-        co_await pause.async_wait(asio::use_awaitable);
-    }
-}
-
 }  // namespace
 
 int main() {
@@ -105,20 +82,14 @@ int main() {
         core::SeededRandom random(core::EntropySeed());
         metrics::Registry registry;
 
-        auto prepared = asio::co_spawn(io, PrepareDatabase(io, settings.pool, logger, clock), asio::use_future);
+        auto prepared = asio::co_spawn(
+            io, pg::PrepareSchema(io, settings.pool, inventory::Migrations(), logger, clock), asio::use_future);
         io.run();
         prepared.get();
         io.restart();
 
         pg::Pool pool(io, settings.pool, logger, clock);
-        registry.AddCallbackGauge("valerix_db_pool_open_connections", "Database connections open.",
-                                  [&pool] { return static_cast<double>(pool.Open()); });
-        registry.AddCallbackGauge("valerix_db_pool_idle_connections", "Database connections idle in the pool.",
-                                  [&pool] { return static_cast<double>(pool.Idle()); });
-        registry.AddCallbackGauge("valerix_db_pool_waiters", "Requests waiting for a database connection.",
-                                  [&pool] { return static_cast<double>(pool.Waiting()); });
-        registry.AddCallbackGauge("valerix_db_pool_max_connections", "Configured pool size.",
-                                  [&pool] { return static_cast<double>(pool.MaxSize()); });
+        pg::RegisterPoolMetrics(registry, pool);
 
         inventory::InventoryStore store(pool);
         inventory::InventoryApi api(store, settings.api, logger, registry, clock);

@@ -1,5 +1,7 @@
 #include <valerix/core/random.hpp>
 
+#include <cctype>
+
 namespace valerix::core {
 
 std::uint64_t EntropySeed() {
@@ -28,6 +30,21 @@ std::string RandomUuid(Random& random) {
     hex[16] = "89ab"[random.NextU64() % 4];
     return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
            hex.substr(20);
+}
+
+std::optional<std::string> CanonicalUuid(std::string_view text) {
+    if (text.size() != 36) return std::nullopt;
+    std::string out(text);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        char& c = out[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return std::nullopt;
+            continue;
+        }
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
 }
 
 }  // namespace valerix::core

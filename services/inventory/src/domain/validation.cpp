@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <valerix/core/random.hpp>
+
 #include <boost/json/object.hpp>
 
 namespace valerix::inventory {
@@ -10,21 +12,6 @@ using core::StringField;
 
 bool ValidSku(std::string_view sku) { return core::IsPrintableToken(sku, 64); }
 
-std::optional<std::string> CanonicalUuid(std::string_view text) {
-    if (text.size() != 36) return std::nullopt;
-    std::string out(text);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        char& c = out[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') return std::nullopt;
-            continue;
-        }
-        if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
-
 Validated<ReservationRequest> ParseReservationRequest(const boost::json::value& body) {
     if (!body.is_object()) return FieldError{"body", "the body must be a JSON object"};
     const auto& object = body.get_object();
@@ -32,7 +19,7 @@ Validated<ReservationRequest> ParseReservationRequest(const boost::json::value& 
 
     auto id = StringField(object, "reservation_id", "reservation_id", 1, 64);
     if (!id) return id.error();
-    auto uuid = CanonicalUuid(*id);
+    auto uuid = core::CanonicalUuid(*id);
     if (!uuid) return FieldError{"reservation_id", "reservation_id must be a UUID"};
     request.reservation_id = *uuid;
 

@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include <valerix/core/json_fields.hpp>
+#include <valerix/core/random.hpp>
 
 namespace valerix::inventory {
 
@@ -42,8 +43,7 @@ inline constexpr long long kMaxPriceCents = 1'000'000'000'000;
 /// A SKU is 1..64 printable ASCII characters without spaces.
 bool ValidSku(std::string_view sku);
 
-/// The canonical lower-case form of a UUID in 8-4-4-4-12 form, or nullopt.
-std::optional<std::string> CanonicalUuid(std::string_view text);
+using core::CanonicalUuid;
 
 Validated<ReservationRequest> ParseReservationRequest(const boost::json::value& body);
 Validated<ProductUpsert> ParseProductUpsert(std::string sku, const boost::json::value& body);

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <random>
 #include <string>
 
@@ -38,6 +40,9 @@ std::uint64_t EntropySeed();
 
 /// `bytes` random bytes as lowercase hex (request ids, trace ids).
 std::string RandomHex(Random& random, std::size_t bytes);
+
+/// The canonical lower-case form of a UUID written 8-4-4-4-12 (any case), or nullopt.
+std::optional<std::string> CanonicalUuid(std::string_view text);
 
 /// A random (version 4) UUID in canonical text form.
 std::string RandomUuid(Random& random);

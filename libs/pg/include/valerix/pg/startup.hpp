@@ -1,0 +1,25 @@
+#pragma once
+
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <valerix/core/clock.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/metrics/registry.hpp>
+#include <valerix/pg/migrations.hpp>
+#include <valerix/pg/pool.hpp>
+
+namespace valerix::pg {
+
+/// Connects (retrying every 500 ms while the database is still starting, up to `attempts` times) and applies the
+/// service's migrations. Throws std::runtime_error when the database stays unreachable or a migration fails.
+boost::asio::awaitable<void> PrepareSchema(boost::asio::io_context& io, const PoolConfig& config,
+                                           const std::vector<Migration>& migrations, core::Logger& logger,
+                                           const core::Clock& clock, int attempts = 60);
+
+/// Publishes the pool's size, idle connections and waiters as gauges (read on the I/O thread at scrape time).
+void RegisterPoolMetrics(metrics::Registry& registry, const Pool& pool);
+
+}  // namespace valerix::pg

@@ -1,0 +1,41 @@
+#include <valerix/pg/startup.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace valerix::pg {
+
+boost::asio::awaitable<void> PrepareSchema(boost::asio::io_context& io, const PoolConfig& config,
+                                           const std::vector<Migration>& migrations, core::Logger& logger,
+                                           const core::Clock& clock, int attempts) {
+    for (int attempt = 1;; ++attempt) {
+        auto connection = co_await Connection::Connect(io.get_executor(), config.conninfo,
+                                                       core::Deadline::After(clock, config.connect_timeout), clock);
+        if (connection) {
+            auto applied = co_await ApplyMigrations(**connection, migrations, logger);
+            if (!applied) throw std::runtime_error(applied.error().message);
+            logger.Info("database schema is current", {{"applied_now", *applied}});
+            co_return;
+        }
+        if (attempt >= attempts) {
+            throw std::runtime_error("cannot connect to the database: " + connection.error().message);
+        }
+        logger.Warn("database not reachable yet; retrying",
+                    {{"attempt", attempt}, {"error", connection.error().message}});
+        boost::asio::steady_timer pause(io, std::chrono::milliseconds(500));
+        co_await pause.async_wait(boost::asio::use_awaitable);
+    }
+}
+
+void RegisterPoolMetrics(metrics::Registry& registry, const Pool& pool) {
+    registry.AddCallbackGauge("valerix_db_pool_open_connections", "Database connections open.",
+                              [&pool] { return static_cast<double>(pool.Open()); });
+    registry.AddCallbackGauge("valerix_db_pool_idle_connections", "Database connections idle in the pool.",
+                              [&pool] { return static_cast<double>(pool.Idle()); });
+    registry.AddCallbackGauge("valerix_db_pool_waiters", "Requests waiting for a database connection.",
+                              [&pool] { return static_cast<double>(pool.Waiting()); });
+    registry.AddCallbackGauge("valerix_db_pool_max_connections", "Configured pool size.",
+                              [&pool] { return static_cast<double>(pool.MaxSize()); });
+}
+
+}  // namespace valerix::pg

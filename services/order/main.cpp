@@ -1,0 +1,186 @@
+// Composition root of order-service: reads configuration, builds the object graph, serves until SIGTERM.
+#include <csignal>
+#include <cstdio>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/url/parse.hpp>
+
+#include <valerix/core/config.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/core/random.hpp>
+#include <valerix/http/client.hpp>
+#include <valerix/http/server.hpp>
+#include <valerix/metrics/registry.hpp>
+#include <valerix/pg/startup.hpp>
+
+#include "api/order_api.hpp"
+#include "app/order_workflow.hpp"
+#include "clients/inventory_client.hpp"
+#include "reconciler/reconciler.hpp"
+#include "storage/order_store.hpp"
+
+namespace valerix::order {
+const std::vector<pg::Migration>& Migrations();
+}
+
+namespace {
+
+using namespace valerix;
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+struct Settings {
+    http::ServerConfig server;
+    pg::PoolConfig pool;
+    http::ClientConfig inventory;
+    order::InventoryCallPolicy call_policy;
+    resilience::RetryBudgetConfig budget;
+    resilience::CircuitBreakerConfig breaker;
+    order::WorkflowConfig workflow;
+    order::ReconcilerConfig reconciler;
+    core::LogLevel log_level = core::LogLevel::kInfo;
+};
+
+Settings LoadSettings() {
+    core::EnvReader env;
+    Settings s;
+    s.server.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
+    s.server.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", 3001, 0, 65535));
+    s.server.read_timeout = env.Millis("VALERIX_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);
+    s.server.idle_timeout = env.Millis("VALERIX_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000);
+    s.server.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
+    s.pool.conninfo = env.String("VALERIX_DB_URL", "host=127.0.0.1 port=5432 dbname=order_db user=order_svc");
+    s.pool.max_size = static_cast<std::size_t>(env.Int("VALERIX_DB_POOL_SIZE", 16, 1, 500));
+    s.pool.connect_timeout = env.Millis("VALERIX_DB_CONNECT_TIMEOUT_MS", 5000, 100, 600000);
+    s.pool.statement_timeout = env.Millis("VALERIX_DB_STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
+
+    auto inventory_url = env.String("VALERIX_INVENTORY_URL", "http://127.0.0.1:3002");
+    auto url = boost::urls::parse_uri(inventory_url);
+    if (!url || url->scheme() != "http" || !url->has_port() || url->host().empty()) {
+        env.AddProblem("VALERIX_INVENTORY_URL='" + inventory_url + "' must look like http://HOST:PORT");
+    } else {
+        s.inventory.host = std::string(url->host());
+        s.inventory.port = url->port_number();
+    }
+    s.inventory.max_connections = static_cast<std::size_t>(env.Int("VALERIX_INVENTORY_MAX_CONNECTIONS", 64, 1, 10000));
+    s.inventory.connect_timeout = env.Millis("VALERIX_INVENTORY_CONNECT_TIMEOUT_MS", 1000, 10, 60000);
+
+    s.workflow.call_deadline = env.Millis("VALERIX_INVENTORY_DEADLINE_MS", 5000, 10, 600000);
+    s.workflow.db_timeout = env.Millis("VALERIX_REQUEST_TIMEOUT_MS", 5000, 10, 600000);
+    s.workflow.lease = env.Millis("VALERIX_INTENT_LEASE_MS", 10000, 100, 3600000);
+    s.workflow.reconcile_backoff.base = env.Millis("VALERIX_RECONCILE_BACKOFF_BASE_MS", 200, 1, 600000);
+    s.workflow.reconcile_backoff.cap = env.Millis("VALERIX_RECONCILE_BACKOFF_CAP_MS", 30000, 1, 3600000);
+    s.call_policy.per_try_timeout = env.Millis("VALERIX_INVENTORY_TRY_TIMEOUT_MS", 2000, 10, 600000);
+    s.call_policy.max_attempts = static_cast<int>(env.Int("VALERIX_INVENTORY_MAX_ATTEMPTS", 4, 1, 20));
+    s.call_policy.backoff.base = env.Millis("VALERIX_RETRY_BACKOFF_BASE_MS", 50, 1, 60000);
+    s.call_policy.backoff.cap = env.Millis("VALERIX_RETRY_BACKOFF_CAP_MS", 1000, 1, 600000);
+    s.budget.ratio = env.Double("VALERIX_RETRY_BUDGET_RATIO", 0.2, 0, 10);
+    s.budget.min_retries_per_second = static_cast<int>(env.Int("VALERIX_RETRY_BUDGET_MIN_PER_SECOND", 5, 0, 100000));
+    s.breaker.window_size = static_cast<int>(env.Int("VALERIX_BREAKER_WINDOW", 20, 1, 100000));
+    s.breaker.minimum_calls = static_cast<int>(env.Int("VALERIX_BREAKER_MIN_CALLS", 10, 1, 100000));
+    s.breaker.failure_rate_threshold = env.Double("VALERIX_BREAKER_FAILURE_RATE", 50, 1, 100);
+    s.breaker.slow_call_rate_threshold = env.Double("VALERIX_BREAKER_SLOW_CALL_RATE", 80, 1, 100);
+    s.breaker.slow_call_duration = env.Millis("VALERIX_BREAKER_SLOW_CALL_MS", 2000, 1, 600000);
+    s.breaker.wait_in_open = env.Millis("VALERIX_BREAKER_OPEN_MS", 5000, 1, 3600000);
+    s.breaker.permitted_calls_in_half_open = static_cast<int>(env.Int("VALERIX_BREAKER_HALF_OPEN_CALLS", 3, 1, 1000));
+    s.reconciler.interval = env.Millis("VALERIX_RECONCILER_INTERVAL_MS", 250, 1, 600000);
+    s.reconciler.batch = static_cast<int>(env.Int("VALERIX_RECONCILER_BATCH", 64, 1, 10000));
+    s.reconciler.key_retention = std::chrono::seconds(env.Int("VALERIX_IDEMPOTENCY_RETENTION_S", 86400, 86400, 315360000));
+    if (s.breaker.minimum_calls > s.breaker.window_size && s.breaker.window_type ==
+        resilience::CircuitBreakerConfig::WindowType::kCountBased) {
+        env.AddProblem("VALERIX_BREAKER_MIN_CALLS must not exceed VALERIX_BREAKER_WINDOW");
+    }
+    auto level = env.String("VALERIX_LOG_LEVEL", "info");
+    if (!core::ParseLogLevel(level, s.log_level)) {
+        env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
+    }
+    boost::system::error_code bad_address;
+    asio::ip::make_address(s.server.host, bad_address);
+    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + s.server.host + "' is not an IP address");
+    env.Check();
+    return s;
+}
+
+}  // namespace
+
+int main() {
+    Settings settings;
+    try {
+        settings = LoadSettings();
+    } catch (const core::ConfigError& error) {
+        std::fprintf(stderr, "valerix-order: %s\n", error.what());
+        return 2;
+    }
+    core::Logger logger("order", settings.log_level);
+    try {
+        asio::io_context io(1);
+        core::SteadyClock clock;
+        core::SeededRandom random(core::EntropySeed());
+        metrics::Registry registry;
+
+        auto prepared = asio::co_spawn(io, pg::PrepareSchema(io, settings.pool, order::Migrations(), logger, clock),
+                                       asio::use_future);
+        io.run();
+        prepared.get();
+        io.restart();
+
+        pg::Pool pool(io, settings.pool, logger, clock);
+        pg::RegisterPoolMetrics(registry, pool);
+        http::Client inventory_http(io, settings.inventory, clock);
+
+        resilience::CircuitBreaker breaker("inventory", settings.breaker, clock);
+        auto& breaker_state = registry
+                                  .AddGauge("valerix_circuit_breaker_state",
+                                            "Circuit breaker state: 0 closed, 1 open, 2 half-open.", {"dependency"})
+                                  .WithLabels({"inventory"});
+        auto& breaker_transitions = registry.AddCounter("valerix_circuit_breaker_transitions_total",
+                                                        "Circuit breaker state changes.",
+                                                        {"dependency", "from", "to"});
+        breaker.OnTransition([&](const resilience::CircuitBreaker::Transition& transition) {
+            breaker_state.Set(static_cast<double>(transition.to));
+            breaker_transitions
+                .WithLabels({"inventory", std::string(resilience::ToString(transition.from)),
+                             std::string(resilience::ToString(transition.to))})
+                .Inc();
+            logger.Warn("circuit breaker changed state", {{"dependency", "inventory"},
+                                                          {"from", resilience::ToString(transition.from)},
+                                                          {"to", resilience::ToString(transition.to)}});
+        });
+        resilience::RetryBudget budget(settings.budget, clock);
+        order::InventoryClient inventory(io, inventory_http, breaker, budget, settings.call_policy, random, clock,
+                                         registry, logger);
+        order::OrderStore store(pool);
+        order::OrderWorkflow workflow(store, inventory, settings.workflow, random, clock, registry, logger);
+        order::Reconciler reconciler(io, store, workflow, inventory, settings.reconciler, random, clock, registry,
+                                     logger);
+        order::OrderApi api(workflow, store, inventory, reconciler, order::ApiConfig{}, clock, logger);
+        http::Router router;
+        api.Register(router, registry);
+        http::Server server(io, settings.server, router, logger, registry, random, clock);
+        server.Start();
+        reconciler.Start();
+
+        asio::signal_set signals(io, SIGTERM, SIGINT);
+        signals.async_wait([&](boost::system::error_code ec, int signal) {
+            if (ec) return;
+            logger.Info("signal received: stopping", {{"signal", signal}});
+            reconciler.Stop();
+            server.Shutdown([&] {
+                inventory_http.Close();
+                pool.Close();
+                io.stop();
+            });
+        });
+        std::signal(SIGPIPE, SIG_IGN);
+        io.run();
+        logger.Info("stopped");
+        return 0;
+    } catch (const std::exception& error) {
+        logger.Error("fatal error", {{"error", error.what()}});
+        return 1;
+    }
+}

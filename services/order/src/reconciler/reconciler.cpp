@@ -1,0 +1,127 @@
+#include "reconciler/reconciler.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace valerix::order {
+
+namespace asio = boost::asio;
+
+Reconciler::Reconciler(asio::io_context& io, OrderStore& store, OrderWorkflow& workflow, InventoryClient& inventory,
+                       ReconcilerConfig config, core::Random& random, const core::Clock& clock,
+                       metrics::Registry& registry, core::Logger& logger)
+    : io_(io),
+      store_(store),
+      workflow_(workflow),
+      inventory_(inventory),
+      config_(config),
+      random_(random),
+      clock_(clock),
+      logger_(logger),
+      wake_(io),
+      backlog_gauge_(registry.AddGauge("valerix_reconciler_backlog", "Inventory intents not yet finished.")
+                         .WithLabels({})),
+      oldest_gauge_(registry
+                        .AddGauge("valerix_reconciler_oldest_intent_age_seconds",
+                                  "Age of the oldest unfinished inventory intent.")
+                        .WithLabels({})),
+      attempts_(registry.AddCounter("valerix_reconciler_attempts_total", "Intents attempted by the reconciler.",
+                                    {"kind"})) {}
+
+void Reconciler::Start() {
+    asio::co_spawn(io_, Run(), [this](std::exception_ptr error) {
+        if (!error) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            logger_.Error("reconciler stopped unexpectedly", {{"error", e.what()}});
+        }
+    });
+}
+
+void Reconciler::Stop() {
+    stopping_ = true;
+    wake_.cancel();
+}
+
+asio::awaitable<void> Reconciler::Run() {
+    logger_.Info("reconciler started");
+    while (!stopping_) {
+        int driven = 0;
+        try {
+            driven = co_await Round();
+        } catch (const std::exception& e) {
+            logger_.Error("reconciler round failed", {{"error", e.what()}});
+        }
+        if (stopping_) break;
+        if (driven == 0) {
+            wake_.expires_after(config_.interval);
+            boost::system::error_code ignored;
+            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        }
+    }
+    logger_.Info("reconciler stopped");
+}
+
+asio::awaitable<int> Reconciler::Round() {
+    auto db_deadline = core::Deadline::After(clock_, workflow_.Config().db_timeout);
+    if (auto backlog = co_await store_.GetBacklog(db_deadline)) {
+        backlog_ = *backlog;
+        backlog_gauge_.Set(static_cast<double>(backlog->pending));
+        oldest_gauge_.Set(backlog->oldest_age_seconds);
+    }
+    if (clock_.Now() - last_purge_ >= config_.purge_interval) {
+        last_purge_ = clock_.Now();
+        auto purged = co_await store_.PurgeKeys(config_.key_retention, db_deadline);
+        if (purged && *purged > 0) logger_.Info("purged expired idempotency keys", {{"count", *purged}});
+    }
+    if (backlog_.pending == 0) co_return 0;
+    if (inventory_.Breaker().State() == resilience::BreakerState::kOpen &&
+        inventory_.Breaker().GetSnapshot().open_remaining > std::chrono::milliseconds::zero()) {
+        co_return 0;  // respect the breaker: no calls until it lets a trial through
+    }
+    auto lease = workflow_.Config().call_deadline + workflow_.Config().db_timeout;
+    auto claimed = co_await store_.ClaimDueIntents(config_.batch, static_cast<int>(lease.count()), db_deadline);
+    if (!claimed) {
+        logger_.Warn("reconciler could not claim intents", {{"error", claimed.error().message}});
+        co_return 0;
+    }
+    if (claimed->empty()) co_return 0;
+    auto remaining = std::make_shared<std::size_t>(claimed->size());
+    auto all_done = std::make_shared<asio::steady_timer>(io_, std::chrono::hours(1));
+    for (auto& intent : *claimed) {
+        attempts_.WithLabels({intent.kind}).Inc();
+        asio::co_spawn(io_, DriveOne(std::move(intent), remaining, all_done), [this](std::exception_ptr error) {
+            if (!error) return;
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                logger_.Error("reconciler intent failed", {{"error", e.what()}});
+            }
+        });
+    }
+    boost::system::error_code ignored;
+    co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    co_return static_cast<int>(claimed->size());
+}
+
+asio::awaitable<void> Reconciler::DriveOne(ClaimedIntent intent, std::shared_ptr<std::size_t> remaining,
+                                           std::shared_ptr<asio::steady_timer> all_done) {
+    struct Done {
+        std::shared_ptr<std::size_t> remaining;
+        std::shared_ptr<asio::steady_timer> all_done;
+        ~Done() {
+            if (--*remaining == 0) all_done->cancel();
+        }
+    } done{remaining, all_done};
+    CallContext context{core::RandomHex(random_, 16),
+                        "00-" + core::RandomHex(random_, 16) + "-" + core::RandomHex(random_, 8) + "-01"};
+    auto driven = co_await workflow_.Drive(intent, context);
+    if (!driven) {
+        logger_.Warn("reconciler attempt failed", {{"order_id", intent.order_id}, {"kind", intent.kind},
+                                                   {"error", driven.error().message}});
+    }
+}
+
+}  // namespace valerix::order

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <valerix/core/logging.hpp>
+#include <valerix/core/random.hpp>
+#include <valerix/metrics/registry.hpp>
+
+#include "app/order_workflow.hpp"
+
+namespace valerix::order {
+
+struct ReconcilerConfig {
+    std::chrono::milliseconds interval{250};       ///< pause between rounds when there was nothing due
+    int batch = 64;                                ///< intents leased per round, driven concurrently
+    std::chrono::seconds key_retention{24 * 3600}; ///< idempotency keys are kept at least this long
+    std::chrono::seconds purge_interval{60};
+};
+
+/// Drives every unfinished inventory intent (reserve, commit, release) to a terminal state: leases due intents with
+/// FOR UPDATE SKIP LOCKED (safe with several replicas), attempts them through the same workflow as the request
+/// handlers, and backs off per intent. While the breaker is open it does not call inventory at all. Also purges
+/// expired idempotency keys and publishes the backlog.
+class Reconciler {
+public:
+    Reconciler(boost::asio::io_context& io, OrderStore& store, OrderWorkflow& workflow, InventoryClient& inventory,
+               ReconcilerConfig config, core::Random& random, const core::Clock& clock, metrics::Registry& registry,
+               core::Logger& logger);
+
+    void Start();
+    /// Stops after the current round.
+    void Stop();
+
+    Backlog LastBacklog() const { return backlog_; }
+
+private:
+    boost::asio::awaitable<void> Run();
+    boost::asio::awaitable<int> Round();
+    boost::asio::awaitable<void> DriveOne(ClaimedIntent intent, std::shared_ptr<std::size_t> remaining,
+                                          std::shared_ptr<boost::asio::steady_timer> all_done);
+
+    boost::asio::io_context& io_;
+    OrderStore& store_;
+    OrderWorkflow& workflow_;
+    InventoryClient& inventory_;
+    ReconcilerConfig config_;
+    core::Random& random_;
+    const core::Clock& clock_;
+    core::Logger& logger_;
+    boost::asio::steady_timer wake_;
+    bool stopping_ = false;
+    core::Clock::TimePoint last_purge_{};
+    Backlog backlog_;
+    metrics::Gauge& backlog_gauge_;
+    metrics::Gauge& oldest_gauge_;
+    metrics::Family<metrics::Counter>& attempts_;
+};
+
+}  // namespace valerix::order

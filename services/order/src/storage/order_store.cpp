@@ -1,0 +1,212 @@
+#include "storage/order_store.hpp"
+
+#include <valerix/core/random.hpp>
+
+namespace valerix::order {
+namespace {
+
+constexpr pg::Statement kCreate{
+    "order_create",
+    "SELECT outcome, order_id, response_status, body "
+    "FROM create_order($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int)"};
+constexpr pg::Statement kFinishReserve{
+    "order_finish_reserve",
+    "SELECT applied, status, body FROM finish_reserve($1::uuid, $2::bool, $3::jsonb, $4::bigint, $5, $6::int, $7)"};
+constexpr pg::Statement kDefer{"order_defer_intent", "SELECT defer_intent($1::uuid, $2, $3, $4::int)"};
+constexpr pg::Statement kFail{"order_fail_intent", "SELECT fail_intent($1::uuid, $2, $3)"};
+constexpr pg::Statement kStartShip{"order_start_ship", "SELECT outcome, body FROM start_ship($1::uuid, $2::int)"};
+constexpr pg::Statement kFinishShip{"order_finish_ship", "SELECT finish_ship($1::uuid)"};
+constexpr pg::Statement kCancel{"order_cancel", "SELECT outcome, body FROM cancel_order($1::uuid, $2::int)"};
+constexpr pg::Statement kFinishRelease{"order_finish_release", "SELECT finish_release($1::uuid)"};
+constexpr pg::Statement kGet{"order_get", "SELECT order_json($1::uuid)"};
+constexpr pg::Statement kList{
+    "order_list",
+    "SELECT order_json(id), created_at::text, id FROM orders "
+    "WHERE ($1::text IS NULL OR status = $1) "
+    "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) "
+    "ORDER BY created_at DESC, id DESC LIMIT $4::int"};
+constexpr pg::Statement kClaim{
+    "order_claim_intents",
+    "WITH due AS (SELECT order_id, kind FROM inventory_intents "
+    "             WHERE state = 'pending' AND next_attempt_at <= now() "
+    "             ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+    "UPDATE inventory_intents i SET next_attempt_at = now() + $2::int * interval '1 millisecond', "
+    "       attempts = i.attempts + 1, updated_at = now() "
+    "FROM due WHERE i.order_id = due.order_id AND i.kind = due.kind "
+    "RETURNING i.order_id, i.kind, i.attempts, (SELECT o.items::text FROM orders o WHERE o.id = i.order_id)"};
+constexpr pg::Statement kBacklog{
+    "order_backlog",
+    "SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 "
+    "FROM inventory_intents WHERE state = 'pending'"};
+constexpr pg::Statement kPurge{
+    "order_purge_keys",
+    "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
+    "WHERE created_at < now() - $1::int * interval '1 second' LIMIT 1000)"};
+constexpr pg::Statement kPing{"order_ping", "SELECT 1"};
+
+std::string Hex(std::string_view text) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text) {
+        out.push_back(kDigits[c >> 4]);
+        out.push_back(kDigits[c & 0xf]);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string EncodeCursor(std::string_view created_at, std::string_view id) {
+    return Hex(std::string(created_at) + "|" + std::string(id));
+}
+
+std::optional<std::pair<std::string, std::string>> DecodeCursor(std::string_view cursor) {
+    if (cursor.size() % 2 != 0 || cursor.size() > 400) return std::nullopt;
+    std::string text;
+    for (std::size_t i = 0; i < cursor.size(); i += 2) {
+        auto nibble = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            return -1;
+        };
+        int high = nibble(cursor[i]), low = nibble(cursor[i + 1]);
+        if (high < 0 || low < 0) return std::nullopt;
+        text.push_back(static_cast<char>(high * 16 + low));
+    }
+    auto bar = text.find('|');
+    if (bar == std::string::npos) return std::nullopt;
+    auto id = core::CanonicalUuid(std::string_view(text).substr(bar + 1));
+    auto created_at = text.substr(0, bar);
+    if (!id || created_at.empty() || created_at.size() > 64) return std::nullopt;
+    bool plausible = std::all_of(created_at.begin(), created_at.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == ':' || c == ' ' || c == '.' || c == '+';
+    });
+    if (!plausible) return std::nullopt;
+    return std::make_pair(created_at, *id);
+}
+
+Awaitable<CreateOutcome> OrderStore::Create(const std::string& key, const std::string& fingerprint,
+                                            const std::string& order_id, const std::string& customer_id,
+                                            const std::string& items_json, int lease_ms, core::Deadline deadline) {
+    auto params = pg::MakeParams(key, fingerprint, order_id, customer_id, items_json, std::to_string(lease_ms));
+    auto rows = co_await pool_.Execute(kCreate, params, deadline);
+    if (!rows) co_return rows.error();
+    CreateOutcome outcome;
+    outcome.outcome = std::string(rows->Text(0, 0));
+    outcome.order_id = std::string(rows->Text(0, 1));
+    if (!rows->IsNull(0, 2)) outcome.response_status = static_cast<int>(rows->Int(0, 2));
+    if (!rows->IsNull(0, 3)) outcome.body = std::string(rows->Text(0, 3));
+    co_return outcome;
+}
+
+Awaitable<Transition> OrderStore::FinishReserve(const std::string& order_id, bool confirmed,
+                                                const std::string& items_json, long long total_cents,
+                                                const std::string& reason, int problem_status,
+                                                const std::string& problem_body, core::Deadline deadline) {
+    auto params = pg::MakeParams(order_id, confirmed ? "true" : "false", items_json, std::to_string(total_cents),
+                                 reason, std::to_string(problem_status), problem_body);
+    auto rows = co_await pool_.Execute(kFinishReserve, params, deadline);
+    if (!rows) co_return rows.error();
+    if (rows->Empty()) co_return pg::Error{pg::ErrorKind::kOther, "", "order " + order_id + " does not exist"};
+    co_return Transition{rows->Bool(0, 0) ? "applied" : "unchanged", std::string(rows->Text(0, 2))};
+}
+
+Awaitable<std::string> OrderStore::DeferIntent(const std::string& order_id, const std::string& kind,
+                                               const std::string& error, int delay_ms, core::Deadline deadline) {
+    auto params = pg::MakeParams(order_id, kind, error, std::to_string(delay_ms));
+    auto rows = co_await pool_.Execute(kDefer, params, deadline);
+    if (!rows) co_return rows.error();
+    co_return std::string(rows->Text(0, 0));
+}
+
+Awaitable<void> OrderStore::FailIntent(const std::string& order_id, const std::string& kind, const std::string& error,
+                                       core::Deadline deadline) {
+    auto params = pg::MakeParams(order_id, kind, error);
+    auto rows = co_await pool_.Execute(kFail, params, deadline);
+    if (!rows) co_return rows.error();
+    co_return pg::Result<void>();
+}
+
+Awaitable<Transition> OrderStore::CallTransition(const pg::Statement& statement, pg::Params params,
+                                                 core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(statement, params, deadline);
+    if (!rows) co_return rows.error();
+    co_return Transition{std::string(rows->Text(0, 0)), rows->IsNull(0, 1) ? "" : std::string(rows->Text(0, 1))};
+}
+
+Awaitable<Transition> OrderStore::StartShip(const std::string& order_id, int lease_ms, core::Deadline deadline) {
+    co_return co_await CallTransition(kStartShip, pg::MakeParams(order_id, std::to_string(lease_ms)), deadline);
+}
+
+Awaitable<std::string> OrderStore::FinishShip(const std::string& order_id, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kFinishShip, pg::MakeParams(order_id), deadline);
+    if (!rows) co_return rows.error();
+    co_return std::string(rows->Text(0, 0));
+}
+
+Awaitable<Transition> OrderStore::Cancel(const std::string& order_id, int lease_ms, core::Deadline deadline) {
+    co_return co_await CallTransition(kCancel, pg::MakeParams(order_id, std::to_string(lease_ms)), deadline);
+}
+
+Awaitable<void> OrderStore::FinishRelease(const std::string& order_id, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kFinishRelease, pg::MakeParams(order_id), deadline);
+    if (!rows) co_return rows.error();
+    co_return pg::Result<void>();
+}
+
+Awaitable<std::optional<std::string>> OrderStore::Get(const std::string& order_id, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kGet, pg::MakeParams(order_id), deadline);
+    if (!rows) co_return rows.error();
+    if (rows->Empty() || rows->IsNull(0, 0)) co_return std::optional<std::string>();
+    co_return std::optional<std::string>(std::string(rows->Text(0, 0)));
+}
+
+Awaitable<OrderPage> OrderStore::List(const std::optional<std::string>& status, int limit,
+                                      const std::optional<std::string>& cursor, core::Deadline deadline) {
+    pg::Params params{status, std::nullopt, std::nullopt, std::to_string(limit + 1)};
+    if (cursor) {
+        auto decoded = DecodeCursor(*cursor);
+        if (decoded) {
+            params[1] = decoded->first;
+            params[2] = decoded->second;
+        }
+    }
+    auto rows = co_await pool_.Execute(kList, params, deadline);
+    if (!rows) co_return rows.error();
+    OrderPage page;
+    int count = std::min(rows->Size(), limit);
+    for (int i = 0; i < count; ++i) page.orders.emplace_back(rows->Text(i, 0));
+    if (rows->Size() > limit) page.next_cursor = EncodeCursor(rows->Text(limit - 1, 1), rows->Text(limit - 1, 2));
+    co_return page;
+}
+
+Awaitable<std::vector<ClaimedIntent>> OrderStore::ClaimDueIntents(int limit, int lease_ms, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kClaim, pg::MakeParams(std::to_string(limit), std::to_string(lease_ms)), deadline);
+    if (!rows) co_return rows.error();
+    std::vector<ClaimedIntent> intents;
+    for (int i = 0; i < rows->Size(); ++i) {
+        intents.push_back({std::string(rows->Text(i, 0)), std::string(rows->Text(i, 1)),
+                           static_cast<int>(rows->Int(i, 2)), std::string(rows->Text(i, 3))});
+    }
+    co_return intents;
+}
+
+Awaitable<Backlog> OrderStore::GetBacklog(core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kBacklog, {}, deadline);
+    if (!rows) co_return rows.error();
+    co_return Backlog{rows->Int(0, 0), std::strtod(std::string(rows->Text(0, 1)).c_str(), nullptr)};
+}
+
+Awaitable<int> OrderStore::PurgeKeys(std::chrono::seconds retention, core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kPurge, pg::MakeParams(std::to_string(retention.count())), deadline);
+    if (!rows) co_return rows.error();
+    co_return rows->Affected();
+}
+
+Awaitable<void> OrderStore::Ping(core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(kPing, {}, deadline);
+    if (!rows) co_return rows.error();
+    co_return pg::Result<void>();
+}
+
+}  // namespace valerix::order

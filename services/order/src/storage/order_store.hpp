@@ -1,0 +1,92 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <valerix/pg/pool.hpp>
+
+namespace valerix::order {
+
+template <class T>
+using Awaitable = boost::asio::awaitable<pg::Result<T>>;
+
+/// What create_order decided for an Idempotency-Key.
+struct CreateOutcome {
+    std::string outcome;  ///< created | replay | in_flight | key_reused
+    std::string order_id;
+    int response_status = 0;  ///< replay only
+    std::string body;         ///< replay only
+};
+
+/// The outcome of a state change: a short word from the SQL function and the order as JSON text.
+struct Transition {
+    std::string outcome;
+    std::string body;
+};
+
+/// An intent the reconciler claimed (leased) for one attempt.
+struct ClaimedIntent {
+    std::string order_id;
+    std::string kind;  ///< reserve | commit | release
+    int attempts = 0;
+    std::string items_json;  ///< the order's items
+};
+
+struct OrderPage {
+    std::vector<std::string> orders;  ///< JSON text each
+    std::optional<std::string> next_cursor;
+};
+
+struct Backlog {
+    long long pending = 0;
+    double oldest_age_seconds = 0;
+};
+
+/// order_db behind prepared statements; each state change is one call of a SQL function (one round trip, one
+/// transaction) that guards the order state machine with a row lock.
+class OrderStore {
+public:
+    explicit OrderStore(pg::Pool& pool) : pool_(pool) {}
+
+    Awaitable<CreateOutcome> Create(const std::string& key, const std::string& fingerprint, const std::string& order_id,
+                                    const std::string& customer_id, const std::string& items_json, int lease_ms,
+                                    core::Deadline deadline);
+    /// Records CONFIRMED (with priced items and total) or REJECTED (with the problem a replay must return).
+    Awaitable<Transition> FinishReserve(const std::string& order_id, bool confirmed, const std::string& items_json,
+                                        long long total_cents, const std::string& reason, int problem_status,
+                                        const std::string& problem_body, core::Deadline deadline);
+    /// Leaves the intent pending, to be retried after delay_ms; returns the order.
+    Awaitable<std::string> DeferIntent(const std::string& order_id, const std::string& kind, const std::string& error,
+                                       int delay_ms, core::Deadline deadline);
+    Awaitable<void> FailIntent(const std::string& order_id, const std::string& kind, const std::string& error,
+                               core::Deadline deadline);
+    Awaitable<Transition> StartShip(const std::string& order_id, int lease_ms, core::Deadline deadline);
+    Awaitable<std::string> FinishShip(const std::string& order_id, core::Deadline deadline);
+    Awaitable<Transition> Cancel(const std::string& order_id, int lease_ms, core::Deadline deadline);
+    Awaitable<void> FinishRelease(const std::string& order_id, core::Deadline deadline);
+
+    Awaitable<std::optional<std::string>> Get(const std::string& order_id, core::Deadline deadline);
+    /// Newest first; `cursor` from a previous page.
+    Awaitable<OrderPage> List(const std::optional<std::string>& status, int limit,
+                              const std::optional<std::string>& cursor, core::Deadline deadline);
+
+    /// Leases up to `limit` due intents for lease_ms (SKIP LOCKED: safe with several replicas).
+    Awaitable<std::vector<ClaimedIntent>> ClaimDueIntents(int limit, int lease_ms, core::Deadline deadline);
+    Awaitable<Backlog> GetBacklog(core::Deadline deadline);
+    /// Deletes up to 1000 idempotency keys older than retention; returns how many.
+    Awaitable<int> PurgeKeys(std::chrono::seconds retention, core::Deadline deadline);
+    Awaitable<void> Ping(core::Deadline deadline);
+
+private:
+    Awaitable<Transition> CallTransition(const pg::Statement& statement, pg::Params params, core::Deadline deadline);
+    pg::Pool& pool_;
+};
+
+/// Encodes / decodes the opaque list cursor ("<created_at>|<id>" as hex).
+std::string EncodeCursor(std::string_view created_at, std::string_view id);
+std::optional<std::pair<std::string, std::string>> DecodeCursor(std::string_view cursor);
+
+}  // namespace valerix::order
