@@ -8,6 +8,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 
 #include <valerix/core/config.hpp>
 #include <valerix/core/logging.hpp>
@@ -32,6 +33,7 @@ struct Settings {
     http::ServerConfig server;
     pg::PoolConfig pool;
     inventory::ApiConfig api;
+    inventory::ChaosConfig chaos;
     core::LogLevel log_level = core::LogLevel::kInfo;
 };
 
@@ -50,6 +52,14 @@ Settings LoadSettings() {
     settings.pool.statement_timeout = env.Millis("VALERIX_DB_STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
     settings.api.db_timeout = env.Millis("VALERIX_REQUEST_TIMEOUT_MS", 5000, 10, 600000);
     if (auto token = env.Secret("VALERIX_ADMIN_TOKEN")) settings.api.admin_token = *token;
+    if (auto chaos = env.String("VALERIX_CHAOS", ""); !chaos.empty()) {
+        boost::system::error_code ec;
+        auto json = boost::json::parse(chaos, ec);
+        auto parsed = ec ? core::Validated<inventory::ChaosConfig>(core::FieldError{"VALERIX_CHAOS", "not valid JSON"})
+                         : inventory::ParseChaosConfig(json);
+        if (parsed) settings.chaos = *parsed;
+        else env.AddProblem("VALERIX_CHAOS: " + parsed.error().detail);
+    }
     auto level = env.String("VALERIX_LOG_LEVEL", "info");
     if (!core::ParseLogLevel(level, settings.log_level)) {
         env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
@@ -92,7 +102,8 @@ int main() {
         pg::RegisterPoolMetrics(registry, pool);
 
         inventory::InventoryStore store(pool);
-        inventory::InventoryApi api(store, settings.api, logger, registry, clock);
+        inventory::Chaos chaos(settings.chaos, registry, logger);
+        inventory::InventoryApi api(store, chaos, settings.api, logger, registry, clock);
         http::Router router;
         api.Register(router, registry);
         http::Server server(io, settings.server, router, logger, registry, random, clock);

@@ -209,6 +209,7 @@ private:
             } else {
                 response = co_await Dispatch(request, context);
             }
+            if (response.drop_connection) break;
             keep_alive = keep_alive && !draining_;
             ec = co_await Write(stream, response, raw.version(), keep_alive, context, started, context.route,
                                 request.method);

@@ -1,5 +1,11 @@
 #include "api/inventory_api.hpp"
 
+#include <cstdlib>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
 namespace valerix::inventory {
@@ -10,6 +16,11 @@ using http::Response;
 
 Response FieldProblem(const FieldError& error) { return http::ValidationProblem(error.field, error.detail); }
 
+Response DeadlineProblem() {
+    return Problem(504, "deadline_exceeded", "Deadline exceeded",
+                   "the caller's deadline passed before the work could start");
+}
+
 boost::json::object ParseObject(const std::string& json) {
     boost::system::error_code ec;
     auto value = boost::json::parse(json, ec);
@@ -19,9 +30,10 @@ boost::json::object ParseObject(const std::string& json) {
 
 }  // namespace
 
-InventoryApi::InventoryApi(InventoryStore& store, ApiConfig config, core::Logger& logger,
+InventoryApi::InventoryApi(InventoryStore& store, Chaos& chaos, ApiConfig config, core::Logger& logger,
                            metrics::Registry& registry, const core::Clock& clock)
     : store_(store),
+      chaos_(chaos),
       config_(std::move(config)),
       logger_(logger),
       clock_(clock),
@@ -43,6 +55,8 @@ void InventoryApi::Register(http::Router& router, metrics::Registry& registry) {
     router.Add("POST", "/api/v1/reservations/{id}/commit", bind(&InventoryApi::Commit));
     router.Add("POST", "/api/v1/reservations/{id}/release", bind(&InventoryApi::Release));
     router.Add("GET", "/health", bind(&InventoryApi::Health));
+    router.Add("GET", "/admin/chaos", bind(&InventoryApi::GetChaos));
+    router.Add("PUT", "/admin/chaos", bind(&InventoryApi::PutChaos));
     router.Add("GET", "/live", [](const http::Request&, http::RequestContext&) -> Awaitable {
         co_return http::JsonText(200, R"({"status":"ok"})");
     });
@@ -130,17 +144,18 @@ InventoryApi::Awaitable InventoryApi::Restock(const http::Request& request, http
 }
 
 InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http::RequestContext& context) {
-    if (context.deadline.Expired(clock_)) {
-        co_return Problem(504, "deadline_exceeded", "Deadline exceeded",
-                          "the caller's deadline passed before the reservation could start");
-    }
+    if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
     auto body = http::ParseJsonBody(request);
     if (!body.value) co_return body.problem;
     auto parsed = ParseReservationRequest(*body.value);
     if (!parsed) co_return FieldProblem(parsed.error());
+    auto chaos = chaos_.Decide("reserve", context.request_id);
+    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(*chaos.crash, context);
     auto result = co_await store_.Reserve(*parsed, DbDeadline(context));
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("reserve", result->outcome);
+    if (chaos.crash) co_return Crash(*chaos.crash, context);
     const auto& outcome = result->outcome;
     if (outcome == "created") co_return http::JsonText(201, std::move(result->body));
     if (outcome == "replayed") co_return http::JsonText(200, std::move(result->body));
@@ -182,12 +197,14 @@ InventoryApi::Awaitable InventoryApi::GetReservation(const http::Request&, http:
 InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::RequestContext& context) {
     auto id = CanonicalUuid(context.Param("id"));
     if (!id) co_return Problem(404, "reservation_not_found", "Reservation not found", "reservation ids are UUIDs");
-    if (context.deadline.Expired(clock_)) {
-        co_return Problem(504, "deadline_exceeded", "Deadline exceeded", "the caller's deadline already passed");
-    }
+    if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
+    auto chaos = chaos_.Decide("commit", context.request_id);
+    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(*chaos.crash, context);
     auto result = co_await store_.Commit(*id, DbDeadline(context));
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("commit", result->outcome);
+    if (chaos.crash) co_return Crash(*chaos.crash, context);
     if (result->outcome == "not_found") {
         co_return Problem(404, "reservation_not_found", "Reservation not found", "no reservation with id " + *id);
     }
@@ -202,12 +219,14 @@ InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::Request
 InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::RequestContext& context) {
     auto id = CanonicalUuid(context.Param("id"));
     if (!id) co_return http::ValidationProblem("id", "reservation ids are UUIDs");
-    if (context.deadline.Expired(clock_)) {
-        co_return Problem(504, "deadline_exceeded", "Deadline exceeded", "the caller's deadline already passed");
-    }
+    if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
+    auto chaos = chaos_.Decide("release", context.request_id);
+    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(*chaos.crash, context);
     auto result = co_await store_.Release(*id, DbDeadline(context));
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("release", result->outcome);
+    if (chaos.crash) co_return Crash(*chaos.crash, context);
     if (result->outcome == "invalid_transition") {
         co_return Problem(409, "invalid_transition", "Invalid transition",
                           "a committed reservation cannot be released",
@@ -224,6 +243,50 @@ InventoryApi::Awaitable InventoryApi::Health(const http::Request&, http::Request
     if (!ping) database["error"] = ping.error().message;
     boost::json::object body{{"status", ping ? "ok" : "fail"}, {"checks", {{"database", database}}}};
     co_return http::Json(ping ? 200 : 503, body);
+}
+
+boost::asio::awaitable<bool> InventoryApi::InjectLatency(const ChaosDecision& decision,
+                                                        const http::RequestContext& context) {
+    if (decision.delay.count() > 0) {
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, decision.delay);
+        boost::system::error_code ignored;
+        co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+    }
+    co_return !context.deadline.Expired(clock_);
+}
+
+Response InventoryApi::Crash(CrashAction action, const http::RequestContext& context) {
+    switch (action) {
+        case CrashAction::kExit:
+            logger_.Error("chaos: exiting now (simulated crash)", {{"request_id", context.request_id}});
+            std::_Exit(70);
+        case CrashAction::kDropConnection: {
+            Response response;
+            response.drop_connection = true;
+            return response;
+        }
+        case CrashAction::kError500:
+            break;
+    }
+    return Problem(500, "chaos_injected", "Injected failure",
+                   "the chaos controls turned this reply into a 500 (request id " + context.request_id + ")");
+}
+
+InventoryApi::Awaitable InventoryApi::GetChaos(const http::Request& request, http::RequestContext&) {
+    if (!http::BearerTokenMatches(request, config_.admin_token)) co_return http::UnauthorizedProblem();
+    co_return http::Json(200, ToJson(chaos_.Current()));
+}
+
+InventoryApi::Awaitable InventoryApi::PutChaos(const http::Request& request, http::RequestContext& context) {
+    if (!http::BearerTokenMatches(request, config_.admin_token)) co_return http::UnauthorizedProblem();
+    auto body = http::ParseJsonBody(request);
+    if (!body.value) co_return body.problem;
+    auto config = ParseChaosConfig(*body.value);
+    if (!config) co_return FieldProblem(config.error());
+    chaos_.Configure(*config);
+    auto json = ToJson(*config);
+    logger_.Warn("chaos configuration replaced", {{"request_id", context.request_id}, {"config", json}});
+    co_return http::Json(200, json);
 }
 
 }  // namespace valerix::inventory

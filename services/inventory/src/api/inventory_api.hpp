@@ -8,6 +8,7 @@
 #include <valerix/http/router.hpp>
 #include <valerix/metrics/registry.hpp>
 
+#include "chaos/chaos.hpp"
 #include "storage/inventory_store.hpp"
 
 namespace valerix::inventory {
@@ -22,8 +23,8 @@ struct ApiConfig {
 /// problem+json; every handler runs on the I/O thread and never blocks it.
 class InventoryApi {
 public:
-    InventoryApi(InventoryStore& store, ApiConfig config, core::Logger& logger, metrics::Registry& registry,
-                 const core::Clock& clock);
+    InventoryApi(InventoryStore& store, Chaos& chaos, ApiConfig config, core::Logger& logger,
+                 metrics::Registry& registry, const core::Clock& clock);
 
     /// Adds every inventory route to `router`.
     void Register(http::Router& router, metrics::Registry& registry);
@@ -39,6 +40,14 @@ private:
     Awaitable Commit(const http::Request&, http::RequestContext&);
     Awaitable Release(const http::Request&, http::RequestContext&);
     Awaitable Health(const http::Request&, http::RequestContext&);
+    Awaitable GetChaos(const http::Request&, http::RequestContext&);
+    Awaitable PutChaos(const http::Request&, http::RequestContext&);
+
+    /// Applies the latency part of a chaos decision (a timer: no thread and no connection is held) and tells whether
+    /// the caller's deadline is still alive afterwards.
+    boost::asio::awaitable<bool> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
+    /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
+    http::Response Crash(CrashAction action, const http::RequestContext& context);
 
     /// The deadline for database work: the caller's propagated one, capped by db_timeout.
     core::Deadline DbDeadline(const http::RequestContext& context) const;
@@ -47,6 +56,7 @@ private:
     void Count(std::string_view operation, std::string_view outcome);
 
     InventoryStore& store_;
+    Chaos& chaos_;
     ApiConfig config_;
     core::Logger& logger_;
     const core::Clock& clock_;

@@ -58,9 +58,9 @@ core::Deadline OrderApi::Db(const http::RequestContext& context) const {
 Response OrderApi::ToResponse(Answer answer) const {
     Response response = http::JsonText(answer.status, std::move(answer.body));
     if (answer.problem) response.content_type = "application/problem+json";
-    if (answer.replayed) response.headers.emplace_back("idempotent-replayed", "true");
+    if (answer.replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
     if (!answer.order_id.empty() && (answer.status == 201 || answer.status == 202)) {
-        response.headers.emplace_back("location", "/api/v1/orders/" + answer.order_id);
+        response.headers.emplace_back("Location", "/api/v1/orders/" + answer.order_id);
     }
     return response;
 }

@@ -54,6 +54,8 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     Headers headers;  ///< extra headers
+    /// Close the connection without writing any reply (fault injection: a reply lost on the wire).
+    bool drop_connection = false;
 };
 
 /// A JSON response.

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+#include <valerix/core/json_fields.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/metrics/registry.hpp>
+
+namespace valerix::inventory {
+
+enum class ChaosMode { kOff, kEveryNth, kProbability };
+enum class CrashPoint { kBeforeCommit, kAfterCommit };
+enum class CrashAction { kExit, kError500, kDropConnection };
+
+/// The latency gremlin: delays a reservation call (reserve, commit, release) by delay_ms (+ up to jitter_ms).
+struct LatencyChaos {
+    ChaosMode mode = ChaosMode::kOff;
+    int every_nth = 0;
+    double probability = 0;
+    int delay_ms = 3000;
+    int jitter_ms = 0;
+};
+
+/// The crash simulator: before or after the database work commits, the process exits, answers 500, or drops the
+/// connection without a reply.
+struct CrashChaos {
+    ChaosMode mode = ChaosMode::kOff;
+    int every_nth = 0;
+    double probability = 0;
+    CrashPoint point = CrashPoint::kAfterCommit;
+    CrashAction action = CrashAction::kExit;
+};
+
+/// DESIGN.md §5. The JSON shape of GET|PUT /admin/chaos.
+struct ChaosConfig {
+    LatencyChaos latency;
+    CrashChaos crash;
+    std::uint64_t seed = 42;
+};
+
+/// Parses a whole configuration; missing fields take their defaults. A mode that needs every_nth or probability
+/// without a usable value is an error naming the field.
+core::Validated<ChaosConfig> ParseChaosConfig(const boost::json::value& body);
+boost::json::object ToJson(const ChaosConfig& config);
+
+/// What to do to one reservation call.
+struct ChaosDecision {
+    std::chrono::milliseconds delay{0};
+    std::optional<CrashAction> crash;
+    CrashPoint point = CrashPoint::kAfterCommit;
+};
+
+/// Decides, per reservation call, whether to inject latency and whether to crash. `every_nth` is a deterministic
+/// count of calls since the configuration was set; `probability` draws from a generator seeded with `seed`, so a run
+/// reproduces. Thread-safe. Every injection is counted and logged with the request id.
+class Chaos {
+public:
+    Chaos(ChaosConfig config, metrics::Registry& registry, core::Logger& logger);
+
+    /// Replaces the whole configuration and restarts the counters and the generator.
+    void Configure(const ChaosConfig& config);
+    ChaosConfig Current() const;
+
+    ChaosDecision Decide(std::string_view operation, const std::string& request_id);
+
+private:
+    bool Fires(ChaosMode mode, int every_nth, double probability, std::uint64_t& calls);
+
+    mutable std::mutex mutex_;
+    ChaosConfig config_;
+    std::mt19937_64 random_;
+    std::uint64_t latency_calls_ = 0;
+    std::uint64_t crash_calls_ = 0;
+    core::Logger& logger_;
+    metrics::Family<metrics::Counter>& injections_;
+};
+
+std::string_view ToString(CrashAction action);
+std::string_view ToString(CrashPoint point);
+
+}  // namespace valerix::inventory

@@ -1,0 +1,79 @@
+#include "chaos/chaos.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+namespace valerix::inventory {
+namespace {
+
+class ChaosTest : public ::testing::Test {
+protected:
+    core::Validated<ChaosConfig> Parse(const char* json) { return ParseChaosConfig(boost::json::parse(json)); }
+    metrics::Registry registry_;
+    core::Logger logger_{"test", core::LogLevel::kError, stderr};
+};
+
+TEST_F(ChaosTest, ParsesTheDesignShapeWithDefaults) {
+    auto config = Parse(R"({"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000},
+                            "crash":{"mode":"probability","probability":0.05,"point":"after_commit","action":"exit"},
+                            "seed":42})");
+    ASSERT_TRUE(config) << config.error().detail;
+    EXPECT_EQ(config->latency.mode, ChaosMode::kEveryNth);
+    EXPECT_EQ(config->latency.every_nth, 5);
+    EXPECT_EQ(config->latency.jitter_ms, 0);
+    EXPECT_EQ(config->crash.action, CrashAction::kExit);
+    EXPECT_DOUBLE_EQ(config->crash.probability, 0.05);
+
+    auto empty = Parse("{}");
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->latency.mode, ChaosMode::kOff);
+    EXPECT_EQ(empty->crash.mode, ChaosMode::kOff);
+    EXPECT_EQ(empty->seed, 42u);
+    auto round_trip = ParseChaosConfig(ToJson(*config));
+    ASSERT_TRUE(round_trip);
+    EXPECT_EQ(ToJson(*round_trip), ToJson(*config));
+}
+
+TEST_F(ChaosTest, RejectsBadConfigurationsNamingTheField) {
+    EXPECT_EQ(Parse(R"({"latency":{"mode":"sometimes"}})").error().field, "latency.mode");
+    EXPECT_EQ(Parse(R"({"latency":{"mode":"every_nth"}})").error().field, "latency.every_nth");
+    EXPECT_EQ(Parse(R"({"crash":{"mode":"probability","probability":1.5}})").error().field, "crash.probability");
+    EXPECT_EQ(Parse(R"({"crash":{"mode":"probability"}})").error().field, "crash.probability");
+    EXPECT_EQ(Parse(R"({"crash":{"point":"during_commit"}})").error().field, "crash.point");
+    EXPECT_EQ(Parse(R"({"latency":{"delay_ms":-1}})").error().field, "latency.delay_ms");
+    EXPECT_EQ(Parse(R"({"latency":[]})").error().field, "latency");
+}
+
+TEST_F(ChaosTest, EveryNthIsAPredictablePattern) {
+    ChaosConfig config;
+    config.latency = {ChaosMode::kEveryNth, 5, 0, 3000, 0};
+    Chaos chaos(config, registry_, logger_);
+    std::string pattern;
+    for (int i = 1; i <= 15; ++i) pattern += chaos.Decide("reserve", "r").delay.count() == 3000 ? 'D' : '.';
+    EXPECT_EQ(pattern, "....D....D....D");
+    chaos.Configure(config);
+    EXPECT_EQ(chaos.Decide("reserve", "r").delay.count(), 0) << "Configure restarts the count";
+    EXPECT_NE(registry_.Expose().find(R"(valerix_chaos_injections_total{kind="latency",action="delay"} 3)"),
+              std::string::npos);
+}
+
+TEST_F(ChaosTest, ProbabilityReproducesForASeed) {
+    ChaosConfig config;
+    config.crash = {ChaosMode::kProbability, 0, 0.3, CrashPoint::kAfterCommit, CrashAction::kError500};
+    config.seed = 7;
+    auto run = [&] {
+        metrics::Registry registry;
+        Chaos chaos(config, registry, logger_);
+        std::string pattern;
+        for (int i = 0; i < 200; ++i) pattern += chaos.Decide("reserve", "r").crash ? 'X' : '.';
+        return pattern;
+    };
+    auto first = run();
+    EXPECT_EQ(first, run());
+    auto hits = std::count(first.begin(), first.end(), 'X');
+    EXPECT_GT(hits, 30);
+    EXPECT_LT(hits, 90);
+}
+
+}  // namespace
+}  // namespace valerix::inventory
