@@ -8,7 +8,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
-#include "inventory_fixture.hpp"
+#include "service_fixture.hpp"
 
 namespace valerix::functional {
 namespace {
@@ -23,7 +23,7 @@ protected:
     static void SetUpTestSuite() {
         postgres_ = testing::PostgresServer::Start().release();
         postgres_->CreateDatabase("inventory_db", "inventory_svc");
-        service_ = new InventoryProcess(*postgres_, "inventory");
+        service_ = StartInventory(*postgres_, "inventory").release();
     }
     static void TearDownTestSuite() {
         delete service_;
@@ -51,10 +51,10 @@ protected:
     }
 
     static testing::PostgresServer* postgres_;
-    static InventoryProcess* service_;
+    static ServiceProcess* service_;
 };
 testing::PostgresServer* InventoryTest::postgres_ = nullptr;
-InventoryProcess* InventoryTest::service_ = nullptr;
+ServiceProcess* InventoryTest::service_ = nullptr;
 
 TEST_F(InventoryTest, SeedsTheCatalogOnFirstStart) {
     auto response = service_->Client().Request("GET", "/api/v1/products");
@@ -332,7 +332,8 @@ TEST_F(InventoryTest, ExpiredPropagatedDeadlineStartsNoWork) {
 
 TEST_F(InventoryTest, SigtermDuringLoadLosesNoCommittedReservation) {
     PutProduct("DRAIN-1", 100000);
-    InventoryProcess draining(*postgres_, "inventory-drain");
+    auto draining_process = StartInventory(*postgres_, "inventory-drain");
+    auto& draining = *draining_process;
     std::mutex mutex;
     std::set<std::string> acknowledged;
     std::atomic<bool> stop{false};
@@ -373,13 +374,75 @@ TEST_F(InventoryTest, SigtermDuringLoadLosesNoCommittedReservation) {
     EXPECT_NE(draining.Process().Log().find("all connections drained"), std::string::npos);
 }
 
+TEST_F(InventoryTest, ChaosConfigIsAdminOnlyValidatedAndReplacedWhole) {
+    auto client = service_->Client();
+    EXPECT_EQ(client.Request("GET", "/admin/chaos").status, 401);
+    EXPECT_EQ(client.Request("PUT", "/admin/chaos", "{}").status, 401);
+    auto set = client.Request("PUT", "/admin/chaos",
+                              R"({"latency":{"mode":"every_nth","every_nth":5,"delay_ms":20},"seed":7})", kAdmin);
+    ASSERT_EQ(set.status, 200) << set.body;
+    auto bad = client.Request("PUT", "/admin/chaos", R"({"crash":{"mode":"every_nth"}})", kAdmin);
+    EXPECT_EQ(bad.status, 422);
+    EXPECT_EQ(ParseObject(bad.body).at("field").as_string(), "crash.every_nth");
+    auto current = ParseObject(client.Request("GET", "/admin/chaos", "", kAdmin).body);
+    EXPECT_EQ(current.at("latency").at("mode").as_string(), "every_nth") << "a bad config leaves the old one in place";
+    EXPECT_EQ(current.at("latency").at("delay_ms").as_int64(), 20);
+    EXPECT_EQ(current.at("crash").at("mode").as_string(), "off");
+    EXPECT_EQ(current.at("seed").as_int64(), 7);
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+    EXPECT_EQ(ParseObject(client.Request("GET", "/admin/chaos", "", kAdmin).body).at("latency").at("mode").as_string(),
+              "off") << "PUT replaces the whole configuration";
+}
+
+TEST_F(InventoryTest, LatencyGremlinDelaysEveryNthReservationCallOnly) {
+    PutProduct("GREMLIN-1", 100);
+    auto client = service_->Client();
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", R"({"latency":{"mode":"every_nth","every_nth":3,"delay_ms":400}})",
+                             kAdmin).status, 200);
+    std::string pattern;
+    for (int i = 0; i < 6; ++i) {
+        auto started = std::chrono::steady_clock::now();
+        ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "GREMLIN-1", 1)).status, 201);
+        pattern += std::chrono::steady_clock::now() - started >= 400ms ? 'D' : '.';
+        EXPECT_EQ(client.Request("GET", "/api/v1/products/GREMLIN-1").status, 200) << "product reads are never delayed";
+    }
+    EXPECT_EQ(pattern, "..D..D");
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+    EXPECT_NE(client.Request("GET", "/metrics").body.find(R"(valerix_chaos_injections_total{kind="latency",action="delay"} 2)"),
+              std::string::npos);
+}
+
+TEST_F(InventoryTest, CrashAfterCommitExitsWithTheWorkDoneAndAReplayFindsIt) {
+    PutProduct("SCHRODINGER", 10);
+    auto crashing = StartInventory(*postgres_, "inventory-crash",
+                                   {{"VALERIX_CHAOS", R"({"crash":{"mode":"every_nth","every_nth":1,"point":"after_commit","action":"exit"}})"}});
+    auto id = NewUuid();
+    EXPECT_ANY_THROW(crashing->Client().Request("POST", "/api/v1/reservations", ReservationBody(id, "SCHRODINGER", 4), {}, 5s))
+        << "the reply never comes";
+    EXPECT_NE(crashing->Process().Wait(10s), 0) << "the process really died";
+    EXPECT_EQ(Product("SCHRODINGER").at("available").as_int64(), 6) << "the work was committed before the crash";
+    auto replay = service_->Client().Request("POST", "/api/v1/reservations", ReservationBody(id, "SCHRODINGER", 4));
+    EXPECT_EQ(replay.status, 200) << "a retry finds the committed reservation";
+    EXPECT_EQ(Product("SCHRODINGER").at("available").as_int64(), 6);
+}
+
+TEST_F(InventoryTest, CrashBeforeCommitTakesNoStock) {
+    PutProduct("BEFORE-1", 10);
+    auto crashing = StartInventory(*postgres_, "inventory-crash-before",
+                                   {{"VALERIX_CHAOS", R"({"crash":{"mode":"every_nth","every_nth":1,"point":"before_commit","action":"error_500"}})"}});
+    auto response = crashing->Client().Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "BEFORE-1", 4));
+    EXPECT_EQ(response.status, 500);
+    EXPECT_EQ(ParseObject(response.body).at("code").as_string(), "chaos_injected");
+    EXPECT_EQ(Product("BEFORE-1").at("available").as_int64(), 10);
+}
+
 class InventoryWithoutDatabaseTest : public ::testing::Test {};
 
 TEST_F(InventoryWithoutDatabaseTest, HealthNamesTheFailingDatabaseWhileLiveStaysUp) {
     auto postgres = testing::PostgresServer::Start();
     postgres->CreateDatabase("inventory_db", "inventory_svc");
-    InventoryProcess service(*postgres, "inventory-nodb");
-    auto client = service.Client();
+    auto service = StartInventory(*postgres, "inventory-nodb");
+    auto client = service->Client();
     ASSERT_EQ(client.Request("GET", "/health").status, 200);
     std::string dir = postgres->Dir();
     postgres.reset();  // the database goes away under the running service

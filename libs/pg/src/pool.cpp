@@ -61,6 +61,7 @@ void Pool::Close() {
         waiter->woken = true;
         waiter->timer.cancel();
     }
+    waiters_.clear();  // woken waiters are no longer ours to hand connections to
 }
 
 asio::awaitable<Result<PooledConnection>> Pool::Acquire(core::Deadline deadline) {

@@ -123,7 +123,8 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::ApplyReserveReply(cons
         problem = http::Problem(422, code.empty() ? "inventory_refused" : code, "Reservation refused", reason,
                                 {{"order_id", order_id}});
     }
-    finished = co_await store_.FinishReserve(order_id, false, empty, 0, reason, problem.status, problem.body, Db());
+    std::string no_items = "[]";
+    finished = co_await store_.FinishReserve(order_id, false, no_items, 0, reason, problem.status, problem.body, Db());
     if (!finished) co_return finished.error();
     if (finished->outcome != "applied") {
         Answer answer{200, std::move(finished->body), false, false, order_id};

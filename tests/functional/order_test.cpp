@@ -1,0 +1,376 @@
+// Functional tests of order-service with the real inventory binary and real PostgreSQL: idempotency, the state
+// machine, and correctness while inventory is slow, answers 500 after committing, is killed, or order-service itself
+// is killed mid-load. Cross-service invariants of DESIGN.md §3 are checked after every test.
+#include <csignal>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include "service_fixture.hpp"
+
+namespace valerix::functional {
+namespace {
+
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+const Headers kAdmin = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+
+class OrderTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        postgres_ = testing::PostgresServer::Start().release();
+        inventory_ = StartInventory(*postgres_, "inventory").release();
+        order_ = StartOrder(*postgres_, "order", inventory_->Port()).release();
+    }
+    static void TearDownTestSuite() {
+        delete order_;
+        delete inventory_;
+        delete postgres_;
+    }
+    void SetUp() override {
+        if (!inventory_->Process().Running()) inventory_->Start();
+        SetChaos("{}");
+    }
+    void TearDown() override {
+        SetChaos("{}");
+        if (!inventory_->Process().Running()) inventory_->Start();
+        ASSERT_TRUE(WaitFor([&] { return Backlog() == 0; }, 20s)) << "reconciler backlog did not drain";
+        EXPECT_EQ(InventoryViolations(*postgres_, "inventory_db"), "");
+        EXPECT_EQ(CrossServiceViolations(*postgres_), "");
+    }
+
+    static void SetChaos(const std::string& config) {
+        if (!inventory_->Process().Running()) return;
+        auto response = inventory_->Client().Request("PUT", "/admin/chaos", config, kAdmin);
+        ASSERT_EQ(response.status, 200) << response.body;
+    }
+    static void PutProduct(const std::string& sku, int on_hand, long long price_cents = 500) {
+        auto response = inventory_->Client().Request(
+            "PUT", "/api/v1/products/" + sku,
+            R"({"name":"Test","price_cents":)" + std::to_string(price_cents) + R"(,"on_hand":)" +
+                std::to_string(on_hand) + "}",
+            kAdmin);
+        ASSERT_TRUE(response.status == 200 || response.status == 201) << response.body;
+    }
+    static long long Available(const std::string& sku) {
+        return ParseObject(inventory_->Client().Request("GET", "/api/v1/products/" + sku).body).at("available").as_int64();
+    }
+    static long long OnHand(const std::string& sku) {
+        return ParseObject(inventory_->Client().Request("GET", "/api/v1/products/" + sku).body).at("on_hand").as_int64();
+    }
+    static std::string OrderBody(const std::string& customer, const std::string& sku, int quantity) {
+        return R"({"customer_id":")" + customer + R"(","items":[{"sku":")" + sku + R"(","quantity":)" +
+               std::to_string(quantity) + "}]}";
+    }
+    static testing::HttpResponse Create(const std::string& key, const std::string& body,
+                                        std::chrono::milliseconds timeout = 10s) {
+        return order_->Client().Request("POST", "/api/v1/orders", body, {{"Idempotency-Key", key}}, timeout);
+    }
+    static std::string StatusOf(const std::string& order_id) {
+        auto response = order_->Client().Request("GET", "/api/v1/orders/" + order_id);
+        return std::string(ParseObject(response.body).at("status").as_string());
+    }
+    static long long Backlog() {
+        return std::stoll(postgres_->Query("order_db", "SELECT count(*) FROM inventory_intents WHERE state = 'pending'")[0][0]);
+    }
+    template <class Predicate>
+    static bool WaitFor(Predicate predicate, std::chrono::milliseconds timeout) {
+        auto until = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < until) {
+            if (predicate()) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return predicate();
+    }
+
+    static testing::PostgresServer* postgres_;
+    static ServiceProcess* inventory_;
+    static ServiceProcess* order_;
+};
+testing::PostgresServer* OrderTest::postgres_ = nullptr;
+ServiceProcess* OrderTest::inventory_ = nullptr;
+ServiceProcess* OrderTest::order_ = nullptr;
+
+TEST_F(OrderTest, CreateConfirmsWithPricesAndReplaysTheStoredAnswer) {
+    PutProduct("O-BASIC", 10, 1250);
+    auto key = NewUuid();
+    auto body = OrderBody("alice", "O-BASIC", 2);
+    auto first = Create(key, body);
+    ASSERT_EQ(first.status, 201) << first.body;
+    auto order = ParseObject(first.body);
+    EXPECT_EQ(order.at("status").as_string(), "CONFIRMED");
+    EXPECT_EQ(order.at("total_cents").as_int64(), 2500);
+    EXPECT_EQ(order.at("items").as_array()[0].at("unit_price_cents").as_int64(), 1250);
+    EXPECT_EQ(first.Header("location"), "/api/v1/orders/" + std::string(order.at("id").as_string()));
+    EXPECT_TRUE(first.Header("idempotent-replayed").empty());
+
+    auto replay = Create(key, body);
+    EXPECT_EQ(replay.status, 201);
+    EXPECT_EQ(replay.body, first.body);
+    EXPECT_EQ(replay.Header("idempotent-replayed"), "true");
+    EXPECT_EQ(Available("O-BASIC"), 8) << "a replay takes no stock";
+
+    auto reused = Create(key, OrderBody("alice", "O-BASIC", 3));
+    EXPECT_EQ(reused.status, 422);
+    EXPECT_EQ(ParseObject(reused.body).at("code").as_string(), "idempotency_key_reused");
+
+    auto missing = order_->Client().Request("POST", "/api/v1/orders", body);
+    EXPECT_EQ(missing.status, 400);
+    EXPECT_EQ(ParseObject(missing.body).at("code").as_string(), "idempotency_key_missing");
+
+    auto fetched = order_->Client().Request("GET", "/api/v1/orders/" + std::string(order.at("id").as_string()));
+    EXPECT_EQ(fetched.status, 200);
+    EXPECT_EQ(fetched.body, first.body);
+    EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders/" + NewUuid()).status, 404);
+}
+
+TEST_F(OrderTest, ValidationProblemsNameTheField) {
+    auto invalid = Create(NewUuid(), R"({"customer_id":"c","items":[{"sku":"A","quantity":0}]})");
+    EXPECT_EQ(invalid.status, 422);
+    EXPECT_EQ(ParseObject(invalid.body).at("field").as_string(), "items[0].quantity");
+    EXPECT_EQ(Create(NewUuid(), R"({"customer_id":)").status, 400);
+    auto long_key = Create(std::string(300, 'k'), OrderBody("c", "A", 1));
+    EXPECT_EQ(long_key.status, 400);
+}
+
+TEST_F(OrderTest, ConcurrentRequestsWithOneKeyCreateOneOrder) {
+    PutProduct("O-DUP", 100);
+    auto key = NewUuid();
+    auto body = OrderBody("bob", "O-DUP", 3);
+    std::atomic<int> created{0}, in_flight{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 12; ++i) {
+        threads.emplace_back([&] {
+            auto response = Create(key, body);
+            if (response.status == 201) ++created;
+            else if (response.status == 409) ++in_flight;
+            else ++other;
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_GE(created, 1);
+    EXPECT_EQ(created + in_flight, 12);
+    EXPECT_EQ(other, 0);
+    auto orders = postgres_->Query("order_db", "SELECT count(*) FROM idempotency_keys WHERE key = '" + key + "'");
+    EXPECT_EQ(orders[0][0], "1");
+    EXPECT_EQ(postgres_->Query("order_db", "SELECT count(*) FROM orders o JOIN idempotency_keys k ON k.order_id = o.id "
+                                           "WHERE k.key = '" + key + "'")[0][0], "1");
+    EXPECT_EQ(Available("O-DUP"), 97);
+}
+
+TEST_F(OrderTest, InsufficientStockRejectsAndKeepsTheOrder) {
+    PutProduct("O-SCARCE", 1);
+    auto key = NewUuid();
+    auto response = Create(key, OrderBody("carol", "O-SCARCE", 2));
+    ASSERT_EQ(response.status, 409) << response.body;
+    auto problem = ParseObject(response.body);
+    EXPECT_EQ(problem.at("code").as_string(), "insufficient_stock");
+    EXPECT_EQ(problem.at("sku").as_string(), "O-SCARCE");
+    EXPECT_EQ(problem.at("requested").as_int64(), 2);
+    EXPECT_EQ(problem.at("available").as_int64(), 1);
+    std::string order_id(problem.at("order_id").as_string());
+    EXPECT_EQ(StatusOf(order_id), "REJECTED");
+    auto replay = Create(key, OrderBody("carol", "O-SCARCE", 2));
+    EXPECT_EQ(replay.status, 409);
+    EXPECT_EQ(replay.body, response.body);
+
+    auto unknown = Create(NewUuid(), OrderBody("carol", "O-NO-SUCH-SKU", 1));
+    EXPECT_EQ(unknown.status, 422);
+    EXPECT_EQ(ParseObject(unknown.body).at("code").as_string(), "unknown_sku");
+}
+
+TEST_F(OrderTest, ShipAndCancelFollowTheStateMachine) {
+    PutProduct("O-FLOW", 20);
+    auto shipped = ParseObject(Create(NewUuid(), OrderBody("dave", "O-FLOW", 3)).body);
+    std::string ship_id(shipped.at("id").as_string());
+    auto ship = order_->Client().Request("POST", "/api/v1/orders/" + ship_id + "/ship");
+    ASSERT_EQ(ship.status, 200) << ship.body;
+    EXPECT_EQ(ParseObject(ship.body).at("status").as_string(), "SHIPPED");
+    EXPECT_EQ(OnHand("O-FLOW"), 17) << "shipping commits the reservation";
+    EXPECT_EQ(order_->Client().Request("POST", "/api/v1/orders/" + ship_id + "/ship").status, 200) << "idempotent";
+    EXPECT_EQ(OnHand("O-FLOW"), 17);
+    auto late_cancel = order_->Client().Request("POST", "/api/v1/orders/" + ship_id + "/cancel");
+    EXPECT_EQ(late_cancel.status, 409);
+    EXPECT_EQ(ParseObject(late_cancel.body).at("code").as_string(), "invalid_transition");
+
+    auto cancelled = ParseObject(Create(NewUuid(), OrderBody("dave", "O-FLOW", 4)).body);
+    std::string cancel_id(cancelled.at("id").as_string());
+    EXPECT_EQ(Available("O-FLOW"), 13);
+    auto cancel = order_->Client().Request("POST", "/api/v1/orders/" + cancel_id + "/cancel");
+    ASSERT_EQ(cancel.status, 200) << cancel.body;
+    EXPECT_EQ(ParseObject(cancel.body).at("status").as_string(), "CANCELLED");
+    EXPECT_TRUE(WaitFor([] { return Available("O-FLOW") == 17; }, 5s)) << "cancel releases the stock";
+    EXPECT_EQ(order_->Client().Request("POST", "/api/v1/orders/" + cancel_id + "/cancel").status, 200);
+    EXPECT_EQ(order_->Client().Request("POST", "/api/v1/orders/" + cancel_id + "/ship").status, 409);
+    EXPECT_EQ(order_->Client().Request("POST", "/api/v1/orders/" + NewUuid() + "/ship").status, 404);
+}
+
+TEST_F(OrderTest, ListsNewestFirstWithCursorsAndStatusFilter) {
+    PutProduct("O-LIST", 100);
+    std::set<std::string> mine;
+    for (int i = 0; i < 5; ++i) {
+        auto order = ParseObject(Create(NewUuid(), OrderBody("erin", "O-LIST", 1)).body);
+        mine.insert(std::string(order.at("id").as_string()));
+    }
+    std::set<std::string> seen;
+    std::string cursor;
+    int pages = 0;
+    do {
+        auto target = "/api/v1/orders?status=CONFIRMED&limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor);
+        auto page = ParseObject(order_->Client().Request("GET", target).body);
+        for (const auto& order : page.at("orders").as_array()) {
+            EXPECT_EQ(order.at("status").as_string(), "CONFIRMED");
+            EXPECT_TRUE(seen.insert(std::string(order.at("id").as_string())).second) << "no order twice";
+        }
+        cursor = page.at("next_cursor").is_null() ? "" : std::string(page.at("next_cursor").as_string());
+        ++pages;
+    } while (!cursor.empty() && pages < 1000);
+    for (const auto& id : mine) EXPECT_TRUE(seen.contains(id));
+    EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders?limit=0").status, 422);
+    EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders?status=LOST").status, 422);
+    EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders?cursor=zz").status, 422);
+}
+
+TEST_F(OrderTest, InventoryAnswering500AfterCommittingStillConfirmsOnceWithoutDoubleDeduction) {
+    PutProduct("O-LIAR", 50);
+    // Every 2nd reservation call does its work, commits, then answers 500.
+    SetChaos(R"({"crash":{"mode":"every_nth","every_nth":2,"point":"after_commit","action":"error_500"}})");
+    // Call 1: a release of an unknown id (it leaves a tombstone and holds no stock).
+    ASSERT_EQ(inventory_->Client().Request("POST", "/api/v1/reservations/" + NewUuid() + "/release").status, 200);
+    auto response = Create(NewUuid(), OrderBody("frank", "O-LIAR", 5));  // call 2: committed, then a 500
+    ASSERT_EQ(response.status, 201) << response.body;
+    EXPECT_EQ(ParseObject(response.body).at("status").as_string(), "CONFIRMED");
+    EXPECT_EQ(Available("O-LIAR"), 45) << "5 taken once: the retry was an idempotent replay";
+    auto metrics = order_->Client().Request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("valerix_dependency_retries_total{dependency=\"inventory\"}"), std::string::npos);
+}
+
+TEST_F(OrderTest, DroppedReplyAfterCommitIsRetriedSafely) {
+    PutProduct("O-DROP", 50);
+    SetChaos(R"({"crash":{"mode":"every_nth","every_nth":2,"point":"after_commit","action":"drop_connection"}})");
+    // Call 1: a release of an unknown id (it leaves a tombstone and holds no stock).
+    ASSERT_EQ(inventory_->Client().Request("POST", "/api/v1/reservations/" + NewUuid() + "/release").status, 200);
+    auto response = Create(NewUuid(), OrderBody("gina", "O-DROP", 5));
+    ASSERT_EQ(response.status, 201) << response.body;
+    EXPECT_EQ(Available("O-DROP"), 45);
+}
+
+TEST_F(OrderTest, SlowInventoryGives202WithinTheDeadlineThenTheReconcilerConfirms) {
+    PutProduct("O-SLOW", 10);
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":3000}})");
+    auto started = std::chrono::steady_clock::now();
+    auto response = Create(NewUuid(), OrderBody("hank", "O-SLOW", 2));
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(response.status, 202) << response.body;
+    EXPECT_LT(elapsed, 2500ms) << "answered within the 1.5 s deadline (plus bookkeeping)";
+    auto order = ParseObject(response.body);
+    EXPECT_EQ(order.at("status").as_string(), "PENDING");
+    std::string id(order.at("id").as_string());
+    EXPECT_EQ(response.Header("location"), "/api/v1/orders/" + id);
+    SetChaos("{}");
+    EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 15s));
+    EXPECT_EQ(Available("O-SLOW"), 8);
+}
+
+TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes) {
+    PutProduct("O-DOWN", 100);
+    inventory_->Kill();
+    std::vector<std::string> pending;
+    for (int i = 0; i < 12; ++i) {
+        auto response = Create(NewUuid(), OrderBody("ivy", "O-DOWN", 1));
+        ASSERT_EQ(response.status, 202) << response.body;
+        pending.emplace_back(ParseObject(response.body).at("id").as_string());
+    }
+    auto resilience = ParseObject(order_->Client().Request("GET", "/api/v1/resilience").body);
+    auto breaker = resilience.at("dependencies").as_array()[0].at("breaker").as_object();
+    EXPECT_EQ(breaker.at("state").as_string(), "open");
+    EXPECT_GT(resilience.at("reconciler").at("backlog").as_int64(), 0);
+
+    auto health = order_->Client().Request("GET", "/health");
+    EXPECT_EQ(health.status, 503);
+    EXPECT_EQ(ParseObject(health.body).at("checks").at("inventory").at("status").as_string(), "fail");
+
+    auto fast = Create(NewUuid(), OrderBody("ivy", "O-DOWN", 1));
+    EXPECT_EQ(fast.status, 202) << "fails fast to PENDING while the breaker is open";
+    pending.emplace_back(ParseObject(fast.body).at("id").as_string());
+
+    inventory_->Start();
+    for (const auto& id : pending) EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 20s)) << id;
+    EXPECT_EQ(Available("O-DOWN"), 100 - static_cast<long long>(pending.size()));
+    auto metrics = order_->Client().Request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find(R"(valerix_circuit_breaker_transitions_total{dependency="inventory",from="closed",to="open"})"),
+              std::string::npos);
+}
+
+TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {
+    PutProduct("O-CANCEL", 10);
+    auto order = ParseObject(Create(NewUuid(), OrderBody("jack", "O-CANCEL", 4)).body);
+    std::string id(order.at("id").as_string());
+    inventory_->Kill();
+    auto cancel = order_->Client().Request("POST", "/api/v1/orders/" + id + "/cancel");
+    ASSERT_EQ(cancel.status, 200) << cancel.body;
+    EXPECT_EQ(ParseObject(cancel.body).at("status").as_string(), "CANCELLED");
+    inventory_->Start();
+    EXPECT_TRUE(WaitFor([] { return Available("O-CANCEL") == 10; }, 20s)) << "the release intent survived the outage";
+}
+
+TEST_F(OrderTest, OrderServiceKilledMidLoadLosesNothingAndAppliesNothingTwice) {
+    PutProduct("O-KILL", 100000);
+    std::mutex mutex;
+    std::map<std::string, std::string> answers;  // key -> order id
+    std::atomic<bool> stop{false};
+    std::atomic<int> finished{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 6; ++t) {
+        clients.emplace_back([&] {
+            while (!stop) {
+                auto key = NewUuid();
+                // A real client: retry the same key on connection errors and 5xx until a final answer.
+                for (int attempt = 0; attempt < 200 && !stop; ++attempt) {
+                    try {
+                        auto response = Create(key, OrderBody("kim", "O-KILL", 1), 5s);
+                        if (response.status == 201 || response.status == 202) {
+                            std::lock_guard lock(mutex);
+                            answers[key] = std::string(ParseObject(response.body).at("id").as_string());
+                            ++finished;
+                            break;
+                        }
+                        if (response.status < 500 && response.status != 409) {
+                            ADD_FAILURE() << response.status << " " << response.body;
+                            break;
+                        }
+                    } catch (const std::exception&) {
+                    }
+                    std::this_thread::sleep_for(50ms);
+                }
+            }
+        });
+    }
+    ASSERT_TRUE(WaitFor([&] { return finished >= 40; }, 30s));
+    order_->Kill();
+    std::this_thread::sleep_for(300ms);
+    order_->Start();
+    int before = finished;
+    ASSERT_TRUE(WaitFor([&] { return finished >= before + 40; }, 30s));
+    stop = true;
+    for (auto& client : clients) client.join();
+
+    ASSERT_TRUE(WaitFor([&] { return Backlog() == 0; }, 30s));
+    for (const auto& [key, id] : answers) {
+        auto rows = postgres_->Query("order_db", "SELECT order_id FROM idempotency_keys WHERE key = '" + key + "'");
+        ASSERT_EQ(rows.size(), 1u);
+        EXPECT_EQ(rows[0][0], id) << "each key maps to the one order its client was told about";
+        EXPECT_EQ(StatusOf(id), "CONFIRMED");
+    }
+    auto orders = std::stoll(postgres_->Query("order_db", "SELECT count(*) FROM orders WHERE status = 'CONFIRMED' "
+                                                          "AND items @> '[{\"sku\":\"O-KILL\"}]'")[0][0]);
+    EXPECT_EQ(100000 - Available("O-KILL"), orders) << "stock taken exactly once per confirmed order";
+}
+
+}  // namespace
+}  // namespace valerix::functional

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include <valerix/core/random.hpp>
+#include <valerix/testing/child_process.hpp>
+#include <valerix/testing/http_client.hpp>
+#include <valerix/testing/postgres_server.hpp>
+
+namespace valerix::functional {
+
+inline constexpr const char* kAdminToken = "functional-test-token";
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+/// A real service binary on a free loopback port, started and stopped (by PID) by the test.
+class ServiceProcess {
+public:
+    ServiceProcess(std::string binary, std::string name, std::string log_dir, Env env);
+    ~ServiceProcess();
+
+    int Port() const { return port_; }
+    testing::ChildProcess& Process() { return *process_; }
+    testing::HttpClient Client() const { return testing::HttpClient("127.0.0.1", port_); }
+
+    /// SIGKILL, and wait for it to be gone.
+    void Kill();
+    /// Starts the same binary again on the same port with the same environment, and waits until it is live.
+    void Start();
+
+private:
+    std::string binary_, name_, log_dir_;
+    Env env_;
+    int port_;
+    int starts_ = 0;
+    std::unique_ptr<testing::ChildProcess> process_;
+};
+
+/// inventory-service against database inventory_db (created if missing) of `postgres`.
+std::unique_ptr<ServiceProcess> StartInventory(testing::PostgresServer& postgres, const std::string& name,
+                                               Env extra = {});
+/// order-service against database order_db (created if missing) of `postgres`, calling inventory on that port,
+/// with test-friendly (short) resilience settings unless `extra` overrides them.
+std::unique_ptr<ServiceProcess> StartOrder(testing::PostgresServer& postgres, const std::string& name,
+                                           int inventory_port, Env extra = {});
+
+/// A fresh UUID per call.
+std::string NewUuid();
+
+/// The body of a single-item reservation.
+std::string ReservationBody(const std::string& id, const std::string& sku, int quantity);
+
+boost::json::object ParseObject(const std::string& body);
+
+/// Rows breaking an inventory invariant of DESIGN.md §3, as text; empty when all hold.
+std::string InventoryViolations(testing::PostgresServer& postgres, const std::string& db);
+
+/// Violations of the cross-service invariants of DESIGN.md §3 (orders vs reservations), as text.
+std::string CrossServiceViolations(testing::PostgresServer& postgres);
+
+}  // namespace valerix::functional
