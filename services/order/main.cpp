@@ -15,6 +15,7 @@
 #include <valerix/http/client.hpp>
 #include <valerix/http/server.hpp>
 #include <valerix/metrics/registry.hpp>
+#include <valerix/metrics/rolling_latency.hpp>
 #include <valerix/pg/startup.hpp>
 
 #include "api/order_api.hpp"
@@ -157,7 +158,12 @@ int main() {
         order::OrderWorkflow workflow(store, inventory, settings.workflow, random, clock, registry, logger);
         order::Reconciler reconciler(io, store, workflow, inventory, settings.reconciler, random, clock, registry,
                                      logger);
-        order::OrderApi api(workflow, store, inventory, reconciler, order::ApiConfig{}, clock, logger);
+        // The latency people see: API requests, not health checks or scrapes.
+        metrics::RollingLatency recent_latency(clock);
+        settings.server.on_request = [&recent_latency](const std::string& route, int, std::chrono::nanoseconds elapsed) {
+            if (route.starts_with("/api/")) recent_latency.Record(elapsed);
+        };
+        order::OrderApi api(workflow, store, inventory, reconciler, recent_latency, order::ApiConfig{}, clock, logger);
         http::Router router;
         api.Register(router, registry);
         http::Server server(io, settings.server, router, logger, registry, random, clock);

@@ -287,6 +287,7 @@ TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes
         pending.emplace_back(ParseObject(response.body).at("id").as_string());
     }
     auto resilience = ParseObject(order_->Client().Request("GET", "/api/v1/resilience").body);
+    EXPECT_GT(resilience.at("latency_30s").at("requests").as_int64(), 0);
     auto breaker = resilience.at("dependencies").as_array()[0].at("breaker").as_object();
     EXPECT_EQ(breaker.at("state").as_string(), "open");
     EXPECT_GT(resilience.at("reconciler").at("backlog").as_int64(), 0);

@@ -313,7 +313,9 @@ private:
         error_code ec;
         stream.expires_after(config_.read_timeout);
         co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
-        double seconds = std::chrono::duration<double>(clock_.Now() - started).count();
+        auto elapsed = clock_.Now() - started;
+        double seconds = std::chrono::duration<double>(elapsed).count();
+        if (config_.on_request) config_.on_request(route, response.status, elapsed);
         duration_.WithLabels({route, method, std::to_string(response.status)}).Observe(seconds);
         if (response.status >= 500) {
             logger_.Warn("request answered with a server error",

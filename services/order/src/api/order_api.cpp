@@ -18,11 +18,13 @@ CallContext ContextOf(const http::RequestContext& context) { return {context.req
 }  // namespace
 
 OrderApi::OrderApi(OrderWorkflow& workflow, OrderStore& store, InventoryClient& inventory, Reconciler& reconciler,
-                   ApiConfig config, const core::Clock& clock, core::Logger& logger)
+                   const metrics::RollingLatency& recent_latency, ApiConfig config, const core::Clock& clock,
+                   core::Logger& logger)
     : workflow_(workflow),
       store_(store),
       inventory_(inventory),
       reconciler_(reconciler),
+      recent_latency_(recent_latency),
       config_(config),
       clock_(clock),
       logger_(logger) {}
@@ -188,6 +190,14 @@ OrderApi::Awaitable OrderApi::Resilience(const http::Request&, http::RequestCont
              {"retry_budget",
               {{"requests", budget.requests}, {"retries", budget.retries}, {"refused", budget.refused}}}}}},
         {"reconciler", {{"backlog", backlog.pending}, {"oldest_age_seconds", backlog.oldest_age_seconds}}}};
+    auto recent = recent_latency_.Over(std::chrono::seconds(30));
+    body["latency_30s"] = {{"requests", recent.count},
+                           {"average_ms", recent.average_ms},
+                           {"p50_ms", recent.p50_ms},
+                           {"p95_ms", recent.p95_ms},
+                           {"p99_ms", recent.p99_ms},
+                           {"max_ms", recent.max_ms},
+                           {"healthy", recent.average_ms <= config_.slow_average_ms}};
     co_return http::Json(200, body);
 }
 

@@ -6,6 +6,7 @@
 #include <valerix/core/logging.hpp>
 #include <valerix/http/router.hpp>
 #include <valerix/metrics/registry.hpp>
+#include <valerix/metrics/rolling_latency.hpp>
 
 #include "app/order_workflow.hpp"
 #include "reconciler/reconciler.hpp"
@@ -16,6 +17,8 @@ struct ApiConfig {
     std::chrono::milliseconds health_timeout{1000};
     int default_page_size = 20;
     int max_page_size = 100;
+    /// Above this 30 s average the service counts as slow (the UI tile turns red; the alert uses the same signal).
+    double slow_average_ms = 1000;
 };
 
 /// The order HTTP contract (DESIGN.md §4): create with Idempotency-Key, get, list, ship, cancel, the resilience
@@ -23,7 +26,8 @@ struct ApiConfig {
 class OrderApi {
 public:
     OrderApi(OrderWorkflow& workflow, OrderStore& store, InventoryClient& inventory, Reconciler& reconciler,
-             ApiConfig config, const core::Clock& clock, core::Logger& logger);
+             const metrics::RollingLatency& recent_latency, ApiConfig config, const core::Clock& clock,
+             core::Logger& logger);
 
     void Register(http::Router& router, metrics::Registry& registry);
 
@@ -45,6 +49,7 @@ private:
     OrderStore& store_;
     InventoryClient& inventory_;
     Reconciler& reconciler_;
+    const metrics::RollingLatency& recent_latency_;
     ApiConfig config_;
     const core::Clock& clock_;
     core::Logger& logger_;

@@ -22,6 +22,9 @@ struct ServerConfig {
     std::chrono::milliseconds idle_timeout{60000};   ///< keep-alive connection with no request
     std::chrono::milliseconds shutdown_grace{10000}; ///< in-flight requests get this long after SIGTERM
     std::size_t body_limit = kMaxBodyBytes;
+    /// Called for every answered request with its route template, status and duration (e.g. a rolling latency
+    /// view); runs on the I/O thread, must be cheap.
+    std::function<void(const std::string& route, int status, std::chrono::nanoseconds duration)> on_request;
 };
 
 /// HTTP/1.1 server on Beast with C++20 coroutines: keep-alive, body limit (413), read and idle timeouts,
