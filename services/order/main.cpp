@@ -174,12 +174,17 @@ int main() {
         signals.async_wait([&](boost::system::error_code ec, int signal) {
             if (ec) return;
             logger.Info("signal received: stopping", {{"signal", signal}});
-            reconciler.Stop();
-            server.Shutdown([&] {
+            // Stop when both the reconciler has finished its round and every connection has drained, so no
+            // coroutine still holds a pooled connection when the objects below io are destroyed.
+            auto pending = std::make_shared<int>(2);
+            auto finish = [&, pending] {
+                if (--*pending > 0) return;
                 inventory_http.Close();
                 pool.Close();
                 io.stop();
-            });
+            };
+            reconciler.Stop(finish);
+            server.Shutdown(finish);
         });
         std::signal(SIGPIPE, SIG_IGN);
         io.run();

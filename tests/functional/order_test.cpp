@@ -320,6 +320,21 @@ TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {
     EXPECT_TRUE(WaitFor([] { return Available("O-CANCEL") == 10; }, 20s)) << "the release intent survived the outage";
 }
 
+TEST_F(OrderTest, SigtermStopsCleanlyWhileTheReconcilerWorks) {
+    PutProduct("O-TERM", 100);
+    auto second = StartOrder(*postgres_, "order-term", inventory_->Port());
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":700}})");
+    for (int i = 0; i < 3; ++i) {
+        auto response = second->Client().Request("POST", "/api/v1/orders", OrderBody("lee", "O-TERM", 1),
+                                                 {{"Idempotency-Key", NewUuid()}});
+        EXPECT_TRUE(response.status == 201 || response.status == 202) << response.body;
+    }
+    second->Process().Signal(SIGTERM);
+    EXPECT_EQ(second->Process().Wait(20s), 0) << second->Process().Log();
+    EXPECT_NE(second->Process().Log().find("\"msg\":\"stopped\""), std::string::npos);
+    SetChaos("{}");
+}
+
 TEST_F(OrderTest, OrderServiceKilledMidLoadLosesNothingAndAppliesNothingTwice) {
     PutProduct("O-KILL", 100000);
     std::mutex mutex;

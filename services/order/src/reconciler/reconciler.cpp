@@ -1,5 +1,7 @@
 #include "reconciler/reconciler.hpp"
 
+#include <utility>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,19 +32,28 @@ Reconciler::Reconciler(asio::io_context& io, OrderStore& store, OrderWorkflow& w
                                     {"kind"})) {}
 
 void Reconciler::Start() {
+    running_ = true;
     asio::co_spawn(io_, Run(), [this](std::exception_ptr error) {
-        if (!error) return;
-        try {
-            std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-            logger_.Error("reconciler stopped unexpectedly", {{"error", e.what()}});
+        running_ = false;
+        if (error) {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                logger_.Error("reconciler stopped unexpectedly", {{"error", e.what()}});
+            }
         }
+        if (on_stopped_) std::exchange(on_stopped_, nullptr)();
     });
 }
 
-void Reconciler::Stop() {
+void Reconciler::Stop(std::function<void()> on_stopped) {
     stopping_ = true;
     wake_.cancel();
+    if (running_) {
+        on_stopped_ = std::move(on_stopped);
+    } else if (on_stopped) {
+        on_stopped();
+    }
 }
 
 asio::awaitable<void> Reconciler::Run() {

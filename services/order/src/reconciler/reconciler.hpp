@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,8 +33,9 @@ public:
                core::Logger& logger);
 
     void Start();
-    /// Stops after the current round.
-    void Stop();
+    /// Stops after the current round (no intent is left half-driven); `on_stopped` runs on the I/O thread once the
+    /// loop has exited, or at once if it is not running.
+    void Stop(std::function<void()> on_stopped);
 
     Backlog LastBacklog() const { return backlog_; }
 
@@ -53,6 +55,8 @@ private:
     core::Logger& logger_;
     boost::asio::steady_timer wake_;
     bool stopping_ = false;
+    bool running_ = false;
+    std::function<void()> on_stopped_;
     core::Clock::TimePoint last_purge_{};
     Backlog backlog_;
     metrics::Gauge& backlog_gauge_;
