@@ -89,6 +89,17 @@ std::unique_ptr<ServiceProcess> StartOrder(testing::PostgresServer& postgres, co
     return std::make_unique<ServiceProcess>(VALERIX_ORDER_BINARY, name, postgres.Dir(), env);
 }
 
+std::unique_ptr<ServiceProcess> StartWeb(const std::string& log_dir, const std::string& name, int order_port,
+                                         int inventory_port, const std::string& web_root, Env extra) {
+    Env env = Merge({{"VALERIX_ORDER_URL", "http://127.0.0.1:" + std::to_string(order_port)},
+                     {"VALERIX_INVENTORY_URL", "http://127.0.0.1:" + std::to_string(inventory_port)},
+                     {"VALERIX_WEB_ROOT", web_root},
+                     {"VALERIX_SNAPSHOT_INTERVAL_MS", "300"},
+                     {"VALERIX_LOG_LEVEL", "info"}},
+                    extra);
+    return std::make_unique<ServiceProcess>(VALERIX_WEB_BINARY, name, log_dir, env);
+}
+
 std::string NewUuid() {
     static core::SeededRandom random(core::EntropySeed());
     return core::RandomUuid(random);

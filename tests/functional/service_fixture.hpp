@@ -49,6 +49,10 @@ std::unique_ptr<ServiceProcess> StartInventory(testing::PostgresServer& postgres
 std::unique_ptr<ServiceProcess> StartOrder(testing::PostgresServer& postgres, const std::string& name,
                                            int inventory_port, Env extra = {});
 
+/// The web gateway in front of those two services, serving the UI from `web_root`.
+std::unique_ptr<ServiceProcess> StartWeb(const std::string& log_dir, const std::string& name, int order_port,
+                                         int inventory_port, const std::string& web_root, Env extra = {});
+
 /// A fresh UUID per call.
 std::string NewUuid();
 

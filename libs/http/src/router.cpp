@@ -57,6 +57,10 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
         match.params = std::move(params);
         return match;
     }
+    if (fallback_ && !match.path_known) {
+        match.handler = &fallback_;
+        match.route = "fallback";
+    }
     return match;
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -210,6 +211,10 @@ private:
                 response = co_await Dispatch(request, context);
             }
             if (response.drop_connection) break;
+            if (response.stream) {
+                co_await Stream(stream, response, raw.version(), context, started);
+                break;
+            }
             keep_alive = keep_alive && !draining_;
             ec = co_await Write(stream, response, raw.version(), keep_alive, context, started, context.route,
                                 request.method);
@@ -256,6 +261,7 @@ private:
             context.route = "unmatched";
             return Problem(400, "bad_request", "Malformed request target", "the request target is not a valid path");
         }
+        request.target = std::string(raw.target());
         request.path = std::string(target->path());
         request.query = std::string(target->encoded_query());
 
@@ -297,6 +303,30 @@ private:
         }
         co_return Problem(500, "internal_error", "Internal server error",
                           "the request could not be completed; request id " + context.request_id);
+    }
+
+    /// Sends the headers, then each chunk of response.stream until it ends, the client leaves, or we drain.
+    asio::awaitable<void> Stream(beast::tcp_stream& stream, const Response& response, unsigned version,
+                                 const RequestContext& context, core::Clock::TimePoint started) {
+        bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response.status), version};
+        head.reason(ReasonPhrase(response.status));
+        head.set(bhttp::field::content_type, response.content_type);
+        head.set(bhttp::field::cache_control, "no-cache");
+        head.set("X-Request-Id", context.request_id);
+        for (const auto& [name, value] : response.headers) head.set(name, value);
+        head.keep_alive(false);
+        bhttp::response_serializer<bhttp::empty_body> serializer(head);
+        error_code ec;
+        stream.expires_after(config_.read_timeout);
+        co_await bhttp::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+        duration_.WithLabels({context.route, "GET", std::to_string(response.status)})
+            .Observe(std::chrono::duration<double>(clock_.Now() - started).count());
+        while (!ec && !draining_) {
+            auto chunk = co_await response.stream->Next();
+            if (!chunk || draining_) break;
+            stream.expires_after(config_.read_timeout);
+            co_await asio::async_write(stream, asio::buffer(*chunk), asio::redirect_error(asio::use_awaitable, ec));
+        }
     }
 
     asio::awaitable<error_code> Write(beast::tcp_stream& stream, const Response& response, unsigned version,

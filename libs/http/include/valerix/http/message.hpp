@@ -1,11 +1,13 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -25,6 +27,7 @@ inline constexpr std::string_view kDeadlineHeader = "x-valerix-deadline-ms";
 /// A parsed request, free of Beast types so that handlers compile quickly.
 struct Request {
     std::string method;       ///< "GET", "POST", ...
+    std::string target;       ///< the request target as received (path and query, still percent-encoded)
     std::string path;         ///< percent-decoded path, without the query
     std::string query;        ///< raw query string, without '?'
     Headers headers;
@@ -49,6 +52,14 @@ struct RequestContext {
     const std::string& Param(std::string_view name) const;
 };
 
+/// A response body produced piece by piece (Server-Sent Events). Next() returns the next chunk, or nullopt to end
+/// the response; the server stops asking when the client goes away or the server drains.
+class BodyStream {
+public:
+    virtual ~BodyStream() = default;
+    virtual boost::asio::awaitable<std::optional<std::string>> Next() = 0;
+};
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
@@ -56,6 +67,9 @@ struct Response {
     Headers headers;  ///< extra headers
     /// Close the connection without writing any reply (fault injection: a reply lost on the wire).
     bool drop_connection = false;
+    /// When set, `body` is ignored: the headers are sent, then every chunk of the stream, and the connection is
+    /// closed at its end (a close-delimited body, as EventSource expects).
+    std::shared_ptr<BodyStream> stream;
 };
 
 /// A JSON response.

@@ -17,6 +17,8 @@ using Handler = std::function<boost::asio::awaitable<Response>(const Request&, R
 class Router {
 public:
     void Add(std::string method, std::string pattern, Handler handler);
+    /// The handler for requests no route matches (e.g. static files); without one they get 404/405.
+    void SetFallback(Handler handler) { fallback_ = std::move(handler); }
 
     struct Match {
         const Handler* handler = nullptr;  ///< null when nothing matched
@@ -35,6 +37,7 @@ private:
         Handler handler;
     };
     std::vector<Route> routes_;
+    Handler fallback_;
 };
 
 }  // namespace valerix::http

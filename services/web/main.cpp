@@ -1,0 +1,146 @@
+// Composition root of the web gateway: serves the UI, proxies the public API, publishes the system snapshot.
+#include <csignal>
+#include <cstdio>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/url/parse.hpp>
+
+#include <valerix/core/config.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/core/random.hpp>
+#include <valerix/http/server.hpp>
+#include <valerix/metrics/registry.hpp>
+
+#include "gateway.hpp"
+
+#ifndef VALERIX_DEFAULT_WEB_ROOT
+#define VALERIX_DEFAULT_WEB_ROOT "web/dist"
+#endif
+
+namespace {
+
+using namespace valerix;
+namespace asio = boost::asio;
+
+struct UpstreamSetting {
+    bool configured = false;
+    http::ClientConfig client;
+};
+
+struct Settings {
+    http::ServerConfig server;
+    UpstreamSetting order, inventory, backup, prometheus;
+    std::chrono::milliseconds proxy_timeout{10000};
+    std::string web_root;
+    web::MonitorConfig monitor;
+    core::LogLevel log_level = core::LogLevel::kInfo;
+};
+
+UpstreamSetting ReadUpstream(core::EnvReader& env, const std::string& name, const std::string& fallback) {
+    UpstreamSetting setting;
+    auto text = env.String(name, fallback);
+    if (text.empty() || text == "none") return setting;
+    auto url = boost::urls::parse_uri(text);
+    if (!url || url->scheme() != "http" || !url->has_port() || url->host().empty()) {
+        env.AddProblem(name + "='" + text + "' must look like http://HOST:PORT (or be empty)");
+        return setting;
+    }
+    setting.configured = true;
+    setting.client.host = std::string(url->host());
+    setting.client.port = url->port_number();
+    return setting;
+}
+
+Settings LoadSettings() {
+    core::EnvReader env;
+    Settings s;
+    s.server.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
+    s.server.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", 8080, 0, 65535));
+    s.server.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
+    s.order = ReadUpstream(env, "VALERIX_ORDER_URL", "http://127.0.0.1:3001");
+    s.inventory = ReadUpstream(env, "VALERIX_INVENTORY_URL", "http://127.0.0.1:3002");
+    s.backup = ReadUpstream(env, "VALERIX_BACKUP_URL", "");
+    s.prometheus = ReadUpstream(env, "VALERIX_PROMETHEUS_URL", "");
+    if (!s.order.configured) env.AddProblem("VALERIX_ORDER_URL is required");
+    if (!s.inventory.configured) env.AddProblem("VALERIX_INVENTORY_URL is required");
+    s.proxy_timeout = env.Millis("VALERIX_PROXY_TIMEOUT_MS", 10000, 100, 600000);
+    s.web_root = env.String("VALERIX_WEB_ROOT", VALERIX_DEFAULT_WEB_ROOT);
+    s.monitor.interval = env.Millis("VALERIX_SNAPSHOT_INTERVAL_MS", 1000, 50, 60000);
+    if (auto token = env.Secret("VALERIX_ADMIN_TOKEN")) s.monitor.admin_token = *token;
+    auto level = env.String("VALERIX_LOG_LEVEL", "info");
+    if (!core::ParseLogLevel(level, s.log_level)) {
+        env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
+    }
+    boost::system::error_code bad_address;
+    asio::ip::make_address(s.server.host, bad_address);
+    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + s.server.host + "' is not an IP address");
+    env.Check();
+    return s;
+}
+
+}  // namespace
+
+int main() {
+    Settings settings;
+    try {
+        settings = LoadSettings();
+    } catch (const core::ConfigError& error) {
+        std::fprintf(stderr, "valerix-web: %s\n", error.what());
+        return 2;
+    }
+    core::Logger logger("web", settings.log_level);
+    try {
+        asio::io_context io(1);
+        core::SteadyClock clock;
+        core::SeededRandom random(core::EntropySeed());
+        metrics::Registry registry;
+
+        web::Upstream order("order-service", io, settings.order.client, clock, settings.proxy_timeout);
+        web::Upstream inventory("inventory-service", io, settings.inventory.client, clock, settings.proxy_timeout);
+        std::unique_ptr<web::Upstream> backup, prometheus;
+        if (settings.backup.configured) {
+            backup = std::make_unique<web::Upstream>("backup-service", io, settings.backup.client, clock,
+                                                     settings.proxy_timeout);
+        }
+        if (settings.prometheus.configured) {
+            prometheus = std::make_unique<web::Upstream>("prometheus", io, settings.prometheus.client, clock,
+                                                         settings.proxy_timeout);
+        }
+        web::StaticFiles files(settings.web_root, logger);
+        if (!files.RootExists()) {
+            logger.Warn("the web UI is not built: / will answer 503 until it is",
+                        {{"web_root", settings.web_root}});
+        }
+        web::SystemMonitor monitor(io, order, inventory, backup.get(), prometheus.get(), settings.monitor, clock,
+                                   logger);
+        web::Gateway gateway(order, inventory, backup.get(), monitor, files);
+        http::Router router;
+        gateway.Register(router, registry);
+        http::Server server(io, settings.server, router, logger, registry, random, clock);
+        server.Start();
+        monitor.Start();
+
+        asio::signal_set signals(io, SIGTERM, SIGINT);
+        signals.async_wait([&](boost::system::error_code ec, int signal) {
+            if (ec) return;
+            logger.Info("signal received: stopping", {{"signal", signal}});
+            monitor.Stop();
+            server.Shutdown([&] {
+                order.Close();
+                inventory.Close();
+                if (backup) backup->Close();
+                if (prometheus) prometheus->Close();
+                io.stop();
+            });
+        });
+        std::signal(SIGPIPE, SIG_IGN);
+        io.run();
+        logger.Info("stopped");
+        return 0;
+    } catch (const std::exception& error) {
+        logger.Error("fatal error", {{"error", error.what()}});
+        return 1;
+    }
+}

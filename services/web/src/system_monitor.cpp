@@ -1,0 +1,236 @@
+#include "system_monitor.hpp"
+
+#include <chrono>
+#include <ctime>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace valerix::web {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+boost::json::value ParseOrNull(const std::string& text) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(text, ec);
+    return ec ? boost::json::value() : value;
+}
+
+const boost::json::value* Find(const boost::json::value& value, std::initializer_list<std::string_view> path) {
+    const boost::json::value* at = &value;
+    for (auto key : path) {
+        if (!at->is_object()) return nullptr;
+        auto it = at->get_object().find(key);
+        if (it == at->get_object().end()) return nullptr;
+        at = &it->value();
+    }
+    return at;
+}
+
+std::string StringAt(const boost::json::value& value, std::initializer_list<std::string_view> path,
+                     std::string fallback) {
+    auto* found = Find(value, path);
+    return found && found->is_string() ? std::string(found->get_string()) : fallback;
+}
+
+/// ok / fail (answered, unhealthy) / down (unreachable) from a deep /health answer.
+boost::json::object HealthOf(const std::string& name, const Upstream::Fetched& fetched) {
+    boost::json::object component{{"name", name}};
+    if (fetched.status == 0) {
+        component["status"] = "down";
+        component["detail"] = fetched.error;
+    } else {
+        component["status"] = fetched.status == 200 ? "ok" : "fail";
+        auto body = ParseOrNull(fetched.body);
+        if (auto* checks = Find(body, {"checks"})) component["checks"] = *checks;
+    }
+    return component;
+}
+
+/// A database component from the owning service's health checks.
+boost::json::object DatabaseOf(const std::string& name, const Upstream::Fetched& owner_health) {
+    boost::json::object component{{"name", name}};
+    auto body = ParseOrNull(owner_health.body);
+    auto status = StringAt(body, {"checks", "database", "status"}, "");
+    if (owner_health.status == 0 || status.empty()) {
+        component["status"] = "unknown";
+        component["detail"] = "its service is not reachable";
+    } else {
+        component["status"] = status == "ok" ? "ok" : "fail";
+        if (status != "ok") component["detail"] = StringAt(body, {"checks", "database", "error"}, "");
+    }
+    return component;
+}
+
+std::string UtcNow() {
+    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+asio::awaitable<Upstream::Fetched> Unconfigured() { co_return Upstream::Fetched{0, "", "not configured"}; }
+
+}  // namespace
+
+SystemMonitor::SystemMonitor(asio::io_context& io, Upstream& order, Upstream& inventory, Upstream* backup,
+                             Upstream* prometheus, MonitorConfig config, const core::Clock& clock,
+                             core::Logger& logger)
+    : io_(io),
+      order_(order),
+      inventory_(inventory),
+      backup_(backup),
+      prometheus_(prometheus),
+      config_(std::move(config)),
+      clock_(clock),
+      logger_(logger),
+      tick_(io) {}
+
+void SystemMonitor::Start() {
+    asio::co_spawn(io_, Run(), [this](std::exception_ptr error) {
+        if (!error) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            logger_.Error("system monitor stopped unexpectedly", {{"error", e.what()}});
+        }
+    });
+}
+
+void SystemMonitor::Stop() {
+    stopping_ = true;
+    tick_.cancel();
+    for (auto* waiter : waiters_) waiter->cancel();
+}
+
+asio::awaitable<void> SystemMonitor::Run() {
+    while (!stopping_) {
+        co_await Refresh();
+        tick_.expires_after(config_.interval);
+        boost::system::error_code ignored;
+        co_await tick_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+}
+
+asio::awaitable<void> SystemMonitor::Refresh() {
+    auto timeout = config_.probe_timeout;
+    http::Headers admin;
+    if (!config_.admin_token.empty()) admin.emplace_back("authorization", "Bearer " + config_.admin_token);
+    std::string health = "/health", resilience = "/api/v1/resilience", chaos = "/admin/chaos";
+    std::string ready = "/-/ready", alerts_target = "/api/v1/alerts";
+    // Started together and awaited together: one slow upstream costs one probe timeout, not the sum.
+    auto order_health_probe = order_.Get(health, timeout);
+    auto order_resilience_probe = order_.Get(resilience, timeout);
+    auto inventory_health_probe = inventory_.Get(health, timeout);
+    auto inventory_chaos_probe = inventory_.Get(chaos, timeout, admin);
+    auto backup_probe = backup_ ? backup_->Get(health, timeout) : Unconfigured();
+    auto ready_probe = prometheus_ ? prometheus_->Get(ready, timeout) : Unconfigured();
+    auto alerts_probe = prometheus_ ? prometheus_->Get(alerts_target, timeout) : Unconfigured();
+    auto [order_health, order_resilience, inventory_health, inventory_chaos, backup_health, prometheus_ready,
+          prometheus_alerts] =
+        co_await (std::move(order_health_probe) && std::move(order_resilience_probe) &&
+                  std::move(inventory_health_probe) && std::move(inventory_chaos_probe) && std::move(backup_probe) &&
+                  std::move(ready_probe) && std::move(alerts_probe));
+
+    boost::json::array components;
+    components.push_back({{"name", "web"}, {"status", "ok"}});
+    components.push_back(HealthOf("order", order_health));
+    components.push_back(HealthOf("inventory", inventory_health));
+    components.push_back(DatabaseOf("order_db", order_health));
+    components.push_back(DatabaseOf("inventory_db", inventory_health));
+    if (backup_) {
+        components.push_back(HealthOf("backup", backup_health));
+    } else {
+        components.push_back({{"name", "backup"}, {"status", "unknown"}, {"detail", "not configured"}});
+    }
+    boost::json::object prometheus{{"name", "prometheus"}};
+    if (!prometheus_) {
+        prometheus["status"] = "unknown";
+        prometheus["detail"] = "not configured";
+    } else {
+        prometheus["status"] = prometheus_ready.status == 200 ? "ok" : (prometheus_ready.status == 0 ? "down" : "fail");
+    }
+    components.push_back(prometheus);
+
+    boost::json::object snapshot{{"generated_at", UtcNow()}, {"components", components}};
+    auto resilience_body = ParseOrNull(order_resilience.status == 200 ? order_resilience.body : "");
+    if (auto* latency = Find(resilience_body, {"latency_30s"}); latency && latency->is_object()) {
+        boost::json::object tile = latency->get_object();
+        double average = tile.contains("average_ms") ? tile["average_ms"].to_number<double>() : 0;
+        tile.erase("healthy");
+        tile["state"] = average > config_.slow_average_ms ? "red" : "green";
+        snapshot["order_latency"] = tile;
+    } else {
+        snapshot["order_latency"] = nullptr;
+    }
+    const boost::json::value* dependency = nullptr;
+    if (auto* dependencies = Find(resilience_body, {"dependencies"});
+        dependencies && dependencies->is_array() && !dependencies->get_array().empty()) {
+        dependency = &dependencies->get_array()[0];
+    }
+    auto* breaker = dependency ? Find(*dependency, {"breaker"}) : nullptr;
+    snapshot["breaker"] = breaker ? *breaker : boost::json::value();
+    auto* budget = dependency ? Find(*dependency, {"retry_budget"}) : nullptr;
+    snapshot["retry_budget"] = budget ? *budget : boost::json::value();
+    auto* reconciler = Find(resilience_body, {"reconciler"});
+    snapshot["reconciler"] = reconciler ? *reconciler : boost::json::value();
+    snapshot["chaos"] = inventory_chaos.status == 200 ? ParseOrNull(inventory_chaos.body) : boost::json::value();
+    snapshot["backups"] = nullptr;
+    snapshot["external_sync"] = nullptr;
+
+    boost::json::array firing;
+    auto alerts_body = ParseOrNull(prometheus_alerts.status == 200 ? prometheus_alerts.body : "");
+    if (auto* alerts = Find(alerts_body, {"data", "alerts"}); alerts && alerts->is_array()) {
+        for (const auto& alert : alerts->get_array()) {
+            if (StringAt(alert, {"state"}, "") != "firing") continue;
+            firing.push_back({{"name", StringAt(alert, {"labels", "alertname"}, "")},
+                              {"severity", StringAt(alert, {"labels", "severity"}, "")},
+                              {"summary", StringAt(alert, {"annotations", "summary"}, "")}});
+        }
+    }
+    snapshot["alerts"] = firing;
+
+    snapshot_ = boost::json::serialize(snapshot);
+    ++version_;
+    for (auto* waiter : waiters_) waiter->cancel();
+}
+
+asio::awaitable<std::string> SystemMonitor::Latest() {
+    if (version_ == 0) co_await Refresh();
+    co_return snapshot_;
+}
+
+asio::awaitable<std::pair<std::uint64_t, std::string>> SystemMonitor::WaitNewer(std::uint64_t version) {
+    if (version_ <= version && !stopping_) {
+        asio::steady_timer waiter(io_, config_.interval * 2);
+        auto position = waiters_.insert(waiters_.end(), &waiter);
+        boost::system::error_code ignored;
+        co_await waiter.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        waiters_.erase(position);
+    }
+    if (version_ == 0) co_await Refresh();
+    co_return std::make_pair(version_, snapshot_);
+}
+
+asio::awaitable<std::optional<std::string>> SystemEventStream::Next() {
+    std::string prefix;
+    if (first_) {
+        first_ = false;
+        prefix = "retry: 2000\n";
+        auto snapshot = co_await monitor_.Latest();
+        co_return prefix + "event: system\ndata: " + snapshot + "\n\n";
+    }
+    auto [version, snapshot] = co_await monitor_.WaitNewer(version_);
+    version_ = version;
+    co_return "event: system\ndata: " + snapshot + "\n\n";
+}
+
+}  // namespace valerix::web

@@ -1,0 +1,73 @@
+#include "upstream.hpp"
+
+namespace valerix::web {
+namespace {
+
+constexpr std::string_view kForwardedRequestHeaders[] = {"content-type", "authorization", "idempotency-key",
+                                                         "accept", "x-valerix-deadline-ms"};
+constexpr std::string_view kForwardedResponseHeaders[] = {"location", "idempotent-replayed", "retry-after",
+                                                          "www-authenticate", "allow"};
+
+}  // namespace
+
+Upstream::Upstream(std::string name, boost::asio::io_context& io, http::ClientConfig config,
+                   const core::Clock& clock, std::chrono::milliseconds timeout)
+    : name_(std::move(name)), client_(io, std::move(config), clock), clock_(clock), timeout_(timeout) {}
+
+boost::asio::awaitable<http::Response> Upstream::Forward(const http::Request& request,
+                                                         const http::RequestContext& context, std::string target) {
+    http::ClientRequest out;
+    out.method = request.method;
+    out.target = std::move(target);
+    out.body = request.body;
+    for (auto name : kForwardedRequestHeaders) {
+        auto value = request.Header(name);
+        if (!value.empty()) out.headers.emplace_back(std::string(name), std::string(value));
+    }
+    out.headers.emplace_back("x-request-id", context.request_id);
+    out.headers.emplace_back("traceparent", context.traceparent);
+    auto deadline = context.deadline.Capped(clock_, timeout_);
+    auto answer = co_await client_.Send(out, deadline);
+    if (!answer) {
+        const auto& error = answer.error();
+        if (error.kind == http::ClientErrorKind::kTimeout) {
+            co_return http::Problem(504, "upstream_timeout", "Service did not answer in time",
+                                    name_ + " did not answer within " + std::to_string(timeout_.count()) + " ms",
+                                    {{"service", name_}});
+        }
+        if (error.kind == http::ClientErrorKind::kConnect || error.kind == http::ClientErrorKind::kPoolExhausted) {
+            co_return http::Problem(503, "service_unavailable", "Service unavailable",
+                                    name_ + " is not reachable right now; retry later", {{"service", name_}});
+        }
+        co_return http::Problem(502, "bad_gateway", "Bad gateway", name_ + ": " + error.message, {{"service", name_}});
+    }
+    http::Response response;
+    response.status = answer->status;
+    response.body = std::move(answer->body);
+    auto content_type = answer->Header("content-type");
+    response.content_type = content_type.empty() ? "application/json" : std::string(content_type);
+    for (auto name : kForwardedResponseHeaders) {
+        auto value = answer->Header(name);
+        if (!value.empty()) response.headers.emplace_back(std::string(name), std::string(value));
+    }
+    co_return response;
+}
+
+boost::asio::awaitable<Upstream::Fetched> Upstream::Get(std::string target, std::chrono::milliseconds timeout,
+                                                        http::Headers headers) {
+    http::ClientRequest out;
+    out.method = "GET";
+    out.target = std::move(target);
+    out.headers = std::move(headers);
+    auto answer = co_await client_.Send(out, core::Deadline::After(clock_, timeout));
+    Fetched fetched;
+    if (!answer) {
+        fetched.error = answer.error().message;
+        co_return fetched;
+    }
+    fetched.status = answer->status;
+    fetched.body = std::move(answer->body);
+    co_return fetched;
+}
+
+}  // namespace valerix::web

@@ -1,0 +1,179 @@
+// Functional tests of the web gateway: real gateway, order and inventory binaries, real PostgreSQL.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "service_fixture.hpp"
+
+namespace valerix::functional {
+namespace {
+
+using namespace std::chrono_literals;
+const std::vector<std::pair<std::string, std::string>> kAdmin = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+
+/// Reads a streaming response for `duration` over a raw socket (the test HTTP client waits for whole bodies).
+std::string ReadStream(int port, const std::string& target, std::chrono::milliseconds duration) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return "";
+    }
+    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    ::send(fd, request.data(), request.size(), 0);
+    timeval tv{0, 100000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string received;
+    auto until = std::chrono::steady_clock::now() + duration;
+    char buffer[8192];
+    while (std::chrono::steady_clock::now() < until) {
+        auto n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n > 0) received.append(buffer, static_cast<std::size_t>(n));
+        if (n == 0) break;
+    }
+    ::close(fd);
+    return received;
+}
+
+std::size_t Count(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
+class WebTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        postgres_ = testing::PostgresServer::Start().release();
+        web_root_ = postgres_->Dir() + "/ui";
+        std::filesystem::create_directories(web_root_ + "/assets");
+        std::ofstream(web_root_ + "/index.html") << "<!doctype html><title>Valerix test UI</title>";
+        inventory_ = StartInventory(*postgres_, "inventory").release();
+        order_ = StartOrder(*postgres_, "order", inventory_->Port()).release();
+        web_ = StartWeb(postgres_->Dir(), "web", order_->Port(), inventory_->Port(), web_root_).release();
+    }
+    static void TearDownTestSuite() {
+        delete web_;
+        delete order_;
+        delete inventory_;
+        delete postgres_;
+    }
+    void SetUp() override {
+        if (!inventory_->Process().Running()) inventory_->Start();
+    }
+
+    static testing::PostgresServer* postgres_;
+    static ServiceProcess* inventory_;
+    static ServiceProcess* order_;
+    static ServiceProcess* web_;
+    static std::string web_root_;
+};
+testing::PostgresServer* WebTest::postgres_ = nullptr;
+ServiceProcess* WebTest::inventory_ = nullptr;
+ServiceProcess* WebTest::order_ = nullptr;
+ServiceProcess* WebTest::web_ = nullptr;
+std::string WebTest::web_root_;
+
+TEST_F(WebTest, ProxiesTheApiUnchanged) {
+    auto client = web_->Client();
+    auto products = client.Request("GET", "/api/v1/products", "", {{"X-Request-Id", "web-test-1"}});
+    ASSERT_EQ(products.status, 200) << products.body;
+    EXPECT_EQ(products.Header("x-request-id"), "web-test-1");
+    EXPECT_GE(ParseObject(products.body).at("products").as_array().size(), 20u);
+
+    auto key = NewUuid();
+    std::string body = R"({"customer_id":"web","items":[{"sku":"KB-MECH-001","quantity":1}]})";
+    auto created = client.Request("POST", "/api/v1/orders", body, {{"Idempotency-Key", key}});
+    ASSERT_EQ(created.status, 201) << created.body;
+    EXPECT_FALSE(created.Header("location").empty());
+    auto replay = client.Request("POST", "/api/v1/orders", body, {{"Idempotency-Key", key}});
+    EXPECT_EQ(replay.status, 201);
+    EXPECT_EQ(replay.Header("idempotent-replayed"), "true");
+    EXPECT_EQ(replay.body, created.body);
+
+    auto missing_key = client.Request("POST", "/api/v1/orders", body);
+    EXPECT_EQ(missing_key.status, 400);
+    EXPECT_EQ(missing_key.Header("content-type"), "application/problem+json");
+
+    EXPECT_EQ(client.Request("GET", "/api/v1/resilience").status, 200);
+    EXPECT_EQ(client.Request("GET", "/api/v1/nothing").status, 404);
+    EXPECT_EQ(client.Request("GET", "/api/v1/backups").status, 503) << "backup-service is not configured";
+}
+
+TEST_F(WebTest, ChaosIsProxiedToInventoryWithTheAdminToken) {
+    auto client = web_->Client();
+    EXPECT_EQ(client.Request("GET", "/api/v1/chaos").status, 401);
+    auto set = client.Request("PUT", "/api/v1/chaos", R"({"latency":{"mode":"every_nth","every_nth":9}})", kAdmin);
+    ASSERT_EQ(set.status, 200) << set.body;
+    auto got = ParseObject(client.Request("GET", "/api/v1/chaos", "", kAdmin).body);
+    EXPECT_EQ(got.at("latency").at("every_nth").as_int64(), 9);
+    EXPECT_EQ(client.Request("PUT", "/api/v1/chaos", "{}", kAdmin).status, 200);
+}
+
+TEST_F(WebTest, SystemSnapshotCoversEveryComponent) {
+    auto snapshot = ParseObject(web_->Client().Request("GET", "/api/v1/system").body);
+    std::map<std::string, std::string> status;
+    for (const auto& component : snapshot.at("components").as_array()) {
+        status[std::string(component.at("name").as_string())] = std::string(component.at("status").as_string());
+    }
+    EXPECT_EQ(status["web"], "ok");
+    EXPECT_EQ(status["order"], "ok");
+    EXPECT_EQ(status["inventory"], "ok");
+    EXPECT_EQ(status["order_db"], "ok");
+    EXPECT_EQ(status["inventory_db"], "ok");
+    EXPECT_EQ(status["backup"], "unknown");
+    EXPECT_EQ(status["prometheus"], "unknown");
+    EXPECT_EQ(snapshot.at("breaker").at("state").as_string(), "closed");
+    EXPECT_TRUE(snapshot.at("order_latency").as_object().contains("state"));
+    EXPECT_TRUE(snapshot.at("chaos").is_object()) << "the gateway reads chaos with its admin token";
+    EXPECT_TRUE(snapshot.at("reconciler").is_object());
+    EXPECT_TRUE(snapshot.at("alerts").is_array());
+}
+
+TEST_F(WebTest, EventsStreamTheSnapshotRepeatedly) {
+    auto stream = ReadStream(web_->Port(), "/api/v1/events", 1500ms);
+    EXPECT_NE(stream.find("text/event-stream"), std::string::npos) << stream.substr(0, 300);
+    EXPECT_GE(Count(stream, "event: system\ndata: {"), 3u) << "snapshots every 300 ms for 1.5 s";
+}
+
+TEST_F(WebTest, ServesTheUiAndItsRoutes) {
+    auto client = web_->Client();
+    auto index = client.Request("GET", "/");
+    EXPECT_EQ(index.status, 200);
+    EXPECT_NE(index.body.find("Valerix test UI"), std::string::npos);
+    EXPECT_EQ(index.Header("content-type"), "text/html; charset=utf-8");
+    EXPECT_EQ(client.Request("GET", "/control-room").status, 200);
+    EXPECT_EQ(client.Request("GET", "/assets/nope.js").status, 404);
+    EXPECT_EQ(client.Request("GET", "/../../etc/passwd").status, 404);
+}
+
+TEST_F(WebTest, ADownServiceIsAFast503AndShowsInTheSnapshot) {
+    inventory_->Kill();
+    auto started = std::chrono::steady_clock::now();
+    auto products = web_->Client().Request("GET", "/api/v1/products");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "never a hang";
+    EXPECT_EQ(products.status, 503);
+    EXPECT_EQ(ParseObject(products.body).at("code").as_string(), "service_unavailable");
+    std::this_thread::sleep_for(700ms);
+    auto snapshot = ParseObject(web_->Client().Request("GET", "/api/v1/system").body);
+    for (const auto& component : snapshot.at("components").as_array()) {
+        if (component.at("name").as_string() == "inventory") EXPECT_EQ(component.at("status").as_string(), "down");
+    }
+    EXPECT_EQ(web_->Client().Request("GET", "/health").status, 503);
+    inventory_->Start();
+}
+
+}  // namespace
+}  // namespace valerix::functional
