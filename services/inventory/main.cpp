@@ -5,7 +5,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
@@ -14,6 +13,7 @@
 #include <valerix/core/logging.hpp>
 #include <valerix/core/random.hpp>
 #include <valerix/http/server.hpp>
+#include <valerix/http/service_setup.hpp>
 #include <valerix/metrics/registry.hpp>
 #include <valerix/pg/startup.hpp>
 
@@ -40,16 +40,8 @@ struct Settings {
 Settings LoadSettings() {
     core::EnvReader env;
     Settings settings;
-    settings.server.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
-    settings.server.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", 3002, 0, 65535));
-    settings.server.read_timeout = env.Millis("VALERIX_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);
-    settings.server.idle_timeout = env.Millis("VALERIX_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000);
-    settings.server.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
-    settings.pool.conninfo =
-        env.String("VALERIX_DB_URL", "host=127.0.0.1 port=5433 dbname=inventory_db user=inventory_svc");
-    settings.pool.max_size = static_cast<std::size_t>(env.Int("VALERIX_DB_POOL_SIZE", 16, 1, 500));
-    settings.pool.connect_timeout = env.Millis("VALERIX_DB_CONNECT_TIMEOUT_MS", 5000, 100, 600000);
-    settings.pool.statement_timeout = env.Millis("VALERIX_DB_STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
+    settings.server = http::ServerConfigFromEnv(env, 3002);
+    settings.pool = pg::PoolConfigFromEnv(env, "host=127.0.0.1 port=5433 dbname=inventory_db user=inventory_svc");
     settings.api.db_timeout = env.Millis("VALERIX_REQUEST_TIMEOUT_MS", 5000, 10, 600000);
     if (auto token = env.Secret("VALERIX_ADMIN_TOKEN")) settings.api.admin_token = *token;
     if (auto chaos = env.String("VALERIX_CHAOS", ""); !chaos.empty()) {
@@ -60,13 +52,7 @@ Settings LoadSettings() {
         if (parsed) settings.chaos = *parsed;
         else env.AddProblem("VALERIX_CHAOS: " + parsed.error().detail);
     }
-    auto level = env.String("VALERIX_LOG_LEVEL", "info");
-    if (!core::ParseLogLevel(level, settings.log_level)) {
-        env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
-    }
-    boost::system::error_code bad_address;
-    asio::ip::make_address(settings.server.host, bad_address);
-    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + settings.server.host + "' is not an IP address");
+    settings.log_level = http::LogLevelFromEnv(env);
     env.Check();
     return settings;
 }

@@ -4,7 +4,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/url/parse.hpp>
@@ -14,6 +13,7 @@
 #include <valerix/core/random.hpp>
 #include <valerix/http/client.hpp>
 #include <valerix/http/server.hpp>
+#include <valerix/http/service_setup.hpp>
 #include <valerix/metrics/registry.hpp>
 #include <valerix/metrics/rolling_latency.hpp>
 #include <valerix/pg/startup.hpp>
@@ -49,15 +49,8 @@ struct Settings {
 Settings LoadSettings() {
     core::EnvReader env;
     Settings s;
-    s.server.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
-    s.server.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", 3001, 0, 65535));
-    s.server.read_timeout = env.Millis("VALERIX_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);
-    s.server.idle_timeout = env.Millis("VALERIX_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000);
-    s.server.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
-    s.pool.conninfo = env.String("VALERIX_DB_URL", "host=127.0.0.1 port=5432 dbname=order_db user=order_svc");
-    s.pool.max_size = static_cast<std::size_t>(env.Int("VALERIX_DB_POOL_SIZE", 16, 1, 500));
-    s.pool.connect_timeout = env.Millis("VALERIX_DB_CONNECT_TIMEOUT_MS", 5000, 100, 600000);
-    s.pool.statement_timeout = env.Millis("VALERIX_DB_STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
+    s.server = http::ServerConfigFromEnv(env, 3001);
+    s.pool = pg::PoolConfigFromEnv(env, "host=127.0.0.1 port=5432 dbname=order_db user=order_svc");
 
     auto inventory_url = env.String("VALERIX_INVENTORY_URL", "http://127.0.0.1:3002");
     auto url = boost::urls::parse_uri(inventory_url);
@@ -95,13 +88,7 @@ Settings LoadSettings() {
         resilience::CircuitBreakerConfig::WindowType::kCountBased) {
         env.AddProblem("VALERIX_BREAKER_MIN_CALLS must not exceed VALERIX_BREAKER_WINDOW");
     }
-    auto level = env.String("VALERIX_LOG_LEVEL", "info");
-    if (!core::ParseLogLevel(level, s.log_level)) {
-        env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
-    }
-    boost::system::error_code bad_address;
-    asio::ip::make_address(s.server.host, bad_address);
-    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + s.server.host + "' is not an IP address");
+    s.log_level = http::LogLevelFromEnv(env);
     env.Check();
     return s;
 }

@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/url/parse.hpp>
 
@@ -11,6 +10,7 @@
 #include <valerix/core/logging.hpp>
 #include <valerix/core/random.hpp>
 #include <valerix/http/server.hpp>
+#include <valerix/http/service_setup.hpp>
 #include <valerix/metrics/registry.hpp>
 
 #include "gateway.hpp"
@@ -56,9 +56,7 @@ UpstreamSetting ReadUpstream(core::EnvReader& env, const std::string& name, cons
 Settings LoadSettings() {
     core::EnvReader env;
     Settings s;
-    s.server.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
-    s.server.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", 8080, 0, 65535));
-    s.server.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
+    s.server = http::ServerConfigFromEnv(env, 8080);
     s.order = ReadUpstream(env, "VALERIX_ORDER_URL", "http://127.0.0.1:3001");
     s.inventory = ReadUpstream(env, "VALERIX_INVENTORY_URL", "http://127.0.0.1:3002");
     s.backup = ReadUpstream(env, "VALERIX_BACKUP_URL", "");
@@ -69,13 +67,7 @@ Settings LoadSettings() {
     s.web_root = env.String("VALERIX_WEB_ROOT", VALERIX_DEFAULT_WEB_ROOT);
     s.monitor.interval = env.Millis("VALERIX_SNAPSHOT_INTERVAL_MS", 1000, 50, 60000);
     if (auto token = env.Secret("VALERIX_ADMIN_TOKEN")) s.monitor.admin_token = *token;
-    auto level = env.String("VALERIX_LOG_LEVEL", "info");
-    if (!core::ParseLogLevel(level, s.log_level)) {
-        env.AddProblem("VALERIX_LOG_LEVEL='" + level + "' must be one of debug, info, warn, error");
-    }
-    boost::system::error_code bad_address;
-    asio::ip::make_address(s.server.host, bad_address);
-    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + s.server.host + "' is not an IP address");
+    s.log_level = http::LogLevelFromEnv(env);
     env.Check();
     return s;
 }

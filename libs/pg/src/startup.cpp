@@ -5,6 +5,15 @@
 
 namespace valerix::pg {
 
+PoolConfig PoolConfigFromEnv(core::EnvReader& env, const std::string& default_conninfo) {
+    PoolConfig config;
+    config.conninfo = env.String("VALERIX_DB_URL", default_conninfo);
+    config.max_size = static_cast<std::size_t>(env.Int("VALERIX_DB_POOL_SIZE", 16, 1, 500));
+    config.connect_timeout = env.Millis("VALERIX_DB_CONNECT_TIMEOUT_MS", 5000, 100, 600000);
+    config.statement_timeout = env.Millis("VALERIX_DB_STATEMENT_TIMEOUT_MS", 5000, 10, 600000);
+    return config;
+}
+
 boost::asio::awaitable<void> PrepareSchema(boost::asio::io_context& io, const PoolConfig& config,
                                            const std::vector<Migration>& migrations, core::Logger& logger,
                                            const core::Clock& clock, int attempts) {

@@ -1,5 +1,7 @@
 #include "gateway.hpp"
 
+#include <valerix/http/service_setup.hpp>
+
 namespace valerix::web {
 namespace {
 
@@ -67,9 +69,6 @@ void Gateway::Register(http::Router& router, metrics::Registry& registry) {
         co_return response;
     });
 
-    router.Add("GET", "/live", [](const http::Request&, http::RequestContext&) -> Awaitable {
-        co_return http::JsonText(200, R"({"status":"ok"})");
-    });
     router.Add("GET", "/health", [this](const http::Request&, http::RequestContext&) -> Awaitable {
         // Deep: the gateway is healthy when it can serve the UI and reach both services.
         std::string live = "/live";
@@ -88,12 +87,7 @@ void Gateway::Register(http::Router& router, metrics::Registry& registry) {
                                              {"inventory", check(inventory_health)}}}};
         co_return http::Json(ok ? 200 : 503, body);
     });
-    router.Add("GET", "/metrics", [&registry](const http::Request&, http::RequestContext&) -> Awaitable {
-        http::Response response;
-        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        response.body = registry.Expose();
-        co_return response;
-    });
+    http::AddLiveAndMetricsRoutes(router, registry);
     router.SetFallback([this](const http::Request& request, http::RequestContext&) -> Awaitable {
         if (request.path.starts_with("/api/")) {
             co_return http::Problem(404, "not_found", "Not found", "no API route at " + request.path);

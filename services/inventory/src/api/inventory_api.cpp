@@ -1,3 +1,5 @@
+#include <valerix/http/service_setup.hpp>
+
 #include "api/inventory_api.hpp"
 
 #include <cstdlib>
@@ -41,31 +43,18 @@ InventoryApi::InventoryApi(InventoryStore& store, Chaos& chaos, ApiConfig config
                                     "Reservation operations by what they decided.", {"operation", "outcome"})) {}
 
 void InventoryApi::Register(http::Router& router, metrics::Registry& registry) {
-    auto bind = [this](Awaitable (InventoryApi::*method)(const http::Request&, http::RequestContext&)) {
-        return [this, method](const http::Request& request, http::RequestContext& context) {
-            return (this->*method)(request, context);
-        };
-    };
-    router.Add("GET", "/api/v1/products", bind(&InventoryApi::ListProducts));
-    router.Add("GET", "/api/v1/products/{sku}", bind(&InventoryApi::GetProduct));
-    router.Add("PUT", "/api/v1/products/{sku}", bind(&InventoryApi::PutProduct));
-    router.Add("POST", "/api/v1/products/{sku}/restock", bind(&InventoryApi::Restock));
-    router.Add("POST", "/api/v1/reservations", bind(&InventoryApi::Reserve));
-    router.Add("GET", "/api/v1/reservations/{id}", bind(&InventoryApi::GetReservation));
-    router.Add("POST", "/api/v1/reservations/{id}/commit", bind(&InventoryApi::Commit));
-    router.Add("POST", "/api/v1/reservations/{id}/release", bind(&InventoryApi::Release));
-    router.Add("GET", "/health", bind(&InventoryApi::Health));
-    router.Add("GET", "/admin/chaos", bind(&InventoryApi::GetChaos));
-    router.Add("PUT", "/admin/chaos", bind(&InventoryApi::PutChaos));
-    router.Add("GET", "/live", [](const http::Request&, http::RequestContext&) -> Awaitable {
-        co_return http::JsonText(200, R"({"status":"ok"})");
-    });
-    router.Add("GET", "/metrics", [&registry](const http::Request&, http::RequestContext&) -> Awaitable {
-        Response response;
-        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        response.body = registry.Expose();
-        co_return response;
-    });
+    router.Add("GET", "/api/v1/products", http::Bind(this, &InventoryApi::ListProducts));
+    router.Add("GET", "/api/v1/products/{sku}", http::Bind(this, &InventoryApi::GetProduct));
+    router.Add("PUT", "/api/v1/products/{sku}", http::Bind(this, &InventoryApi::PutProduct));
+    router.Add("POST", "/api/v1/products/{sku}/restock", http::Bind(this, &InventoryApi::Restock));
+    router.Add("POST", "/api/v1/reservations", http::Bind(this, &InventoryApi::Reserve));
+    router.Add("GET", "/api/v1/reservations/{id}", http::Bind(this, &InventoryApi::GetReservation));
+    router.Add("POST", "/api/v1/reservations/{id}/commit", http::Bind(this, &InventoryApi::Commit));
+    router.Add("POST", "/api/v1/reservations/{id}/release", http::Bind(this, &InventoryApi::Release));
+    router.Add("GET", "/health", http::Bind(this, &InventoryApi::Health));
+    router.Add("GET", "/admin/chaos", http::Bind(this, &InventoryApi::GetChaos));
+    router.Add("PUT", "/admin/chaos", http::Bind(this, &InventoryApi::PutChaos));
+    http::AddLiveAndMetricsRoutes(router, registry);
 }
 
 core::Deadline InventoryApi::DbDeadline(const http::RequestContext& context) const {

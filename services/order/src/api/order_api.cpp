@@ -1,3 +1,5 @@
+#include <valerix/http/service_setup.hpp>
+
 #include "api/order_api.hpp"
 
 #include <charconv>
@@ -30,27 +32,14 @@ OrderApi::OrderApi(OrderWorkflow& workflow, OrderStore& store, InventoryClient& 
       logger_(logger) {}
 
 void OrderApi::Register(http::Router& router, metrics::Registry& registry) {
-    auto bind = [this](Awaitable (OrderApi::*method)(const http::Request&, http::RequestContext&)) {
-        return [this, method](const http::Request& request, http::RequestContext& context) {
-            return (this->*method)(request, context);
-        };
-    };
-    router.Add("POST", "/api/v1/orders", bind(&OrderApi::Create));
-    router.Add("GET", "/api/v1/orders", bind(&OrderApi::List));
-    router.Add("GET", "/api/v1/orders/{id}", bind(&OrderApi::Get));
-    router.Add("POST", "/api/v1/orders/{id}/ship", bind(&OrderApi::Ship));
-    router.Add("POST", "/api/v1/orders/{id}/cancel", bind(&OrderApi::Cancel));
-    router.Add("GET", "/api/v1/resilience", bind(&OrderApi::Resilience));
-    router.Add("GET", "/health", bind(&OrderApi::Health));
-    router.Add("GET", "/live", [](const http::Request&, http::RequestContext&) -> Awaitable {
-        co_return http::JsonText(200, R"({"status":"ok"})");
-    });
-    router.Add("GET", "/metrics", [&registry](const http::Request&, http::RequestContext&) -> Awaitable {
-        Response response;
-        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        response.body = registry.Expose();
-        co_return response;
-    });
+    router.Add("POST", "/api/v1/orders", http::Bind(this, &OrderApi::Create));
+    router.Add("GET", "/api/v1/orders", http::Bind(this, &OrderApi::List));
+    router.Add("GET", "/api/v1/orders/{id}", http::Bind(this, &OrderApi::Get));
+    router.Add("POST", "/api/v1/orders/{id}/ship", http::Bind(this, &OrderApi::Ship));
+    router.Add("POST", "/api/v1/orders/{id}/cancel", http::Bind(this, &OrderApi::Cancel));
+    router.Add("GET", "/api/v1/resilience", http::Bind(this, &OrderApi::Resilience));
+    router.Add("GET", "/health", http::Bind(this, &OrderApi::Health));
+    http::AddLiveAndMetricsRoutes(router, registry);
 }
 
 core::Deadline OrderApi::Db(const http::RequestContext& context) const {

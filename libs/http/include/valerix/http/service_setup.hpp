@@ -1,0 +1,27 @@
+#pragma once
+
+#include <valerix/core/config.hpp>
+#include <valerix/core/logging.hpp>
+#include <valerix/http/router.hpp>
+#include <valerix/http/server.hpp>
+#include <valerix/metrics/registry.hpp>
+
+namespace valerix::http {
+
+/// The listen settings every service reads the same way: VALERIX_HTTP_HOST (an IP address), VALERIX_HTTP_PORT,
+/// VALERIX_HTTP_READ_TIMEOUT_MS, VALERIX_HTTP_IDLE_TIMEOUT_MS, VALERIX_SHUTDOWN_GRACE_MS. Problems go to `env`.
+ServerConfig ServerConfigFromEnv(core::EnvReader& env, unsigned short default_port);
+
+/// VALERIX_LOG_LEVEL (debug|info|warn|error, default info).
+core::LogLevel LogLevelFromEnv(core::EnvReader& env);
+
+/// GET /live (the process answers) and GET /metrics (Prometheus text exposition of `registry`).
+void AddLiveAndMetricsRoutes(Router& router, const metrics::Registry& registry);
+
+/// Adapts a member function `awaitable<Response> (T::*)(const Request&, RequestContext&)` to a Handler.
+template <class T>
+Handler Bind(T* self, boost::asio::awaitable<Response> (T::*method)(const Request&, RequestContext&)) {
+    return [self, method](const Request& request, RequestContext& context) { return (self->*method)(request, context); };
+}
+
+}  // namespace valerix::http

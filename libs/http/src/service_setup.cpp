@@ -1,0 +1,41 @@
+#include <valerix/http/service_setup.hpp>
+
+#include <boost/asio/ip/address.hpp>
+
+namespace valerix::http {
+
+ServerConfig ServerConfigFromEnv(core::EnvReader& env, unsigned short default_port) {
+    ServerConfig config;
+    config.host = env.String("VALERIX_HTTP_HOST", "127.0.0.1");
+    config.port = static_cast<unsigned short>(env.Int("VALERIX_HTTP_PORT", default_port, 0, 65535));
+    config.read_timeout = env.Millis("VALERIX_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);
+    config.idle_timeout = env.Millis("VALERIX_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 3600000);
+    config.shutdown_grace = env.Millis("VALERIX_SHUTDOWN_GRACE_MS", 10000, 0, 600000);
+    boost::system::error_code bad_address;
+    boost::asio::ip::make_address(config.host, bad_address);
+    if (bad_address) env.AddProblem("VALERIX_HTTP_HOST='" + config.host + "' is not an IP address");
+    return config;
+}
+
+core::LogLevel LogLevelFromEnv(core::EnvReader& env) {
+    core::LogLevel level = core::LogLevel::kInfo;
+    auto text = env.String("VALERIX_LOG_LEVEL", "info");
+    if (!core::ParseLogLevel(text, level)) {
+        env.AddProblem("VALERIX_LOG_LEVEL='" + text + "' must be one of debug, info, warn, error");
+    }
+    return level;
+}
+
+void AddLiveAndMetricsRoutes(Router& router, const metrics::Registry& registry) {
+    router.Add("GET", "/live", [](const Request&, RequestContext&) -> boost::asio::awaitable<Response> {
+        co_return JsonText(200, R"({"status":"ok"})");
+    });
+    router.Add("GET", "/metrics", [&registry](const Request&, RequestContext&) -> boost::asio::awaitable<Response> {
+        Response response;
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        response.body = registry.Expose();
+        co_return response;
+    });
+}
+
+}  // namespace valerix::http
