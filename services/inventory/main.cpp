@@ -18,6 +18,7 @@
 #include <valerix/pg/startup.hpp>
 
 #include "api/inventory_api.hpp"
+#include "monitoring/low_stock.hpp"
 #include "storage/inventory_store.hpp"
 
 namespace valerix::inventory {
@@ -34,6 +35,7 @@ struct Settings {
     pg::PoolConfig pool;
     inventory::ApiConfig api;
     inventory::ChaosConfig chaos;
+    inventory::LowStockConfig low_stock;
     core::LogLevel log_level = core::LogLevel::kInfo;
 };
 
@@ -52,6 +54,7 @@ Settings LoadSettings() {
         if (parsed) settings.chaos = *parsed;
         else env.AddProblem("VALERIX_CHAOS: " + parsed.error().detail);
     }
+    settings.low_stock.threshold = static_cast<int>(env.Int("VALERIX_LOW_STOCK_THRESHOLD", 10, 0, 1'000'000'000));
     settings.log_level = http::LogLevelFromEnv(env);
     env.Check();
     return settings;
@@ -94,15 +97,23 @@ int main() {
         api.Register(router, registry);
         http::Server server(io, settings.server, router, logger, registry, random, clock);
         server.Start();
+        inventory::LowStockMonitor low_stock(io, pool, settings.low_stock, registry, logger);
+        low_stock.Start();
 
         asio::signal_set signals(io, SIGTERM, SIGINT);
         signals.async_wait([&](boost::system::error_code ec, int signal) {
             if (ec) return;
             logger.Info("signal received: stopping", {{"signal", signal}});
-            server.Shutdown([&] {
+            // Stop once the monitor's query and every connection are done: no coroutine may still hold a
+            // pooled connection when the objects below io are destroyed.
+            auto pending = std::make_shared<int>(2);
+            auto finish = [&, pending] {
+                if (--*pending > 0) return;
                 pool.Close();
                 io.stop();
-            });
+            };
+            low_stock.Stop(finish);
+            server.Shutdown(finish);
         });
         std::signal(SIGPIPE, SIG_IGN);
         io.run();
