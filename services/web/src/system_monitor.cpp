@@ -48,7 +48,16 @@ boost::json::object HealthOf(const std::string& name, const Upstream::Fetched& f
     } else {
         component["status"] = fetched.status == 200 ? "ok" : "fail";
         auto body = ParseOrNull(fetched.body);
-        if (auto* checks = Find(body, {"checks"})) component["checks"] = *checks;
+        if (auto* checks = Find(body, {"checks"}); checks && checks->is_object()) {
+            component["checks"] = *checks;
+            std::string failing;
+            for (const auto& [check, result] : checks->get_object()) {
+                if (StringAt(result, {"status"}, "ok") == "ok") continue;
+                failing += (failing.empty() ? "" : "; ") + std::string(check) + ": " +
+                           StringAt(result, {"error"}, "failing");
+            }
+            if (!failing.empty()) component["detail"] = failing;
+        }
     }
     return component;
 }
