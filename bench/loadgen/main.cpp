@@ -1,0 +1,46 @@
+// valerix-loadgen: open-loop (fixed arrival rate) or closed-loop HTTP load against the Valerix services.
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <valerix/core/random.hpp>
+
+#include "load_run.hpp"
+#include "options.hpp"
+#include "report.hpp"
+
+int main(int argc, char** argv) {
+    using namespace valerix;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    auto parsed = loadgen::ParseOptions(args);
+    if (parsed.help) {
+        std::cout << loadgen::Usage();
+        return 0;
+    }
+    if (!parsed.errors.empty()) {
+        for (const auto& error : parsed.errors) std::cerr << "valerix-loadgen: " << error << "\n";
+        std::cerr << "valerix-loadgen: see --help\n";
+        return 2;
+    }
+    const auto& options = parsed.options;
+    core::SeededRandom random(options.seed != 0 ? options.seed : core::EntropySeed());
+
+    loadgen::RunResult result;
+    try {
+        result = loadgen::RunLoad(options, random, options.quiet ? nullptr : &std::cerr);
+    } catch (const std::exception& error) {
+        std::cerr << "valerix-loadgen: cannot run: " << error.what() << "\n";
+        return 1;
+    }
+    std::cout << loadgen::TextReport(options, result) << std::flush;
+    if (!options.json_path.empty()) {
+        std::ofstream out(options.json_path);
+        out << boost::json::serialize(loadgen::JsonReport(options, result)) << "\n";
+        if (!out) {
+            std::cerr << "valerix-loadgen: cannot write " << options.json_path << "\n";
+            return 1;
+        }
+    }
+    return 0;
+}

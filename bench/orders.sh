@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# Orders end to end, in one run against the running local stack (./valerix up), as root:
+#   1. seeds a catalog of bench SKUs with huge stock (PUT /api/v1/products/{sku}, admin);
+#   2. the database-only ceiling: pgbench replays the SQL of one order on order_db and inventory_db concurrently;
+#   3. saturation: closed loop (uniform mix, then the hot-SKU mix), orders/s, CPU per 1,000 orders, peak RSS;
+#   4. open loop at a share of the uniform saturation (default 50 %): p50/p99/p99.9;
+#   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING);
+#   6. reconciler drain: N PENDING orders (created while inventory is down), inventory started, seconds until the
+#      reconciler has finished them all.
+# Writes one JSON file to --out and prints a summary table. Restores the stack on exit (inventory started, chaos
+# off). See docs/benchmarks.md.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DATA="${VALERIX_DATA_DIR:-/var/lib/valerix}"
+
+usage() {
+  cat <<EOF
+Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DATA_DIR=$DATA)
+
+  --seconds S         measured seconds of each load run (default 10; at most 20 is kind to a 2-core machine)
+  --warmup S          warm-up before each saturation run (default 2)
+  --workers "N ..."   closed-loop worker counts tried for saturation; the best is kept (default "32 64")
+  --levels "P ..."    open-loop runs at these percentages of the uniform saturation (default "50")
+  --skus N            bench catalog size, BENCH-00001.. (default 10000)
+  --pg-clients "N .." pgbench clients per database; the best is kept (default "16 32")
+  --drain-orders N    PENDING orders for the reconciler drain (default 10000)
+  --fastfail-rate R   open-loop creates per second while the breaker is open (default: the first
+                      --levels share of the uniform saturation, or 100 without a saturation run)
+  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,fastfail,drain
+  --out DIR           where the JSON goes (default /tmp)
+  --loadgen PATH      valerix-loadgen binary (default build-bench/, then build/)
+EOF
+}
+
+SECONDS_PER_RUN=10
+WARMUP=2
+WORKERS="32 64"
+LEVELS="50"
+SKUS=10000
+PG_CLIENTS="16 32"
+DRAIN_ORDERS=10000
+FASTFAIL_RATE=""
+ONLY="pgbench,saturation,open,fastfail,drain"
+OUT=/tmp
+LOADGEN=""
+while (($#)); do
+  case $1 in
+    --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    --levels) LEVELS=$2; shift 2 ;;
+    --skus) SKUS=$2; shift 2 ;;
+    --pg-clients) PG_CLIENTS=$2; shift 2 ;;
+    --drain-orders) DRAIN_ORDERS=$2; shift 2 ;;
+    --fastfail-rate) FASTFAIL_RATE=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --loadgen) LOADGEN=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "orders.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+die() {
+  echo "orders.sh: $*" >&2
+  [[ -n ${WORK:-} ]] && echo "orders.sh: partial results in $WORK" >&2
+  exit 1
+}
+say() { echo "==> $*"; }
+wants() { [[ ",$ONLY," == *",$1,"* ]]; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]] && (($1 > 0)); }
+for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVELS $PG_CLIENTS; do
+  is_uint "$n" || die "expected a positive integer, got '$n' (see --help)"
+done
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
+for part in ${ONLY//,/ }; do
+  [[ $part =~ ^(pgbench|saturation|open|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
+done
+if wants open && ! wants saturation; then die "--only open needs saturation too (the rates are shares of it)"; fi
+
+((EUID == 0)) || die "run as root (psql over the PostgreSQL socket, ./valerix ctl)"
+if [[ -z $LOADGEN ]]; then
+  for candidate in build-bench/bench/loadgen/valerix-loadgen build/bench/loadgen/valerix-loadgen; do
+    [[ -x $candidate ]] && { LOADGEN=$candidate; break; }
+  done
+fi
+[[ -n $LOADGEN && -x $LOADGEN ]] ||
+  die "valerix-loadgen not found; build it: cmake -S . -B build-bench -G Ninja && ninja -C build-bench valerix-loadgen"
+for tool in pgbench psql curl awk; do command -v $tool >/dev/null || die "$tool is missing: ./valerix deps"; done
+# Debian's python3 (./valerix deps); a pyenv shim first on PATH can take seconds per start on a busy machine.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3) || die "python3 is missing: ./valerix deps"
+TOKEN_FILE="$DATA/secrets/admin-token"
+[[ -r $TOKEN_FILE ]] || die "no admin token at $TOKEN_FILE (VALERIX_DATA_DIR=$DATA)"
+ADMIN="Authorization: Bearer $(cat "$TOKEN_FILE")"
+ORDER_URL=http://127.0.0.1:3001
+INVENTORY_URL=http://127.0.0.1:3002
+curl -fsS "$ORDER_URL/live" >/dev/null || die "order-service is not answering on $ORDER_URL: ./valerix up"
+curl -fsS "$INVENTORY_URL/live" >/dev/null || die "inventory-service is not answering on $INVENTORY_URL: ./valerix up"
+
+WIDTH=${#SKUS}
+((WIDTH < 4)) && WIDTH=4
+WORK=$(mktemp -d /tmp/valerix-orders-bench.XXXXXX)
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULT="$OUT/valerix-orders-bench-$STAMP.json"
+REPORT="$PY $ROOT/bench/orders_report.py"
+CATALOG=(--skus "$SKUS" --sku-width "$WIDTH" --sku-prefix BENCH-)
+INVENTORY_STOPPED=0
+
+ctl() { VALERIX_DATA_DIR="$DATA" "$ROOT/valerix" ctl "$@"; }
+order_sql() { psql -X -q -At -h "$DATA/run" -p 5432 -U postgres order_db -c "$1"; }
+chaos_off() {
+  curl -fsS -o /dev/null -X PUT "$INVENTORY_URL/admin/chaos" -H "$ADMIN" -H 'Content-Type: application/json' -d '{}'
+}
+breaker_field() {
+  local body
+  body=$(curl -fsS "$ORDER_URL/api/v1/resilience") || { echo unknown; return 0; }
+  $PY -c "import json,sys; print(json.loads(sys.argv[1])['dependencies'][0]['breaker']['$1'])" "$body"
+}
+# Another `./valerix up` (rebuild) or a crash during the run would make the figures meaningless: stop and say so.
+SERVICE_PIDS=""
+service_pids() { echo "$(ctl pid order) $(ctl pid inventory)"; }
+check_not_restarted() {
+  local now
+  now=$(service_pids)
+  [[ $now == "$SERVICE_PIDS" ]] ||
+    die "a service restarted during the run (order, inventory pids: $SERVICE_PIDS -> $now); figures discarded"
+}
+pending_since() { order_sql "SELECT count(*) FROM inventory_intents WHERE state = 'pending' AND created_at >= '$1'"; }
+now_s() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+restore() {
+  if ((INVENTORY_STOPPED)); then
+    echo "==> Restoring: starting inventory"
+    ctl start inventory >/dev/null || echo "orders.sh: could not start inventory: ./valerix ctl start inventory" >&2
+    for _ in $(seq 1 100); do curl -fsS "$INVENTORY_URL/live" >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  chaos_off 2>/dev/null || echo "orders.sh: could not turn chaos off" >&2
+}
+trap restore EXIT
+trap 'exit 130' INT TERM
+
+lg() { "$LOADGEN" --quiet "$@"; }
+SERVICE_PIDS=$(service_pids)
+
+cat >"$WORK/meta.json" <<EOF
+{"date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+ "dirty": $([[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && echo true || echo false),
+ "machine": "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)",
+ "load_average_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
+ "seconds_per_run": $SECONDS_PER_RUN, "catalog_skus": $SKUS, "data_dir": "$DATA",
+ "command": "bench/orders.sh --seconds $SECONDS_PER_RUN --warmup $WARMUP --workers '$WORKERS' --levels '$LEVELS' --skus $SKUS --pg-clients '$PG_CLIENTS' --drain-orders $DRAIN_ORDERS --fastfail-rate ${FASTFAIL_RATE:-auto} --only $ONLY"}
+EOF
+
+say "Chaos off; seeding $SKUS bench SKUs (BENCH-$(printf "%0${WIDTH}d" 1)..) with 1e9 units each"
+chaos_off
+lg --scenario seed-products "${CATALOG[@]}" --token-file "$TOKEN_FILE" --concurrency 16 --json "$WORK/seed.json" |
+  sed 's/^/    /'
+[[ $($REPORT field "$WORK/seed.json" errors) == 0 ]] || die "seeding failed (see above)"
+
+if wants pgbench; then
+  # One order = one pass of order_db.pgbench (create_order, finish_reserve: two transactions) and one of
+  # inventory_db.pgbench (reserve_stock). pgbench talks to one database, so the two parts run as two pgbench
+  # processes at the same time, sharing the CPUs and the disk as the services' databases do. Round 1 runs both
+  # flat out; the faster side then burns CPU the slower one could use, so round 2 throttles the faster side (-R)
+  # to 1.25x the slower side's round-1 rate. A round's figure is min(order_db, inventory_db); the better round counts.
+  say "Database-only ceiling: pgbench, both databases' parts of one order at the same time, 2 x ${SECONDS_PER_RUN}s"
+  ORDER_PW=$(cat "$DATA/secrets/order-db-password")
+  INVENTORY_PW=$(cat "$DATA/secrets/inventory-db-password")
+  tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | head -1; }
+  lat() { sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$1" | head -1; }
+  # pg_pair CLIENTS TAG ORDER_RATE INVENTORY_RATE (0: unthrottled) -> "order_tps inventory_tps"
+  pg_pair() {
+    local clients=$1 tag=$2 order_rate=(-c "$1") inventory_rate=(-c "$1")
+    (($(printf '%.0f' "$3"))) && order_rate+=(-R "$3")
+    (($(printf '%.0f' "$4"))) && inventory_rate+=(-R "$4")
+    PGPASSWORD=$ORDER_PW pgbench -h 127.0.0.1 -p 5432 -U order_svc -n -M prepared "${order_rate[@]}" -j 2 \
+      -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/order_db.pgbench order_db \
+      >"$WORK/pg-order-$tag.txt" 2>&1 &
+    local order_job=$!
+    PGPASSWORD=$INVENTORY_PW pgbench -h 127.0.0.1 -p 5433 -U inventory_svc -n -M prepared "${inventory_rate[@]}" \
+      -j 2 -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/inventory_db.pgbench inventory_db \
+      >"$WORK/pg-inventory-$tag.txt" 2>&1 &
+    local inventory_job=$!
+    wait $order_job || { cat "$WORK/pg-order-$tag.txt" >&2; die "pgbench on order_db failed"; }
+    wait $inventory_job || { cat "$WORK/pg-inventory-$tag.txt" >&2; die "pgbench on inventory_db failed"; }
+    echo "    $tag: order_db $(tps "$WORK/pg-order-$tag.txt") orders/s (latency $(lat "$WORK/pg-order-$tag.txt") ms" \
+      "per 2 transactions), inventory_db $(tps "$WORK/pg-inventory-$tag.txt") tps" \
+      "(latency $(lat "$WORK/pg-inventory-$tag.txt") ms)" >&2
+    echo "$(tps "$WORK/pg-order-$tag.txt") $(tps "$WORK/pg-inventory-$tag.txt")"
+  }
+  runs="{"
+  for clients in $PG_CLIENTS; do
+    read -r o1 i1 < <(pg_pair "$clients" "$clients-clients-flat-out" 0 0)
+    read -r o_limit i_limit < <($PY -c "o, i = $o1, $i1; print(0, round(o * 1.25, 1)) if o < i else print(round(i * 1.25, 1), 0)")
+    read -r o2 i2 < <(pg_pair "$clients" "$clients-clients-balanced" "$o_limit" "$i_limit")
+    # The throttle should only help; on a shared machine noise can make round 2 worse, so keep the better round.
+    orders=$($PY -c "print(round(max(min($o1, $i1), min($o2, $i2)), 1))")
+    echo "    -> $orders orders/s with $clients clients per database"
+    [[ $runs == "{" ]] || runs+=","
+    runs+="\"$clients\": {\"flat_out\": {\"order_db_orders_per_s\": $o1, \"inventory_db_tps\": $i1},"
+    runs+=" \"balanced\": {\"order_db_orders_per_s\": $o2, \"inventory_db_tps\": $i2,"
+    runs+=" \"order_db_rate_limit\": $o_limit, \"inventory_db_rate_limit\": $i_limit}, \"orders_per_s\": $orders}"
+  done
+  check_not_restarted
+  best=$($PY -c "import json; r=json.loads('$runs}'); print(max(v['orders_per_s'] for v in r.values()))")
+  echo "{\"runs\": $runs}, \"best_orders_per_s\": $best}" >"$WORK/pgbench.json"
+fi
+
+SATURATION=""
+if wants saturation; then
+  pids() { ctl pid "$1"; }
+  ORDER_PID=$(pids order); INVENTORY_PID=$(pids inventory)
+  ORDER_DB_PID=$(pids order-db); INVENTORY_DB_PID=$(pids inventory-db)
+  snapshot() {
+    $REPORT procs order="$ORDER_PID" inventory="$INVENTORY_PID" order_db="$ORDER_DB_PID+" \
+      inventory_db="$INVENTORY_DB_PID+" >"$1"
+  }
+  for mix in uniform hot; do
+    best_rate=0
+    for workers in $WORKERS; do
+      say "Saturation, $mix mix: closed loop, $workers workers, ${WARMUP}s warm-up + ${SECONDS_PER_RUN}s"
+      hot_flags=()
+      [[ $mix == hot ]] && hot_flags=(--hot --hot-skus 10 --hot-share 0.5)
+      snapshot "$WORK/cpu-before.json"
+      lg --scenario orders "${CATALOG[@]}" "${hot_flags[@]}" --concurrency "$workers" --warmup "$WARMUP" \
+        --duration "$SECONDS_PER_RUN" --label "saturation-$mix-$workers" --json "$WORK/sat-$mix-$workers.json" |
+        sed 's/^/    /'
+      snapshot "$WORK/cpu-after.json"
+      rate=$($REPORT field "$WORK/sat-$mix-$workers.json" ok_per_s)
+      if $PY -c "import sys; sys.exit(0 if $rate > $best_rate else 1)"; then
+        best_rate=$rate
+        cp "$WORK/sat-$mix-$workers.json" "$WORK/saturation_$mix.json"
+        if [[ $mix == uniform ]]; then
+          # CPU counted over warm-up and run alike, so divide by every order answered in that time.
+          answered=$($PY -c "import json; d=json.load(open('$WORK/sat-$mix-$workers.json')); print(round(d['ok_per_s'] * (d['completion_span_s'] + $WARMUP)))")
+          $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$answered" >"$WORK/cpu.json"
+        fi
+      fi
+    done
+    [[ $mix == uniform ]] && SATURATION=$best_rate
+    check_not_restarted
+  done
+  echo "    uniform saturation: $SATURATION orders/s"
+fi
+
+if wants open && [[ -n $SATURATION ]]; then
+  for level in $LEVELS; do
+    rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
+    say "Open loop at $level % of saturation: $rate orders/s for ${SECONDS_PER_RUN}s"
+    lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+      --label "open-$level" --json "$WORK/open_$level.json" | sed 's/^/    /'
+    check_not_restarted
+  done
+fi
+
+if wants fastfail || wants drain; then
+  PHASE_START=$(order_sql "SELECT now()")
+  say "Stopping inventory (./valerix ctl stop inventory)"
+  check_not_restarted
+  INVENTORY_STOPPED=1
+  ctl stop inventory | sed 's/^/    /'
+  ! curl -fsS "$INVENTORY_URL/live" >/dev/null 2>&1 || die "inventory still answers after ./valerix ctl stop inventory"
+  ORDER_PID_NOW=$(ctl pid order)
+
+  say "Tripping the breaker: creates until GET /api/v1/resilience says open"
+  for attempt in $(seq 1 30); do
+    [[ $(breaker_field state) == open ]] && break
+    lg --scenario orders "${CATALOG[@]}" --concurrency 4 --requests 8 >/dev/null
+  done
+  [[ $(breaker_field state) == open ]] || die "the breaker did not open with inventory stopped"
+  echo "    breaker open, $(breaker_field open_remaining_ms) ms until half-open"
+
+  if wants fastfail; then
+    if [[ -z $FASTFAIL_RATE ]]; then
+      FASTFAIL_RATE=100
+      [[ -n $SATURATION ]] && FASTFAIL_RATE=$($PY -c "print(round($SATURATION * ${LEVELS%% *} / 100, 1))")
+    fi
+    refused_before=$(breaker_field not_permitted)
+    say "Breaker fast-fail: open loop $FASTFAIL_RATE creates/s for 5 s while inventory is down"
+    lg --scenario orders "${CATALOG[@]}" --rate "$FASTFAIL_RATE" --duration 5 --label fastfail \
+      --json "$WORK/fastfail.json" | sed 's/^/    /'
+    refused_after=$(breaker_field not_permitted)
+    echo "    breaker refused $((refused_after - refused_before)) calls during the run; state now $(breaker_field state)"
+    [[ $($REPORT field "$WORK/fastfail.json" status) =~ ^\{\"202\":\ [0-9]+\}$ ]] ||
+      die "creates during the fast-fail run were not all 202 PENDING: $($REPORT field "$WORK/fastfail.json" status)"
+  fi
+
+  if wants drain; then
+    pending=$(pending_since "$PHASE_START")
+    need=$((DRAIN_ORDERS - pending))
+    if ((need > 0)); then
+      say "Creating $need more orders while inventory is down (closed loop, 32 workers)"
+      lg --scenario orders "${CATALOG[@]}" --concurrency 32 --requests "$need" --label pending-fill \
+        --json "$WORK/pending_fill.json" | sed 's/^/    /'
+    fi
+    [[ $(ctl pid order) == "$ORDER_PID_NOW" ]] || die "order-service restarted while inventory was down"
+    pending=$(pending_since "$PHASE_START")
+    say "Starting inventory with $pending PENDING orders (reserve intents) in order_db"
+    t_start=$(now_s)
+    ctl start inventory | sed 's/^/    /'
+    until curl -fsS "$INVENTORY_URL/live" >/dev/null 2>&1; do sleep 0.05; done
+    t_live=$(now_s)
+    INVENTORY_STOPPED=0
+    first_progress=""
+    drained=false
+    left=$pending
+    series=""  # [seconds after /live, pending] every ~0.25 s
+    deadline=$((${t_live%.*} + 600))
+    while ((${EPOCHREALTIME%.*} < deadline)); do
+      left=$(pending_since "$PHASE_START")
+      t=$(now_s)
+      series+="${series:+, }[$(elapsed "$t_live" "$t"), $left]"
+      if [[ -z $first_progress ]] && ((left < pending)); then first_progress=$t; fi
+      if ((left == 0)); then drained=true; break; fi
+      sleep 0.2
+    done
+    t_end=$(now_s)
+    resilience=$(curl -fsS "$ORDER_URL/api/v1/resilience" || echo null)
+    statuses=$(order_sql "SELECT coalesce(json_object_agg(status, n), '{}') FROM (SELECT status, count(*) AS n FROM orders WHERE created_at >= '$PHASE_START' GROUP BY status) s")
+    seconds=$(elapsed "$t_live" "$t_end")
+    fp=$(elapsed "$t_live" "${first_progress:-$t_end}")
+    rate=$(awk -v n="$pending" -v d="$(elapsed "${first_progress:-$t_end}" "$t_end")" 'BEGIN { printf "%.1f", (d > 0 ? n / d : 0) }')
+    echo "    drained=$drained: $pending -> $left pending in $seconds s after inventory answered /live" \
+      "(start command took $(elapsed "$t_start" "$t_live") s); first progress after $fp s"
+    echo "    orders created in this phase by status: $statuses"
+    cat >"$WORK/drain.json" <<EOF
+{"drained": $drained, "pending_at_start": $pending, "pending_left": $left, "seconds_from_live": $seconds,
+ "seconds_from_start_command": $(elapsed "$t_start" "$t_end"), "first_progress_s": $fp,
+ "orders_per_s_after_first_progress": $rate, "waited_s": $seconds, "final_statuses": $statuses,
+ "resilience_at_end": $resilience, "pending_series": [$series]}
+EOF
+  fi
+fi
+
+restore
+trap - EXIT
+echo
+mkdir -p "$OUT"
+$REPORT summary "$WORK" "$RESULT"
+rm -rf "$WORK"

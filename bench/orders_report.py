@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Helpers of bench/orders.sh: read fields of valerix-loadgen JSON, snapshot process CPU and memory, and assemble
+the run's JSON and summary table. Standard library only.
+
+  orders_report.py field FILE PATH            print one value ("latency_ms.p99", "dependencies.0.breaker.state")
+  orders_report.py procs NAME=PID[+] ...       JSON {NAME: {"cpu_s", "rss_peak_mb"}}; PID+ adds the PID's children
+  orders_report.py cpudelta BEFORE AFTER N    JSON CPU seconds per 1,000 orders between two `procs` snapshots
+  orders_report.py summary DIR OUT_FILE        assemble DIR/*.json into OUT_FILE and print the summary table
+"""
+import json
+import os
+import sys
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def field(path, dotted):
+    with open(path) as f:
+        value = json.load(f)
+    for part in dotted.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def cpu_seconds(pid):
+    """utime + stime of a live process (its exited children are not included)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_peak_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def procs(specs):
+    out = {}
+    for spec in specs:
+        name, pid_text = spec.split("=", 1)
+        with_children = pid_text.endswith("+")
+        pid = int(pid_text.rstrip("+"))
+        pids = [pid] + (children(pid) if with_children else [])
+        out[name] = {"cpu_s": round(sum(cpu_seconds(p) for p in pids), 2),
+                     "rss_peak_mb": round(rss_peak_mb(pid), 1), "processes": len(pids)}
+    return out
+
+
+def cpu_delta(before_file, after_file, orders):
+    with open(before_file) as f:
+        before = json.load(f)
+    with open(after_file) as f:
+        after = json.load(f)
+    out = {"orders": orders, "processes": {}}
+    for name, now in after.items():
+        spent = now["cpu_s"] - before.get(name, {}).get("cpu_s", 0)
+        out["processes"][name] = {"cpu_s": round(spent, 2),
+                                  "cpu_s_per_1000_orders": round(spent * 1000 / orders, 3) if orders else None,
+                                  "rss_peak_mb": now["rss_peak_mb"]}
+    return out
+
+
+def load(directory, name):
+    path = os.path.join(directory, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def fmt(value, digits=1):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def summary(directory, out_file):
+    meta = load(directory, "meta") or {}
+    result = {"meta": meta}
+    rows = []  # (measurement, figure, detail)
+
+    pg = load(directory, "pgbench")
+    if pg:
+        result["pgbench"] = pg
+        for clients, run in sorted(pg["runs"].items(), key=lambda kv: int(kv[0])):
+            flat, balanced = run["flat_out"], run["balanced"]
+            rows.append((f"pgbench replay, {clients}+{clients} clients",
+                         f"{fmt(run['orders_per_s'])} orders/s",
+                         f"balanced: order_db {fmt(balanced['order_db_orders_per_s'])}/s (2 tx each), "
+                         f"inventory_db {fmt(balanced['inventory_db_tps'])} tps; flat out: "
+                         f"{fmt(flat['order_db_orders_per_s'])} / {fmt(flat['inventory_db_tps'])}"))
+
+    for name, title in (("saturation_uniform", "saturation, uniform"), ("saturation_hot", "saturation, hot")):
+        sat = load(directory, name)
+        if not sat:
+            continue
+        result[name] = sat
+        lat = sat["latency_ms"]
+        rows.append((f"{title} ({sat['concurrency']} workers)", f"{fmt(sat['ok_per_s'])} orders/s",
+                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms, status {sat['status']}, "
+                     f"errors {sat['errors']}"))
+    cpu = load(directory, "cpu")
+    if cpu:
+        result["cpu"] = cpu
+        parts = [f"{name} {fmt(v['cpu_s_per_1000_orders'], 2)}" for name, v in cpu["processes"].items()]
+        rows.append(("CPU s per 1,000 orders (uniform saturation)", "", ", ".join(parts)))
+        rss = [f"{name} {fmt(v['rss_peak_mb'])} MB" for name, v in cpu["processes"].items()
+               if name in ("order", "inventory")]
+        rows.append(("peak RSS (since process start)", "", ", ".join(rss)))
+
+    levels = sorted((f for f in os.listdir(directory) if f.startswith("open_")),
+                    key=lambda f: int(f[5:].split(".")[0]))
+    result["open_loop"] = {}
+    for f in levels:
+        run = load(directory, f[:-5])
+        level = f[5:].split(".")[0]
+        result["open_loop"][level] = run
+        lat = run["latency_ms"]
+        rows.append((f"open loop at {level} % ({fmt(run['target_rate'])}/s)",
+                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
+                     f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}"))
+
+    fast = load(directory, "fastfail")
+    if fast:
+        result["breaker_fast_fail"] = fast
+        lat = fast["latency_ms"]
+        rows.append((f"breaker open: create ({fmt(fast['target_rate'])}/s)",
+                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, status {fast['status']}"))
+    fill = load(directory, "pending_fill")
+    if fill:
+        result["pending_fill"] = fill
+    drain = load(directory, "drain")
+    if drain:
+        result["reconciler_drain"] = drain
+        if drain.get("drained"):
+            rows.append((f"reconciler drain of {drain['pending_at_start']:,} PENDING",
+                         f"{fmt(drain['seconds_from_live'], 2)} s",
+                         f"first progress after {fmt(drain['first_progress_s'], 2)} s, then "
+                         f"{fmt(drain['orders_per_s_after_first_progress'])} orders/s; "
+                         f"final statuses {drain['final_statuses']}"))
+        else:
+            rows.append((f"reconciler drain of {drain['pending_at_start']:,} PENDING", "NOT DRAINED",
+                         f"{drain.get('pending_left')} still pending after {drain.get('waited_s')} s"))
+
+    with open(out_file, "w") as f:
+        json.dump(result, f, indent=2)
+    width = max(len(r[0]) for r in rows) if rows else 10
+    fig = max(len(r[1]) for r in rows) if rows else 10
+    print(f"machine: {meta.get('machine', '?')}; commit {meta.get('commit', '?')}; {meta.get('date', '')}")
+    for measurement, figure, detail in rows:
+        print(f"  {measurement:<{width}}  {figure:>{fig}}  {detail}")
+    print(f"JSON: {out_file}")
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "field":
+        value = field(argv[2], argv[3])
+        print(json.dumps(value) if isinstance(value, (dict, list)) else value)
+    elif len(argv) >= 2 and argv[1] == "procs":
+        print(json.dumps(procs(argv[2:])))
+    elif len(argv) == 5 and argv[1] == "cpudelta":
+        print(json.dumps(cpu_delta(argv[2], argv[3], int(argv[4]))))
+    elif len(argv) == 4 and argv[1] == "summary":
+        summary(argv[2], argv[3])
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
