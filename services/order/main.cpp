@@ -84,6 +84,10 @@ Settings LoadSettings() {
     s.reconciler.interval = env.Millis("VALERIX_RECONCILER_INTERVAL_MS", 250, 1, 600000);
     s.reconciler.batch = static_cast<int>(env.Int("VALERIX_RECONCILER_BATCH", 64, 1, 10000));
     s.reconciler.key_retention = std::chrono::seconds(env.Int("VALERIX_IDEMPOTENCY_RETENTION_S", 86400, 86400, 315360000));
+    if (s.workflow.lease <= s.workflow.call_deadline) {
+        env.AddProblem("VALERIX_INTENT_LEASE_MS must exceed VALERIX_INVENTORY_DEADLINE_MS, or the reconciler would "
+                       "take over intents their requests are still working on");
+    }
     if (s.breaker.minimum_calls > s.breaker.window_size && s.breaker.window_type ==
         resilience::CircuitBreakerConfig::WindowType::kCountBased) {
         env.AddProblem("VALERIX_BREAKER_MIN_CALLS must not exceed VALERIX_BREAKER_WINDOW");

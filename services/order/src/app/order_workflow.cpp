@@ -22,6 +22,16 @@ std::string StringOf(const boost::json::object& object, const char* key) {
 
 Answer ProblemAnswer(const http::Response& response) { return Answer{response.status, response.body, true}; }
 
+/// The reserve was decided by someone else first (the reconciler, or a cancel): answer what a replay of the key
+/// returns — 201 or the stored 409/422 problem — and 202 with the order as it is when nothing final is stored.
+Answer DecidedElsewhere(Transition& finished, const std::string& order_id) {
+    int status = finished.response_status;
+    if (status == 201 || status == 409 || status == 422) {
+        return Answer{status, std::move(finished.body), status != 201, false, order_id};
+    }
+    return Answer{202, std::move(finished.body), false, false, order_id};
+}
+
 }  // namespace
 
 OrderWorkflow::OrderWorkflow(OrderStore& store, InventoryClient& inventory, WorkflowConfig config,
@@ -103,7 +113,8 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::ApplyReserveReply(cons
             CountStatus("CONFIRMED");
             order_value_.Inc(static_cast<double>(total));
         }
-        Answer answer{finished->outcome == "applied" ? 201 : 200, std::move(finished->body), false, false, order_id};
+        if (finished->outcome != "applied") co_return DecidedElsewhere(*finished, order_id);
+        Answer answer{201, std::move(finished->body), false, false, order_id};
         co_return answer;
     }
     // A definite refusal: the order is REJECTED and the problem is what a replay of the key returns.
@@ -126,10 +137,7 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::ApplyReserveReply(cons
     std::string no_items = "[]";
     finished = co_await store_.FinishReserve(order_id, false, no_items, 0, reason, problem.status, problem.body, Db());
     if (!finished) co_return finished.error();
-    if (finished->outcome != "applied") {
-        Answer answer{200, std::move(finished->body), false, false, order_id};
-        co_return answer;
-    }
+    if (finished->outcome != "applied") co_return DecidedElsewhere(*finished, order_id);
     CountStatus("REJECTED");
     logger_.Info("order rejected", {{"order_id", order_id}, {"reason", reason}});
     co_return ProblemAnswer(problem);

@@ -11,7 +11,8 @@ constexpr pg::Statement kCreate{
     "FROM create_order($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int)"};
 constexpr pg::Statement kFinishReserve{
     "order_finish_reserve",
-    "SELECT applied, status, body FROM finish_reserve($1::uuid, $2::bool, $3::jsonb, $4::bigint, $5, $6::int, $7)"};
+    "SELECT applied, status, response_status, body "
+    "FROM finish_reserve($1::uuid, $2::bool, $3::jsonb, $4::bigint, $5, $6::int, $7)"};
 constexpr pg::Statement kDefer{"order_defer_intent", "SELECT defer_intent($1::uuid, $2, $3, $4::int)"};
 constexpr pg::Statement kFail{"order_fail_intent", "SELECT fail_intent($1::uuid, $2, $3)"};
 constexpr pg::Statement kStartShip{"order_start_ship", "SELECT outcome, body FROM start_ship($1::uuid, $2::int)"};
@@ -108,7 +109,8 @@ Awaitable<Transition> OrderStore::FinishReserve(const std::string& order_id, boo
     auto rows = co_await pool_.Execute(kFinishReserve, params, deadline);
     if (!rows) co_return rows.error();
     if (rows->Empty()) co_return pg::Error{pg::ErrorKind::kOther, "", "order " + order_id + " does not exist"};
-    co_return Transition{rows->Bool(0, 0) ? "applied" : "unchanged", std::string(rows->Text(0, 2))};
+    co_return Transition{rows->Bool(0, 0) ? "applied" : "unchanged", std::string(rows->Text(0, 3)),
+                         rows->IsNull(0, 2) ? 0 : static_cast<int>(rows->Int(0, 2))};
 }
 
 Awaitable<std::string> OrderStore::DeferIntent(const std::string& order_id, const std::string& kind,

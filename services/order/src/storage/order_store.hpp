@@ -25,6 +25,7 @@ struct CreateOutcome {
 struct Transition {
     std::string outcome;
     std::string body;
+    int response_status = 0;  ///< FinishReserve: the answer stored for the key (0 when none)
 };
 
 /// An intent the reconciler claimed (leased) for one attempt.
