@@ -16,7 +16,7 @@ TEST(BrowserTest, StorefrontAndControlRoomInRealChromium) {
     auto inventory = StartInventory(*postgres, "inventory");
     auto order = StartOrder(*postgres, "order", inventory->Port(),
                             {{"VALERIX_INVENTORY_DEADLINE_MS", "5000"}, {"VALERIX_INVENTORY_TRY_TIMEOUT_MS", "2000"},
-                             {"VALERIX_BREAKER_OPEN_MS", "5000"}});
+                             {"VALERIX_BREAKER_OPEN_MS", "5000"}, {"VALERIX_INTENT_LEASE_MS", "8000"}});
     auto web = StartWeb(postgres->Dir(), "web", order->Port(), inventory->Port(), VALERIX_WEB_DIST,
                         {{"VALERIX_SNAPSHOT_INTERVAL_MS", "1000"}});
     std::string log = postgres->Dir() + "/e2e.log";
