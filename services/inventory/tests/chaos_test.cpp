@@ -75,5 +75,17 @@ TEST_F(ChaosTest, ProbabilityReproducesForASeed) {
     EXPECT_LT(hits, 90);
 }
 
+TEST_F(ChaosTest, CrashesAreCountedWhenCarriedOutNotWhenDecided) {
+    ChaosConfig config;
+    config.crash = {ChaosMode::kEveryNth, 1, 0, CrashPoint::kAfterCommit, CrashAction::kError500};
+    Chaos chaos(config, registry_, logger_);
+    auto decision = chaos.Decide("reserve", "r1");
+    ASSERT_TRUE(decision.crash);
+    const std::string counted = R"(valerix_chaos_injections_total{kind="crash",action="error_500"} 1)";
+    EXPECT_EQ(registry_.Expose().find(counted), std::string::npos) << "a decided crash may never happen (504 first)";
+    chaos.RecordCrash(decision, "reserve", "r1");
+    EXPECT_NE(registry_.Expose().find(counted), std::string::npos);
+}
+
 }  // namespace
 }  // namespace valerix::inventory

@@ -140,11 +140,11 @@ InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http
     if (!parsed) co_return FieldProblem(parsed.error());
     auto chaos = chaos_.Decide("reserve", context.request_id);
     if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(*chaos.crash, context);
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "reserve", context);
     auto result = co_await store_.Reserve(*parsed, DbDeadline(context));
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("reserve", result->outcome);
-    if (chaos.crash) co_return Crash(*chaos.crash, context);
+    if (chaos.crash) co_return Crash(chaos, "reserve", context);
     const auto& outcome = result->outcome;
     if (outcome == "created") co_return http::JsonText(201, std::move(result->body));
     if (outcome == "replayed") co_return http::JsonText(200, std::move(result->body));
@@ -189,11 +189,11 @@ InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::Request
     if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
     auto chaos = chaos_.Decide("commit", context.request_id);
     if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(*chaos.crash, context);
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "commit", context);
     auto result = co_await store_.Commit(*id, DbDeadline(context));
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("commit", result->outcome);
-    if (chaos.crash) co_return Crash(*chaos.crash, context);
+    if (chaos.crash) co_return Crash(chaos, "commit", context);
     if (result->outcome == "not_found") {
         co_return Problem(404, "reservation_not_found", "Reservation not found", "no reservation with id " + *id);
     }
@@ -211,11 +211,11 @@ InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::Reques
     if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
     auto chaos = chaos_.Decide("release", context.request_id);
     if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(*chaos.crash, context);
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "release", context);
     auto result = co_await store_.Release(*id, DbDeadline(context));
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("release", result->outcome);
-    if (chaos.crash) co_return Crash(*chaos.crash, context);
+    if (chaos.crash) co_return Crash(chaos, "release", context);
     if (result->outcome == "invalid_transition") {
         co_return Problem(409, "invalid_transition", "Invalid transition",
                           "a committed reservation cannot be released",
@@ -244,8 +244,10 @@ boost::asio::awaitable<bool> InventoryApi::InjectLatency(const ChaosDecision& de
     co_return !context.deadline.Expired(clock_);
 }
 
-Response InventoryApi::Crash(CrashAction action, const http::RequestContext& context) {
-    switch (action) {
+Response InventoryApi::Crash(const ChaosDecision& decision, std::string_view operation,
+                            const http::RequestContext& context) {
+    chaos_.RecordCrash(decision, operation, context.request_id);
+    switch (*decision.crash) {
         case CrashAction::kExit:
             logger_.Error("chaos: exiting now (simulated crash)", {{"request_id", context.request_id}});
             std::_Exit(70);

@@ -47,7 +47,7 @@ private:
     /// the caller's deadline is still alive afterwards.
     boost::asio::awaitable<bool> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
-    http::Response Crash(CrashAction action, const http::RequestContext& context);
+    http::Response Crash(const ChaosDecision& decision, std::string_view operation, const http::RequestContext& context);
 
     /// The deadline for database work: the caller's propagated one, capped by db_timeout.
     core::Deadline DbDeadline(const http::RequestContext& context) const;

@@ -183,13 +183,15 @@ ChaosDecision Chaos::Decide(std::string_view operation, const std::string& reque
         logger_.Warn("chaos: injecting latency", {{"request_id", request_id}, {"operation", operation},
                                                   {"delay_ms", decision.delay.count()}});
     }
-    if (decision.crash) {
-        injections_.WithLabels({"crash", std::string(ToString(*decision.crash))}).Inc();
-        logger_.Warn("chaos: injecting a crash", {{"request_id", request_id}, {"operation", operation},
-                                                  {"action", ToString(*decision.crash)},
-                                                  {"point", ToString(decision.point)}});
-    }
     return decision;
+}
+
+void Chaos::RecordCrash(const ChaosDecision& decision, std::string_view operation, const std::string& request_id) {
+    if (!decision.crash) return;
+    injections_.WithLabels({"crash", std::string(ToString(*decision.crash))}).Inc();
+    logger_.Warn("chaos: injecting a crash", {{"request_id", request_id}, {"operation", operation},
+                                              {"action", ToString(*decision.crash)},
+                                              {"point", ToString(decision.point)}});
 }
 
 }  // namespace valerix::inventory

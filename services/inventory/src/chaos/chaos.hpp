@@ -68,7 +68,11 @@ public:
     void Configure(const ChaosConfig& config);
     ChaosConfig Current() const;
 
+    /// Decides for one call; an injected delay is counted and logged here (it always happens).
     ChaosDecision Decide(std::string_view operation, const std::string& request_id);
+    /// Counts and logs a crash when it is actually carried out (a call whose deadline ran out during an injected
+    /// delay is answered 504 before it reaches its crash point).
+    void RecordCrash(const ChaosDecision& decision, std::string_view operation, const std::string& request_id);
 
 private:
     bool Fires(ChaosMode mode, int every_nth, double probability, std::uint64_t& calls);
