@@ -3,12 +3,11 @@
 #include <cstdio>
 #include <iostream>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 
+#include <valerix/core/after_all.hpp>
 #include <valerix/core/config.hpp>
 #include <valerix/core/logging.hpp>
 #include <valerix/core/random.hpp>
@@ -81,11 +80,7 @@ int main() {
         core::SeededRandom random(core::EntropySeed());
         metrics::Registry registry;
 
-        auto prepared = asio::co_spawn(
-            io, pg::PrepareSchema(io, settings.pool, inventory::Migrations(), logger, clock), asio::use_future);
-        io.run();
-        prepared.get();
-        io.restart();
+        pg::PrepareSchemaBeforeServing(io, settings.pool, inventory::Migrations(), logger, clock);
 
         pg::Pool pool(io, settings.pool, logger, clock);
         pg::RegisterPoolMetrics(registry, pool);
@@ -106,12 +101,10 @@ int main() {
             logger.Info("signal received: stopping", {{"signal", signal}});
             // Stop once the monitor's query and every connection are done: no coroutine may still hold a
             // pooled connection when the objects below io are destroyed.
-            auto pending = std::make_shared<int>(2);
-            auto finish = [&, pending] {
-                if (--*pending > 0) return;
+            auto finish = core::AfterAll(2, [&] {
                 pool.Close();
                 io.stop();
-            };
+            });
             low_stock.Stop(finish);
             server.Shutdown(finish);
         });

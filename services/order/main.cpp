@@ -2,12 +2,11 @@
 #include <csignal>
 #include <cstdio>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/url/parse.hpp>
 
+#include <valerix/core/after_all.hpp>
 #include <valerix/core/config.hpp>
 #include <valerix/core/logging.hpp>
 #include <valerix/core/random.hpp>
@@ -114,11 +113,7 @@ int main() {
         core::SeededRandom random(core::EntropySeed());
         metrics::Registry registry;
 
-        auto prepared = asio::co_spawn(io, pg::PrepareSchema(io, settings.pool, order::Migrations(), logger, clock),
-                                       asio::use_future);
-        io.run();
-        prepared.get();
-        io.restart();
+        pg::PrepareSchemaBeforeServing(io, settings.pool, order::Migrations(), logger, clock);
 
         pg::Pool pool(io, settings.pool, logger, clock);
         pg::RegisterPoolMetrics(registry, pool);
@@ -168,13 +163,11 @@ int main() {
             logger.Info("signal received: stopping", {{"signal", signal}});
             // Stop when both the reconciler has finished its round and every connection has drained, so no
             // coroutine still holds a pooled connection when the objects below io are destroyed.
-            auto pending = std::make_shared<int>(2);
-            auto finish = [&, pending] {
-                if (--*pending > 0) return;
+            auto finish = core::AfterAll(2, [&] {
                 inventory_http.Close();
                 pool.Close();
                 io.stop();
-            };
+            });
             reconciler.Stop(finish);
             server.Shutdown(finish);
         });

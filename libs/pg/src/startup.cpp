@@ -1,6 +1,8 @@
 #include <valerix/pg/startup.hpp>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace valerix::pg {
@@ -34,6 +36,16 @@ boost::asio::awaitable<void> PrepareSchema(boost::asio::io_context& io, const Po
         boost::asio::steady_timer pause(io, std::chrono::milliseconds(500));
         co_await pause.async_wait(boost::asio::use_awaitable);
     }
+}
+
+void PrepareSchemaBeforeServing(boost::asio::io_context& io, const PoolConfig& config,
+                                const std::vector<Migration>& migrations, core::Logger& logger,
+                                const core::Clock& clock) {
+    auto prepared = boost::asio::co_spawn(io, PrepareSchema(io, config, migrations, logger, clock),
+                                          boost::asio::use_future);
+    io.run();
+    prepared.get();
+    io.restart();
 }
 
 void RegisterPoolMetrics(metrics::Registry& registry, const Pool& pool) {

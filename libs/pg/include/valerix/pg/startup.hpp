@@ -24,6 +24,12 @@ boost::asio::awaitable<void> PrepareSchema(boost::asio::io_context& io, const Po
                                            const std::vector<Migration>& migrations, core::Logger& logger,
                                            const core::Clock& clock, int attempts = 60);
 
+/// Runs PrepareSchema to completion on `io` before anything else is started on it (the services serve nothing
+/// until their schema is current), then leaves `io` ready to run again. Throws like PrepareSchema.
+void PrepareSchemaBeforeServing(boost::asio::io_context& io, const PoolConfig& config,
+                                const std::vector<Migration>& migrations, core::Logger& logger,
+                                const core::Clock& clock);
+
 /// Publishes the pool's size, idle connections and waiters as gauges (read on the I/O thread at scrape time).
 void RegisterPoolMetrics(metrics::Registry& registry, const Pool& pool);
 
