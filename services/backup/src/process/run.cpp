@@ -1,0 +1,154 @@
+#include "process/run.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+extern char** environ;
+
+namespace valerix::backup {
+namespace {
+
+void AppendCapped(std::string& to, const char* data, std::size_t n) {
+    to.append(data, n);
+    if (to.size() > kOutputCap) to.erase(0, to.size() - kOutputCap);
+}
+
+std::string LastLine(const std::string& text) {
+    std::size_t end = text.find_last_not_of(" \t\r\n");
+    if (end == std::string::npos) return {};
+    std::size_t begin = text.rfind('\n', end);
+    return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+}
+
+}  // namespace
+
+std::string ProcessResult::Summary() const {
+    std::string line = LastLine(err);
+    if (line.empty()) line = LastLine(out);
+    std::string head = timed_out ? "timed out" : exit_code < 0 ? "could not start" : "exit " + std::to_string(exit_code);
+    return line.empty() ? head : head + ": " + line;
+}
+
+ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
+    ProcessResult result;
+    if (argv.empty()) {
+        result.err = "no program given";
+        return result;
+    }
+    // Everything that allocates happens before fork: this process has other threads.
+    std::vector<std::string> env_strings;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        std::string_view var(*e);
+        auto name = var.substr(0, var.find('='));
+        bool overridden = false;
+        for (const auto& [k, v] : options.extra_env) overridden = overridden || k == name;
+        if (!overridden) env_strings.emplace_back(var);
+    }
+    for (const auto& [k, v] : options.extra_env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = argv;
+    std::vector<char*> argvp;
+    for (auto& s : args) argvp.push_back(s.data());
+    argvp.push_back(nullptr);
+
+    int out_pipe[2], err_pipe[2], exec_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    if (::pipe2(exec_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    const char* dir = options.working_dir.empty() ? nullptr : options.working_dir.c_str();
+
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+    if (pid == 0) {
+        sigset_t empty;
+        sigemptyset(&empty);
+        sigprocmask(SIG_SETMASK, &empty, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
+        ::setpgid(0, 0);  // its own group: a timeout kills the program and whatever it started
+        int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out_pipe[1], 1) < 0 || ::dup2(err_pipe[1], 2) < 0 ||
+            (dir != nullptr && ::chdir(dir) != 0)) {
+            int e = errno;
+            [[maybe_unused]] auto n = ::write(exec_pipe[1], &e, sizeof e);
+            ::_exit(127);
+        }
+        ::execvpe(argvp[0], argvp.data(), envp.data());
+        int e = errno;
+        [[maybe_unused]] auto n = ::write(exec_pipe[1], &e, sizeof e);
+        ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    ::close(exec_pipe[1]);
+    int exec_errno = 0;
+    if (::read(exec_pipe[0], &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
+        ::close(exec_pipe[0]);
+        ::close(out_pipe[0]);
+        ::close(err_pipe[0]);
+        ::waitpid(pid, nullptr, 0);
+        result.err = argv[0] + ": " + std::strerror(exec_errno);
+        return result;
+    }
+    ::close(exec_pipe[0]);
+    if (options.running_pid != nullptr) options.running_pid->store(pid);
+
+    auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    bool term_sent = false;
+    auto kill_at = deadline;
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    char buffer[16384];
+    int status = 0;
+    bool reaped = false;
+    // Reads until both pipes close; a daemon the program left behind may keep them open, so stop reading once the
+    // program itself has exited and the pipes have nothing more right now.
+    while (open_fds > 0) {
+        if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) reaped = true;
+        auto now = std::chrono::steady_clock::now();
+        if (!term_sent && now >= deadline) {
+            ::kill(-pid, SIGTERM);
+            term_sent = true;
+            result.timed_out = true;
+            kill_at = now + std::chrono::seconds(10);
+        } else if (term_sent && now >= kill_at) {
+            ::kill(-pid, SIGKILL);
+            kill_at = now + std::chrono::hours(1);
+        }
+        auto wait_until = term_sent ? kill_at : deadline;
+        auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - now).count();
+        int n = ::poll(fds, 2, reaped ? 50 : static_cast<int>(std::clamp<long long>(wait_ms, 0, 1000)));
+        if (n < 0 && errno != EINTR) break;
+        if (n == 0 && reaped) break;
+        for (auto& fd : fds) {
+            if (fd.fd < 0 || fd.revents == 0) continue;
+            ssize_t got = ::read(fd.fd, buffer, sizeof buffer);
+            if (got > 0) {
+                AppendCapped(fd.fd == out_pipe[0] ? result.out : result.err, buffer, static_cast<std::size_t>(got));
+            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                ::close(fd.fd);
+                fd.fd = -1;
+                --open_fds;
+            }
+        }
+    }
+    for (auto& fd : fds) {
+        if (fd.fd >= 0) ::close(fd.fd);
+    }
+    while (!reaped && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (options.running_pid != nullptr) options.running_pid->store(0);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    return result;
+}
+
+}  // namespace valerix::backup

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace valerix::backup {
+
+/// What a finished child process left behind.
+struct ProcessResult {
+    int exit_code = -1;     ///< exit status, or 128 + signal (as a shell reports it); -1 when it could not start
+    bool timed_out = false; ///< killed because it ran past the timeout
+    std::string out;        ///< stdout (the last kOutputCap bytes)
+    std::string err;        ///< stderr (the last kOutputCap bytes), or why the program could not start
+    bool Ok() const { return exit_code == 0 && !timed_out; }
+    /// One line for a job record: the exit status and the last non-empty line of stderr (or stdout).
+    std::string Summary() const;
+};
+
+struct ProcessOptions {
+    std::chrono::milliseconds timeout{std::chrono::hours(6)};
+    std::vector<std::pair<std::string, std::string>> extra_env;
+    std::string working_dir = "/";
+    /// When set, holds the child's PID (= its process group) while it runs, so another thread can signal it.
+    std::atomic<pid_t>* running_pid = nullptr;
+};
+
+inline constexpr std::size_t kOutputCap = 256 * 1024;
+
+/// Runs `argv` (argv[0] looked up in PATH) to completion, capturing stdout and stderr, stdin from /dev/null.
+/// Blocks the calling thread: call it from a worker thread, never from an I/O thread. On timeout the child gets
+/// SIGTERM, then SIGKILL after 10 s. Never throws for a failing program; throws std::system_error only when the
+/// process cannot be created at all (pipes, fork).
+ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+}  // namespace valerix::backup

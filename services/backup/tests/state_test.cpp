@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "state/state_store.hpp"
+
+namespace valerix::backup {
+namespace {
+
+class StateStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/valerix-backup-state-XXXXXX";
+        dir_ = ::mkdtemp(pattern);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::string dir_;
+};
+
+TEST_F(StateStoreTest, RoundTripsAndMarksUnfinishedJobsInterrupted) {
+    StateStore store(dir_);
+    PersistentState state = store.Load();
+    EXPECT_TRUE(state.jobs.empty());
+    Job done;
+    done.id = "a";
+    done.kind = "backup";
+    done.type = "full";
+    done.stanzas = {"order"};
+    done.status = "succeeded";
+    done.queued_at = 1;
+    done.finished_at = 2;
+    Job running = done;
+    running.id = "b";
+    running.status = "running";
+    running.started_at = 3;
+    state.jobs = {done, running};
+    state.quota = SyncQuota{20000, 1};
+    state.synced_files["archive/x"] = "1:2";
+    state.last_sync_success_at = 1234;
+    store.Save(state);
+
+    auto loaded = StateStore(dir_).Load();
+    ASSERT_EQ(loaded.jobs.size(), 2u);
+    EXPECT_EQ(loaded.jobs[0].status, "succeeded");
+    EXPECT_EQ(loaded.jobs[1].status, "interrupted");
+    EXPECT_EQ(loaded.backup_failures.at("order"), 3);  // counts as a failure: retried after the back-off
+    EXPECT_EQ(loaded.quota.day, 20000);
+    EXPECT_EQ(loaded.quota.calls, 1);
+    EXPECT_EQ(loaded.synced_files.at("archive/x"), "1:2");
+    EXPECT_EQ(loaded.last_sync_success_at, 1234);
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/state.json.tmp"));
+}
+
+TEST_F(StateStoreTest, RefusesACorruptFileInsteadOfForgettingTheQuota) {
+    std::ofstream(dir_ + "/state.json") << "{not json";
+    StateStore store(dir_);
+    EXPECT_THROW(store.Load(), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace valerix::backup
