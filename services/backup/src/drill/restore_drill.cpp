@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <boost/json/array.hpp>
 
@@ -84,7 +85,6 @@ json::object RunRestoreDrill(const PgBackRest& pgbackrest, const BackupEntry& ba
              << "unix_socket_directories = '" << dir << "'\n"
              << "port = 5432\n"
              << "archive_mode = off\n"
-             << "max_connections = 20\n"
              << "shared_buffers = '32MB'\n"
              << "cluster_name = 'valerix-drill-" << spec.stanza << "'\n";
         if (!conf) return fail("cannot write " + pgdata + "/postgresql.auto.conf");
@@ -111,8 +111,15 @@ json::object RunRestoreDrill(const PgBackRest& pgbackrest, const BackupEntry& ba
     auto t_check = std::chrono::steady_clock::now();
     BlockingPg db(ConnInfo(dir, 5432, "postgres", spec.database));
     if (!db.Ok()) return fail("cannot connect to the restored " + spec.database + ": " + db.Error());
-    auto recovering = db.Query("SELECT pg_is_in_recovery()");
-    bool promoted = recovering && !recovering->empty() && (*recovering)[0][0] == "f";
+    // pg_ctl returns once read-only connections are accepted; recovery ends with the promotion a moment later.
+    bool promoted = false;
+    auto promote_until = std::chrono::steady_clock::now() + settings.start_timeout;
+    while (!promoted && std::chrono::steady_clock::now() < promote_until) {
+        auto recovering = db.Query("SELECT pg_is_in_recovery()");
+        if (!recovering) break;
+        promoted = !recovering->empty() && (*recovering)[0][0] == "f";
+        if (!promoted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     checks.push_back(Check("promoted", promoted, promoted ? "recovery finished" : "still in recovery"));
     ok = ok && promoted;
 

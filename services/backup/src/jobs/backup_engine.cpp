@@ -400,6 +400,17 @@ void BackupEngine::ScheduleDueJobs(std::int64_t now) {
 }
 
 void BackupEngine::WorkerLoop() {
+    // Stanzas first, so `pgbackrest check` (health) can pass before the first backup; a failure here is retried
+    // before that stanza's first backup.
+    for (const auto& name : stanza_names_) {
+        auto created = worker_pgbackrest_.StanzaCreate(name);
+        if (created.Ok()) {
+            stanzas_created_.insert(name);
+        } else {
+            logger_.Warn("stanza-create failed; retried before the first backup",
+                         {{"stanza", name}, {"error", created.Summary()}});
+        }
+    }
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         if (queue_.empty() && config_.schedule_enabled && info_loaded_) ScheduleDueJobs(NowSeconds());

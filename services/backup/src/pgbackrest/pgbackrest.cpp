@@ -156,7 +156,7 @@ ProcessResult PgBackRest::StanzaCreate(const std::string& stanza) const {
 }
 
 ProcessResult PgBackRest::Check(const std::string& stanza) const {
-    return Run(stanza, {"--archive-timeout=60", "check"}, std::chrono::minutes(3));
+    return Run(stanza, {"--archive-timeout=15", "check"}, std::chrono::minutes(3));
 }
 
 ProcessResult PgBackRest::Backup(const std::string& stanza, const std::string& type) const {
