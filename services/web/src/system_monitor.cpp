@@ -1,6 +1,7 @@
 #include "system_monitor.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 
 #include <boost/asio/co_spawn.hpp>
@@ -88,6 +89,53 @@ std::string UtcNow() {
 
 asio::awaitable<Upstream::Fetched> Unconfigured() { co_return Upstream::Fetched{0, "", "not configured"}; }
 
+// The control room's backup panel: per stanza the newest full and newest backup, and the latest restore drill.
+boost::json::value BackupSummary(const Upstream::Fetched& backups, const Upstream::Fetched& drill) {
+    auto listing = ParseOrNull(backups.status == 200 ? backups.body : "");
+    auto* stanzas = Find(listing, {"stanzas"});
+    if (!stanzas || !stanzas->is_array()) {
+        return boost::json::object{{"status", backups.status == 0 ? "unreachable" : "unavailable"}};
+    }
+    boost::json::array rows;
+    for (const auto& stanza : stanzas->get_array()) {
+        boost::json::object row{{"stanza", StringAt(stanza, {"name"}, "")}, {"status", StringAt(stanza, {"status"}, "")}};
+        const boost::json::value* newest = nullptr;
+        const boost::json::value* newest_full = nullptr;
+        std::size_t count = 0;
+        if (auto* list = Find(stanza, {"backups"}); list && list->is_array()) {
+            count = list->get_array().size();
+            for (const auto& b : list->get_array()) {
+                newest = &b;  // oldest first
+                if (StringAt(b, {"type"}, "") == "full") newest_full = &b;
+            }
+        }
+        row["backups"] = count;
+        row["last_full_at"] = newest_full ? boost::json::value(StringAt(*newest_full, {"finished_at"}, "")) : nullptr;
+        row["last_backup_at"] = newest ? boost::json::value(StringAt(*newest, {"finished_at"}, "")) : nullptr;
+        row["last_type"] = newest ? boost::json::value(StringAt(*newest, {"type"}, "")) : nullptr;
+        rows.push_back(std::move(row));
+    }
+    boost::json::object summary{{"stanzas", std::move(rows)}};
+    auto latest = ParseOrNull(drill.status == 200 ? drill.body : "");
+    if (latest.is_object()) {
+        boost::json::object recovery;
+        if (auto* reports = Find(latest, {"stanzas"}); reports && reports->is_array()) {
+            for (const auto& r : reports->get_array()) {
+                if (auto* seconds = Find(r, {"recovery_seconds"}); seconds && seconds->is_number()) {
+                    recovery[StringAt(r, {"stanza"}, "")] = std::round(seconds->to_number<double>() * 10) / 10;
+                }
+            }
+        }
+        auto* ok = Find(latest, {"ok"});
+        summary["restore_drill"] = boost::json::object{{"ok", ok && ok->is_bool() && ok->get_bool()},
+                                                       {"finished_at", StringAt(latest, {"finished_at"}, "")},
+                                                       {"recovery_seconds", std::move(recovery)}};
+    } else {
+        summary["restore_drill"] = nullptr;
+    }
+    return summary;
+}
+
 }  // namespace
 
 SystemMonitor::SystemMonitor(asio::io_context& io, Upstream& order, Upstream& inventory, Upstream* backup,
@@ -135,18 +183,24 @@ asio::awaitable<void> SystemMonitor::Refresh() {
     if (!config_.admin_token.empty()) admin.emplace_back("authorization", "Bearer " + config_.admin_token);
     std::string health = "/health", resilience = "/api/v1/resilience", chaos = "/admin/chaos";
     std::string ready = "/-/ready", alerts_target = "/api/v1/alerts";
+    std::string backups = "/api/v1/backups", external_sync = "/api/v1/external-sync";
+    std::string drill = "/api/v1/restore-drills/latest";
     // Started together and awaited together: one slow upstream costs one probe timeout, not the sum.
     auto order_health_probe = order_.Get(health, timeout);
     auto order_resilience_probe = order_.Get(resilience, timeout);
     auto inventory_health_probe = inventory_.Get(health, timeout);
     auto inventory_chaos_probe = inventory_.Get(chaos, timeout, admin);
     auto backup_probe = backup_ ? backup_->Get(health, timeout) : Unconfigured();
+    auto backups_probe = backup_ ? backup_->Get(backups, timeout) : Unconfigured();
+    auto sync_probe = backup_ ? backup_->Get(external_sync, timeout) : Unconfigured();
+    auto drill_probe = backup_ ? backup_->Get(drill, timeout) : Unconfigured();
     auto ready_probe = prometheus_ ? prometheus_->Get(ready, timeout) : Unconfigured();
     auto alerts_probe = prometheus_ ? prometheus_->Get(alerts_target, timeout) : Unconfigured();
-    auto [order_health, order_resilience, inventory_health, inventory_chaos, backup_health, prometheus_ready,
-          prometheus_alerts] =
+    auto [order_health, order_resilience, inventory_health, inventory_chaos, backup_health, backup_list, backup_sync,
+          backup_drill, prometheus_ready, prometheus_alerts] =
         co_await (std::move(order_health_probe) && std::move(order_resilience_probe) &&
                   std::move(inventory_health_probe) && std::move(inventory_chaos_probe) && std::move(backup_probe) &&
+                  std::move(backups_probe) && std::move(sync_probe) && std::move(drill_probe) &&
                   std::move(ready_probe) && std::move(alerts_probe));
 
     boost::json::array components;
@@ -192,8 +246,21 @@ asio::awaitable<void> SystemMonitor::Refresh() {
     auto* reconciler = Find(resilience_body, {"reconciler"});
     snapshot["reconciler"] = reconciler ? *reconciler : boost::json::value();
     snapshot["chaos"] = inventory_chaos.status == 200 ? ParseOrNull(inventory_chaos.body) : boost::json::value();
-    snapshot["backups"] = nullptr;
-    snapshot["external_sync"] = nullptr;
+    if (backup_) {
+        snapshot["backups"] = BackupSummary(backup_list, backup_drill);
+        auto sync = ParseOrNull(backup_sync.status == 200 ? backup_sync.body : "");
+        if (auto* result = Find(sync, {"last_result"}); result && result->is_object()) {
+            // The panel shows the outcome, not the whole job record.
+            sync.get_object()["last_result"] = boost::json::object{{"status", StringAt(*result, {"status"}, "")},
+                                                                   {"at", StringAt(*result, {"at"}, "")},
+                                                                   {"error", StringAt(*result, {"error"}, "")}};
+        }
+        snapshot["external_sync"] =
+            sync.is_object() ? sync : boost::json::value(boost::json::object{{"status", "unavailable"}});
+    } else {
+        snapshot["backups"] = nullptr;
+        snapshot["external_sync"] = nullptr;
+    }
 
     boost::json::array firing;
     auto alerts_body = ParseOrNull(prometheus_alerts.status == 200 ? prometheus_alerts.body : "");
