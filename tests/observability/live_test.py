@@ -2,18 +2,21 @@
 """Observability tests against the real services (run by CTest, see CMakeLists.txt).
 
   --check names     every metric name used by an alert/recording rule or a dashboard query is exported
-                    by the real services or exporters (their /metrics pages), is a recording rule, a
+                    by the real services (order, inventory, backup) or the exporters (their /metrics
+                    pages), is a recording rule, a
                     Prometheus built-in, or is listed in deploy/prometheus/planned-metrics.txt; and no
                     planned metric is exported already.
   --check queries   Prometheus (1 s scrapes, the real rule files) scrapes the real services and both
                     exporters; the test makes the 30 s latency alert fire with the latency gremlin and
                     clear with normal traffic, places orders (confirmed, rejected, shipped, cancelled,
-                    replayed), trips the circuit breaker with the crash simulator, then evaluates EVERY
+                    replayed), trips the circuit breaker with the crash simulator, waits for backup-service's
+                    first backup, external sync and restore drill (pgBackRest, encrypted repository, WAL
+                    archiving of the test cluster; started by its schedule), then evaluates EVERY
                     dashboard query and EVERY rule expression through /api/v1/query: each must be valid,
                     and each must return series unless it reads a planned metric. All targets must be up
                     and every rule healthy.
 
-Usage: live_test.py --inventory BIN --order BIN --check names|queries
+Usage: live_test.py --inventory BIN --order BIN --backup BIN --check names|queries
 """
 import argparse
 import glob
@@ -100,7 +103,7 @@ def _family(name):
 
 def check_names(stack):
     known, sources = set(), {}
-    for name in ("order", "inventory", "order-db", "inventory-db"):
+    for name in stack.jobs:
         names = exported_names(stack.metrics_page(name))
         for n in names:
             sources.setdefault(n, name)
@@ -124,7 +127,7 @@ def check_names(stack):
     for name in sorted(set(planned) - set(used)):
         failures.append(f"planned metric {name} is used by no rule or dashboard: delete its line from "
                         f"deploy/prometheus/planned-metrics.txt")
-    ours = sorted(n for n in known if sources[n] in ("order", "inventory"))
+    ours = sorted(n for n in known if sources[n] in ("order", "inventory", "backup"))
     used_families = set(used) | {_family(n) for n in used}
     unused = [n for n in ours if n not in used_families and _family(n) not in used_families]
     log(f"checked {len(exprs)} expressions ({len(rules)} rules, {len(exprs) - len(rules)} dashboard queries); "
@@ -288,6 +291,9 @@ def check_queries(stack):
     latency_alert_scenario(stack, shop, failures)
     business_traffic(shop)
     breaker_traffic(shop)
+    # The backup panels and rules read what the first backup, sync and drill publish (the drill's gauges
+    # appear with it). They ran in the background during the traffic above.
+    failures += stack.wait_backups()
 
     planned = set(planned_metrics())
     queries = dashboard_queries()
@@ -322,7 +328,7 @@ def check_queries(stack):
     # Every target up.
     targets = stack.prom_api("/api/v1/targets")["activeTargets"]
     jobs = sorted(t["labels"]["job"] for t in targets)
-    if jobs != sorted(["order", "inventory", "order-db", "inventory-db"]):
+    if jobs != sorted(stack.jobs):
         failures.append(f"unexpected scrape jobs: {jobs}")
     for t in targets:
         if t["health"] != "up":
@@ -338,15 +344,16 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--inventory", required=True, help="valerix-inventory binary")
     ap.add_argument("--order", required=True, help="valerix-order binary")
+    ap.add_argument("--backup", required=True, help="valerix-backup binary")
     ap.add_argument("--check", choices=["names", "queries"], required=True)
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     failures = []
     try:
-        with Stack(args.inventory, args.order, order_env=ORDER_ENV) as stack:
+        with Stack(args.inventory, args.order, order_env=ORDER_ENV, backup_bin=args.backup) as stack:
             failures = check_names(stack) if args.check == "names" else check_queries(stack)
             if failures:
-                for name in ("order", "inventory", "prometheus"):
+                for name in ("order", "inventory", "backup", "prometheus"):
                     for p in stack.processes:
                         if p.name == name and not p.running():
                             failures.append(f"{name} exited; log:\n{p.log_text()}")

@@ -1,6 +1,7 @@
 """A throwaway Valerix stack for the observability tests: one PostgreSQL 15 cluster (order_db and
-inventory_db), the real inventory and order binaries, two prometheus-postgres-exporter processes and
-Prometheus, all on free 127.0.0.1 ports, all in temporary folders.
+inventory_db), the real inventory and order binaries, two prometheus-postgres-exporter processes,
+optionally backup-service (WAL archiving into an encrypted pgBackRest repository, one stanza `order` for the
+cluster) and Prometheus, all on free 127.0.0.1 ports, all in temporary folders.
 
 Only processes this module started are ever stopped, by PID (pg_ctl stops the cluster by its own data
 folder). Children get SIGKILL if the test process dies (PR_SET_PDEATHSIG). Standard library only.
@@ -9,6 +10,7 @@ import ctypes
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -99,13 +101,14 @@ def wait_http_ok(url, timeout, process=None):
 # ---------------------------------------------------------------------------------------------- processes
 
 class Process:
-    def __init__(self, name, argv, env, log_path):
+    def __init__(self, name, argv, env, log_path, cwd=None):
         self.name, self.argv, self.log_path = name, argv, log_path
         self.log_file = open(log_path, "ab")
         full_env = dict(os.environ)
         full_env.update(env)
         self.popen = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL, stdout=self.log_file,
-                                      stderr=subprocess.STDOUT, close_fds=True, preexec_fn=_die_with_parent)
+                                      stderr=subprocess.STDOUT, close_fds=True, preexec_fn=_die_with_parent,
+                                      cwd=cwd)
         self.pid = self.popen.pid
 
     def running(self):
@@ -133,7 +136,8 @@ class Process:
 class Postgres:
     """A throwaway cluster like libs/testing's PostgresServer (trust auth, no fsync)."""
 
-    def __init__(self):
+    def __init__(self, extra_conf=""):
+        self.extra_conf = extra_conf
         self.dir = tempfile.mkdtemp(prefix="valerix-obs-pg-")
         self.data = os.path.join(self.dir, "data")
         self.port = None
@@ -158,7 +162,7 @@ class Postgres:
             self.port = free_port()
             conf = (f"\n# tests/observability: a throwaway cluster\nlisten_addresses = '127.0.0.1'\n"
                     f"port = {self.port}\nunix_socket_directories = '{self.dir}'\nfsync = off\n"
-                    f"synchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n")
+                    f"synchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n{self.extra_conf}")
             with open(os.path.join(self.data, "postgresql.auto.conf"), "a") as f:
                 f.write(conf)
             r = self._tool("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "postgres.log"), "-w", "-t",
@@ -192,8 +196,9 @@ class Stack:
     """Start with `with Stack(...) as s:`; everything is stopped on exit. The work folder (logs) is removed
     when the block succeeds and kept (and printed) when it fails."""
 
-    def __init__(self, inventory_bin, order_bin, order_env=None, prometheus=True, scrape_interval="1s"):
-        self.inventory_bin, self.order_bin = inventory_bin, order_bin
+    def __init__(self, inventory_bin, order_bin, order_env=None, prometheus=True, scrape_interval="1s",
+                 backup_bin=None):
+        self.inventory_bin, self.order_bin, self.backup_bin = inventory_bin, order_bin, backup_bin
         self.order_env = order_env or {}
         self.with_prometheus = prometheus
         self.scrape_interval = scrape_interval
@@ -231,9 +236,22 @@ class Stack:
             log(f"logs kept in {self.work}")
         return False
 
+    @property
+    def jobs(self):
+        """The scrape jobs of this stack (render_config.py's job names)."""
+        return ["order", "inventory", *(["backup"] if self.backup_bin else []), "order-db", "inventory-db"]
+
     def start(self):
         t0 = time.monotonic()
-        self.pg = Postgres()
+        extra_conf = ""
+        if self.backup_bin:
+            # WAL archiving into the pgBackRest repository, on from the first start (no restart needed); the
+            # configuration file it names is written once the cluster's port is known.
+            self.pgbackrest_dir = os.path.join(self.work, "pgbackrest")
+            self.pgbackrest_conf = os.path.join(self.pgbackrest_dir, "pgbackrest.conf")
+            extra_conf = (f"wal_level = replica\narchive_mode = on\narchive_command = 'pgbackrest "
+                          f"--config={self.pgbackrest_conf} --stanza=order archive-push %p'\n")
+        self.pg = Postgres(extra_conf)
         self.pg.start()
         self.pg.sql("CREATE ROLE inventory_svc LOGIN; CREATE DATABASE inventory_db OWNER inventory_svc;"
                     "CREATE ROLE order_svc LOGIN; CREATE DATABASE order_db OWNER order_svc;")
@@ -262,15 +280,17 @@ class Stack:
                 [exporter, f"--web.listen-address=127.0.0.1:{port}"],
                 {"DATA_SOURCE_URI": f"127.0.0.1:{self.pg.port}/postgres?sslmode=disable",
                  "DATA_SOURCE_USER": MONITOR_ROLE, "DATA_SOURCE_PASS_FILE": pass_file}), "/metrics")
+        if self.backup_bin:
+            self._start_backup()
         if self.with_prometheus:
             self._start_prometheus()
         log(f"stack up in {time.monotonic() - t0:.1f} s: {self.ports}")
 
-    def _start_with_port(self, name, make, live_path, timeout=30):
+    def _start_with_port(self, name, make, live_path, timeout=30, cwd=None):
         for attempt in range(3):
             port = free_port()
             argv, env = make(port)
-            proc = Process(name, argv, env, os.path.join(self.work, f"{name}.log"))
+            proc = Process(name, argv, env, os.path.join(self.work, f"{name}.log"), cwd=cwd)
             self.processes.append(proc)
             if wait_http_ok(f"http://127.0.0.1:{port}{live_path}", timeout, proc.popen):
                 self.ports[name] = port
@@ -289,12 +309,94 @@ class Stack:
         base.update(env)
         return self._start_with_port(name, lambda port: ([binary], {**base, "VALERIX_HTTP_PORT": str(port)}), "/live")
 
+    def _start_backup(self):
+        """backup-service as the PostgreSQL OS user (pgBackRest's files and the drills' scratch clusters belong
+        to it), over an encrypted repository in the work folder with one stanza, `order`: pgBackRest backs up a
+        whole cluster, so that stanza holds order_db and inventory_db. With the schedule on, the service makes
+        a full backup at once (fresh repository), then the day's external sync (into a folder) and a restore
+        drill; wait_backups() waits for them."""
+        if not os.access(self.backup_bin, os.X_OK):
+            raise RuntimeError(f"{self.backup_bin} is not built")
+        need_tool("pgbackrest")
+        d = self.pgbackrest_dir
+        for sub in ("repo", "log", "lock", "spool", "state", "external"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        with open(self.pgbackrest_conf, "w") as f:
+            f.write(f"[global]\nrepo1-path={d}/repo\nrepo1-cipher-type=aes-256-cbc\n"
+                    f"repo1-cipher-pass={secrets.token_hex(32)}\nrepo1-retention-full=2\ncompress-type=zst\n"
+                    f"start-fast=y\narchive-async=n\nlog-path={d}/log\nlock-path={d}/lock\nspool-path={d}/spool\n"
+                    f"log-level-file=detail\n\n"
+                    f"[order]\npg1-path={self.pg.data}\npg1-port={self.pg.port}\npg1-socket-path={self.pg.dir}\n")
+        os.chmod(self.pgbackrest_conf, 0o640)
+        argv = [self.backup_bin]
+        if os.geteuid() == 0:
+            # The work folder stays root's, but postgres may pass through it to its own folder.
+            os.chmod(self.work, 0o711)
+            pw = pwd.getpwnam("postgres")
+            for root, dirs, files in os.walk(d):
+                os.chown(root, pw.pw_uid, pw.pw_gid)
+                for name in files:
+                    os.chown(os.path.join(root, name), pw.pw_uid, pw.pw_gid)
+            # exec keeps the PID, so stop() signals the service itself.
+            argv = [need_tool("setpriv"), "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *argv]
+        env = {
+            "VALERIX_HTTP_HOST": "127.0.0.1",
+            "VALERIX_ADMIN_TOKEN": ADMIN_TOKEN,
+            "VALERIX_LOG_LEVEL": "info",
+            "VALERIX_PG_BINDIR": PG_BIN,
+            "VALERIX_BACKUP_PGBACKREST_CONFIG": self.pgbackrest_conf,
+            "VALERIX_BACKUP_STATE_DIR": os.path.join(d, "state"),
+            "VALERIX_BACKUP_EXTERNAL_DIR": os.path.join(d, "external"),
+            "VALERIX_BACKUP_DATABASES": "order=order_db",
+            "VALERIX_BACKUP_COUNT_TABLES": "order=orders",
+            "VALERIX_BACKUP_INFO_INTERVAL_S": "1",
+            "VALERIX_BACKUP_CHECK_INTERVAL_S": "10",
+            "VALERIX_BACKUP_TICK_MS": "200",
+            "VALERIX_BACKUP_SYNC_OFFSET_S": "0",  # the day's sync is due at once, whatever the time of day
+        }
+        self._start_with_port("backup", lambda port: (argv, {**env, "VALERIX_HTTP_PORT": str(port)}), "/live",
+                              cwd=d)
+
+    def backup_jobs(self):
+        status, body = http("GET", self.url("backup", "/api/v1/backups/jobs"))
+        if status != 200:
+            raise RuntimeError(f"GET /api/v1/backups/jobs: {status} {body[:300]}")
+        return json.loads(body)["jobs"]
+
+    def wait_backups(self, timeout=180):
+        """Waits until backup-service has finished a backup, an external sync and a restore drill (its
+        schedule starts them on a fresh repository); returns [problems] (failed jobs, or what did not finish)."""
+        kinds = ("backup", "external_sync", "restore_drill")
+        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        while True:
+            jobs = self.backup_jobs()
+            finished = {}
+            for job in reversed(jobs):  # oldest first: the newest finished job of each kind wins
+                if job.get("status") not in ("queued", "running"):
+                    finished[job.get("kind")] = job
+            if all(k in finished for k in kinds) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        problems = []
+        for kind in kinds:
+            job = finished.get(kind)
+            if job is None:
+                problems.append(f"backup-service finished no {kind} job within {timeout} s; jobs: "
+                                f"{json.dumps(jobs)[:2000]}")
+            elif job.get("status") != "succeeded":
+                problems.append(f"backup-service {kind} job {job.get('job_id')} {job.get('status')}: {job.get('error')}"
+                                f"\n    {json.dumps(job)[:2000]}")
+        if not problems:
+            log(f"backup-service: backup, external sync and restore drill done "
+                f"(waited {time.monotonic() - t0:.1f} s)")
+        return problems
+
     def prometheus_config(self, port_of):
-        targets = [f"--target={job}=127.0.0.1:{port_of[job]}" for job in ("order", "inventory", "order-db",
-                                                                          "inventory-db")]
+        targets = [f"--target={job}=127.0.0.1:{port_of[job]}" for job in self.jobs]
         out = os.path.join(self.work, "prometheus.yml")
         subprocess.run([sys.executable, os.path.join(PROMETHEUS_DIR, "render_config.py"),
-                        "--jobs=order,inventory,order-db,inventory-db", *targets,
+                        f"--jobs={','.join(self.jobs)}", *targets,
                         f"--scrape-interval={self.scrape_interval}",
                         f"--rules-dir={os.path.join(PROMETHEUS_DIR, 'rules')}",
                         "--generated-by=tests/observability", f"--out={out}"], check=True)
