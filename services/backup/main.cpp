@@ -124,10 +124,7 @@ int main() {
         return 2;
     }
     core::Logger logger("backup", settings.log_level);
-    if (settings.admin_token.empty()) {
-        logger.Warn("no admin token configured (VALERIX_ADMIN_TOKEN or VALERIX_ADMIN_TOKEN_FILE): admin endpoints "
-                    "will answer 401");
-    }
+    http::WarnIfNoAdminToken(logger, settings.admin_token);
     try {
         asio::io_context io(1);
         core::SteadyClock clock;

@@ -70,10 +70,7 @@ int main() {
         return 2;
     }
     core::Logger logger("inventory", settings.log_level);
-    if (settings.api.admin_token.empty()) {
-        logger.Warn("no admin token configured (VALERIX_ADMIN_TOKEN or VALERIX_ADMIN_TOKEN_FILE): admin endpoints "
-                    "will answer 401");
-    }
+    http::WarnIfNoAdminToken(logger, settings.api.admin_token);
     try {
         asio::io_context io(1);
         core::SteadyClock clock;

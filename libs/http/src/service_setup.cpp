@@ -26,6 +26,12 @@ core::LogLevel LogLevelFromEnv(core::EnvReader& env) {
     return level;
 }
 
+void WarnIfNoAdminToken(core::Logger& logger, std::string_view admin_token) {
+    if (!admin_token.empty()) return;
+    logger.Warn("no admin token configured (VALERIX_ADMIN_TOKEN or VALERIX_ADMIN_TOKEN_FILE): admin endpoints will "
+                "answer 401");
+}
+
 void AddLiveAndMetricsRoutes(Router& router, const metrics::Registry& registry) {
     router.Add("GET", "/live", [](const Request&, RequestContext&) -> boost::asio::awaitable<Response> {
         co_return JsonText(200, R"({"status":"ok"})");

@@ -528,8 +528,6 @@ void BackupEngine::RunBackup(Job& job) {
                 step["size_bytes"] = newest->size_bytes;
                 step["repo_size_bytes"] = newest->repo_size_bytes;
                 runs_.WithLabels({name, newest->type, "success"}).Inc();
-                last_duration_.WithLabels({name, newest->type}).Set(seconds);
-                last_size_.WithLabels({name, newest->type}).Set(static_cast<double>(newest->repo_size_bytes));
             }
             state_.backup_failures.erase(name);
         }
@@ -685,8 +683,11 @@ void BackupEngine::PublishBackupMetrics() {
         auto it = info_.find(name);
         if (it == info_.end()) continue;
         for (const char* type : {"full", "diff", "incr"}) {
+            // From the repository, so the figures survive a restart of the service.
             if (const auto* b = Newest(it->second, type)) {
                 last_success_.WithLabels({name, type}).Set(static_cast<double>(b->finished_at));
+                last_duration_.WithLabels({name, type}).Set(static_cast<double>(b->finished_at - b->started_at));
+                last_size_.WithLabels({name, type}).Set(static_cast<double>(b->repo_size_bytes));
             }
         }
     }

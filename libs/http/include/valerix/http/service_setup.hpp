@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string_view>
+
 #include <valerix/core/config.hpp>
 #include <valerix/core/logging.hpp>
 #include <valerix/http/router.hpp>
@@ -14,6 +16,9 @@ ServerConfig ServerConfigFromEnv(core::EnvReader& env, unsigned short default_po
 
 /// VALERIX_LOG_LEVEL (debug|info|warn|error, default info).
 core::LogLevel LogLevelFromEnv(core::EnvReader& env);
+
+/// Logs a warning at start-up when no admin token is configured (admin endpoints will answer 401).
+void WarnIfNoAdminToken(core::Logger& logger, std::string_view admin_token);
 
 /// GET /live (the process answers) and GET /metrics (Prometheus text exposition of `registry`).
 void AddLiveAndMetricsRoutes(Router& router, const metrics::Registry& registry);
