@@ -61,8 +61,15 @@ bool ManagedService::Start(const Env& extra, std::chrono::milliseconds timeout, 
     while (std::chrono::steady_clock::now() < deadline) {
         std::string log = log_dir_ + "/" + name_ + "-" + std::to_string(++starts_) + ".log";
         logs_.push_back(log);
-        process_ =
-            std::make_unique<testing::ChildProcess>(binary_, std::vector<std::string>{}, Merge(env_, extra), log);
+        try {
+            process_ =
+                std::make_unique<testing::ChildProcess>(binary_, std::vector<std::string>{}, Merge(env_, extra), log);
+        } catch (const std::exception& error) {
+            // E.g. the binary is being rebuilt ("Text file busy"): a failed attempt, not the end of the run.
+            detail += "start " + std::to_string(starts_) + " failed: " + error.what() + "; ";
+            std::this_thread::sleep_for(300ms);
+            continue;
+        }
         while (std::chrono::steady_clock::now() < deadline) {
             if (Live(port_)) return true;
             if (!process_->Running()) break;
