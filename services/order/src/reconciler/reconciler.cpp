@@ -58,24 +58,31 @@ void Reconciler::Stop(std::function<void()> on_stopped) {
 
 asio::awaitable<void> Reconciler::Run() {
     logger_.Info("reconciler started");
+    boost::system::error_code ignored;
     while (!stopping_) {
-        int driven = 0;
-        try {
-            driven = co_await Round();
-        } catch (const std::exception& e) {
-            logger_.Error("reconciler round failed", {{"error", e.what()}});
+        int limit = config_.batch - in_flight_;
+        int leased = 0;
+        if (limit >= (config_.batch + 1) / 2) {
+            try {
+                leased = co_await Round(limit);
+            } catch (const std::exception& e) {
+                logger_.Error("reconciler round failed", {{"error", e.what()}});
+            }
         }
         if (stopping_) break;
-        if (driven == 0) {
-            wake_.expires_after(config_.interval);
-            boost::system::error_code ignored;
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-        }
+        if (leased > 0 && leased == limit) continue;  // the window is full now: the next pass waits
+        // Wait for an intent to finish (it cancels the timer) or, with nothing due, for the idle interval.
+        wake_.expires_after(config_.interval);
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    while (in_flight_ > 0) {
+        wake_.expires_after(config_.interval);
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
     logger_.Info("reconciler stopped");
 }
 
-asio::awaitable<int> Reconciler::Round() {
+asio::awaitable<int> Reconciler::Round(int limit) {
     auto db_deadline = core::Deadline::After(clock_, workflow_.Config().db_timeout);
     if (auto backlog = co_await store_.GetBacklog(db_deadline)) {
         backlog_ = *backlog;
@@ -93,17 +100,15 @@ asio::awaitable<int> Reconciler::Round() {
         co_return 0;  // respect the breaker: no calls until it lets a trial through
     }
     auto lease = workflow_.Config().call_deadline + workflow_.Config().db_timeout;
-    auto claimed = co_await store_.ClaimDueIntents(config_.batch, static_cast<int>(lease.count()), db_deadline);
+    auto claimed = co_await store_.ClaimDueIntents(limit, static_cast<int>(lease.count()), db_deadline);
     if (!claimed) {
         logger_.Warn("reconciler could not claim intents", {{"error", claimed.error().message}});
         co_return 0;
     }
-    if (claimed->empty()) co_return 0;
-    auto remaining = std::make_shared<std::size_t>(claimed->size());
-    auto all_done = std::make_shared<asio::steady_timer>(io_, std::chrono::hours(1));
     for (auto& intent : *claimed) {
         attempts_.WithLabels({intent.kind}).Inc();
-        asio::co_spawn(io_, DriveOne(std::move(intent), remaining, all_done), [this](std::exception_ptr error) {
+        ++in_flight_;
+        asio::co_spawn(io_, DriveOne(std::move(intent)), [this](std::exception_ptr error) {
             if (!error) return;
             try {
                 std::rethrow_exception(error);
@@ -112,20 +117,17 @@ asio::awaitable<int> Reconciler::Round() {
             }
         });
     }
-    boost::system::error_code ignored;
-    co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     co_return static_cast<int>(claimed->size());
 }
 
-asio::awaitable<void> Reconciler::DriveOne(ClaimedIntent intent, std::shared_ptr<std::size_t> remaining,
-                                           std::shared_ptr<asio::steady_timer> all_done) {
+asio::awaitable<void> Reconciler::DriveOne(ClaimedIntent intent) {
     struct Done {
-        std::shared_ptr<std::size_t> remaining;
-        std::shared_ptr<asio::steady_timer> all_done;
+        Reconciler* self;
         ~Done() {
-            if (--*remaining == 0) all_done->cancel();
+            --self->in_flight_;
+            self->wake_.cancel();  // the loop may lease more now
         }
-    } done{remaining, all_done};
+    } done{this};
     CallContext context{core::RandomHex(random_, 16),
                         "00-" + core::RandomHex(random_, 16) + "-" + core::RandomHex(random_, 8) + "-01"};
     auto driven = co_await workflow_.Drive(intent, context);

@@ -17,14 +17,15 @@ namespace valerix::order {
 
 struct ReconcilerConfig {
     std::chrono::milliseconds interval{250};       ///< pause between rounds when there was nothing due
-    int batch = 64;                                ///< intents leased per round, driven concurrently
+    int batch = 64;                                ///< intents driven concurrently at most (a sliding window)
     std::chrono::seconds key_retention{24 * 3600}; ///< idempotency keys are kept at least this long
     std::chrono::seconds purge_interval{60};
 };
 
 /// Drives every unfinished inventory intent (reserve, commit, release) to a terminal state: leases due intents with
 /// FOR UPDATE SKIP LOCKED (safe with several replicas), attempts them through the same workflow as the request
-/// handlers, and backs off per intent. While the breaker is open it does not call inventory at all. Also purges
+/// handlers, and backs off per intent. Intents are driven in a sliding window of `batch`: as soon as half the window
+/// is free it leases more, so one slow inventory call (a 3 s gremlin) does not hold back the others. While the breaker is open it does not call inventory at all. Also purges
 /// expired idempotency keys and publishes the backlog.
 class Reconciler {
 public:
@@ -33,17 +34,18 @@ public:
                core::Logger& logger);
 
     void Start();
-    /// Stops after the current round (no intent is left half-driven); `on_stopped` runs on the I/O thread once the
-    /// loop has exited, or at once if it is not running.
+    /// Stops leasing and waits for the intents in flight (none is left half-driven); `on_stopped` runs on the I/O
+    /// thread once the loop has exited, or at once if it is not running.
     void Stop(std::function<void()> on_stopped);
 
     Backlog LastBacklog() const { return backlog_; }
 
 private:
     boost::asio::awaitable<void> Run();
-    boost::asio::awaitable<int> Round();
-    boost::asio::awaitable<void> DriveOne(ClaimedIntent intent, std::shared_ptr<std::size_t> remaining,
-                                          std::shared_ptr<boost::asio::steady_timer> all_done);
+    /// Publishes the backlog, purges old keys, and leases up to `limit` due intents, each driven by its own
+    /// coroutine; returns how many were leased.
+    boost::asio::awaitable<int> Round(int limit);
+    boost::asio::awaitable<void> DriveOne(ClaimedIntent intent);
 
     boost::asio::io_context& io_;
     OrderStore& store_;
@@ -56,6 +58,7 @@ private:
     boost::asio::steady_timer wake_;
     bool stopping_ = false;
     bool running_ = false;
+    int in_flight_ = 0;
     std::function<void()> on_stopped_;
     core::Clock::TimePoint last_purge_{};
     Backlog backlog_;
