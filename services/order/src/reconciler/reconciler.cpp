@@ -84,10 +84,14 @@ asio::awaitable<void> Reconciler::Run() {
 
 asio::awaitable<int> Reconciler::Round(int limit) {
     auto db_deadline = core::Deadline::After(clock_, workflow_.Config().db_timeout);
-    if (auto backlog = co_await store_.GetBacklog(db_deadline)) {
-        backlog_ = *backlog;
-        backlog_gauge_.Set(static_cast<double>(backlog->pending));
-        oldest_gauge_.Set(backlog->oldest_age_seconds);
+    // The backlog count scans the pending intents: at most once per interval, not on every refill of the window.
+    if (in_flight_ == 0 || clock_.Now() - last_backlog_ >= config_.interval) {
+        last_backlog_ = clock_.Now();
+        if (auto backlog = co_await store_.GetBacklog(db_deadline)) {
+            backlog_ = *backlog;
+            backlog_gauge_.Set(static_cast<double>(backlog->pending));
+            oldest_gauge_.Set(backlog->oldest_age_seconds);
+        }
     }
     if (clock_.Now() - last_purge_ >= config_.purge_interval) {
         last_purge_ = clock_.Now();

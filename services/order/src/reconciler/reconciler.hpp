@@ -61,6 +61,7 @@ private:
     int in_flight_ = 0;
     std::function<void()> on_stopped_;
     core::Clock::TimePoint last_purge_{};
+    core::Clock::TimePoint last_backlog_{};
     Backlog backlog_;
     metrics::Gauge& backlog_gauge_;
     metrics::Gauge& oldest_gauge_;
