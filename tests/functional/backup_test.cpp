@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <thread>
 
@@ -339,6 +340,60 @@ TEST_F(BackupTest, AFailedSyncIsReportedAndTheNextDayCarriesEverything) {
     int repo_files = 0;
     for (const auto& entry : fs::recursive_directory_iterator(dir_ + "/repo")) repo_files += entry.is_regular_file();
     EXPECT_GE(ok.at("result").at("files").as_int64(), repo_files - 2) << JsonText(ok);  // WAL may have grown since
+}
+
+// Backups of each stanza per type, from GET /api/v1/backups.
+std::map<std::string, int> CountBackups(const json::object& listing) {
+    std::map<std::string, int> counts;
+    for (const auto& stanza : listing.at("stanzas").as_array()) {
+        for (const auto& b : stanza.at("backups").as_array()) {
+            ++counts[std::string(stanza.at("name").as_string()) + ":" + std::string(b.at("type").as_string())];
+        }
+    }
+    return counts;
+}
+
+TEST_F(BackupTest, TheScheduleSurvivesRestartsWithoutDoubleOrMissedRuns) {
+    // Incrementals every 20 s; drills and the sync off so only backups run.
+    Env schedule{{"VALERIX_BACKUP_SCHEDULE", "true"}, {"VALERIX_BACKUP_INCR_INTERVAL_S", "20"},
+                 {"VALERIX_BACKUP_DRILL_INTERVAL_S", "0"}, {"VALERIX_BACKUP_SYNC_AUTO", "false"}};
+    StartBackup(schedule);
+    auto listing = [&] { return CountBackups(ParseObject(Get("/api/v1/backups").body)); };
+    auto until = std::chrono::steady_clock::now() + 90s;
+    while (!(listing()["order:full"] == 1 && listing()["inventory:full"] == 1) &&
+           std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(300ms);
+    }
+    ASSERT_EQ(listing()["order:full"], 1) << "first run: a full backup of each stanza";
+    ASSERT_EQ(listing()["inventory:full"], 1);
+
+    // A restart right after: nothing is due, so nothing runs again.
+    backup_.reset();
+    StartBackup(schedule);
+    std::this_thread::sleep_for(4s);
+    auto after_restart = listing();
+    EXPECT_EQ(after_restart["order:full"], 1);
+    EXPECT_EQ(after_restart["order:incr"], 0);
+    EXPECT_EQ(after_restart["inventory:incr"], 0);
+
+    // Down past the interval: the overdue incremental runs as soon as the service is back, once per stanza.
+    backup_.reset();
+    std::this_thread::sleep_for(21s);
+    StartBackup(schedule);
+    until = std::chrono::steady_clock::now() + 60s;
+    while (!(listing()["order:incr"] >= 1 && listing()["inventory:incr"] >= 1) &&
+           std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(300ms);
+    }
+    auto caught_up = listing();
+    EXPECT_EQ(caught_up["order:incr"], 1);
+    EXPECT_EQ(caught_up["inventory:incr"], 1);
+    EXPECT_EQ(caught_up["order:full"], 1);
+    // Every scheduled job is on record with its trigger.
+    auto jobs = ParseObject(Get("/api/v1/backups/jobs").body).at("jobs").as_array();
+    int scheduled = 0;
+    for (const auto& job : jobs) scheduled += job.at("trigger").as_string() == "schedule";
+    EXPECT_GE(scheduled, 4);
 }
 
 TEST_F(BackupTest, BadRequestsAreRefusedClearly) {
