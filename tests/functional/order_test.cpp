@@ -296,9 +296,18 @@ TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes
     EXPECT_EQ(health.status, 503);
     EXPECT_EQ(ParseObject(health.body).at("checks").at("inventory").at("status").as_string(), "fail");
 
-    auto fast = Create(NewUuid(), OrderBody("ivy", "O-DOWN", 1));
+    // With the breaker open the order is recorded already deferred (one transaction); its key replays it.
+    std::string fast_key = NewUuid();
+    auto fast = Create(fast_key, OrderBody("ivy", "O-DOWN", 1));
     EXPECT_EQ(fast.status, 202) << "fails fast to PENDING while the breaker is open";
+    EXPECT_EQ(ParseObject(fast.body).at("status").as_string(), "PENDING");
     pending.emplace_back(ParseObject(fast.body).at("id").as_string());
+    auto replay = Create(fast_key, OrderBody("ivy", "O-DOWN", 1));
+    EXPECT_EQ(replay.status, 202) << replay.body;
+    EXPECT_EQ(replay.Header("Idempotent-Replayed"), "true");
+    EXPECT_EQ(ParseObject(replay.body).at("id").as_string(), pending.back());
+    EXPECT_NE(order_->Client().Request("GET", "/metrics").body.find("valerix_circuit_breaker_refusals_total"),
+              std::string::npos);
 
     inventory_->Start();
     for (const auto& id : pending) EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 20s)) << id;

@@ -64,8 +64,16 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::Create(const std::stri
     std::string order_id = core::RandomUuid(random_);
     std::string items = ItemsJson(request);
     std::string fingerprint = Fingerprint(request);
-    auto created = co_await store_.Create(key, fingerprint, order_id, request.customer_id, items,
-                                          static_cast<int>(config_.lease.count()), Db());
+    const int lease_ms = static_cast<int>(config_.lease.count());
+    // With the breaker open the call would be refused anyway: record the order already deferred, one commit.
+    const bool refused = inventory_.RefusesNow();
+    pg::Result<CreateOutcome> created = pg::Error{pg::ErrorKind::kOther, "", "not attempted"};
+    if (refused) {
+        created = co_await store_.CreateDeferred(key, fingerprint, order_id, request.customer_id, items, lease_ms,
+                                                 RetryDelayMs(1), "circuit breaker open", Db());
+    } else {
+        created = co_await store_.Create(key, fingerprint, order_id, request.customer_id, items, lease_ms, Db());
+    }
     if (!created) co_return created.error();
     if (created->outcome == "key_reused") {
         co_return ProblemAnswer(http::Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
@@ -85,6 +93,10 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::Create(const std::stri
         co_return answer;
     }
     CountStatus("PENDING");
+    if (created->outcome == "deferred") {
+        Answer answer{202, std::move(created->body), false, false, order_id};
+        co_return answer;
+    }
     auto call_deadline = caller_deadline.Capped(clock_, config_.call_deadline);
     auto reply = co_await inventory_.Reserve(order_id, items, call_deadline, context);
     co_return co_await ApplyReserveReply(order_id, reply, 1);

@@ -41,6 +41,16 @@ InventoryClient::InventoryClient(boost::asio::io_context& io, http::Client& http
       latency_(registry.AddHistogram("valerix_dependency_call_duration_seconds", "Duration of one attempt.",
                                      {"dependency"}, metrics::DefaultLatencyBuckets())) {}
 
+bool InventoryClient::RefusesNow() {
+    if (breaker_.State() != resilience::BreakerState::kOpen) return false;
+    if (breaker_.TryAcquirePermission()) {
+        breaker_.ReleasePermission();  // a trial call is due: let the real call take it
+        return false;
+    }
+    breaker_refusals_.Inc();
+    return true;
+}
+
 boost::asio::awaitable<InventoryReply> InventoryClient::Reserve(const std::string& order_id,
                                                                 const std::string& items_json,
                                                                 core::Deadline deadline, const CallContext& context) {

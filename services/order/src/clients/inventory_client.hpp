@@ -63,6 +63,10 @@ public:
     /// GET /health once, outside the breaker and the retries (for our own deep health check).
     boost::asio::awaitable<InventoryReply> Health(core::Deadline deadline);
 
+    /// True when the breaker would refuse a call right now (open, and no trial call is due); counted as a refusal.
+    /// Lets a caller skip work that only makes sense before a call.
+    bool RefusesNow();
+
     resilience::CircuitBreaker& Breaker() { return breaker_; }
     resilience::RetryBudget& Budget() { return budget_; }
 

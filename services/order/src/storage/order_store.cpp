@@ -9,6 +9,10 @@ constexpr pg::Statement kCreate{
     "order_create",
     "SELECT outcome, order_id, response_status, body "
     "FROM create_order($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int)"};
+constexpr pg::Statement kCreateDeferred{
+    "order_create_deferred",
+    "SELECT outcome, order_id, response_status, body "
+    "FROM create_order_deferred($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int, $7::int, $8)"};
 constexpr pg::Statement kFinishReserve{
     "order_finish_reserve",
     "SELECT applied, status, response_status, body "
@@ -86,18 +90,37 @@ std::optional<std::pair<std::string, std::string>> DecodeCursor(std::string_view
     return std::make_pair(created_at, *id);
 }
 
+namespace {
+
+CreateOutcome ToCreateOutcome(const pg::Rows& rows) {
+    CreateOutcome outcome;
+    outcome.outcome = std::string(rows.Text(0, 0));
+    outcome.order_id = std::string(rows.Text(0, 1));
+    if (!rows.IsNull(0, 2)) outcome.response_status = static_cast<int>(rows.Int(0, 2));
+    if (!rows.IsNull(0, 3)) outcome.body = std::string(rows.Text(0, 3));
+    return outcome;
+}
+
+}  // namespace
+
 Awaitable<CreateOutcome> OrderStore::Create(const std::string& key, const std::string& fingerprint,
                                             const std::string& order_id, const std::string& customer_id,
                                             const std::string& items_json, int lease_ms, core::Deadline deadline) {
     auto params = pg::MakeParams(key, fingerprint, order_id, customer_id, items_json, std::to_string(lease_ms));
     auto rows = co_await pool_.Execute(kCreate, params, deadline);
     if (!rows) co_return rows.error();
-    CreateOutcome outcome;
-    outcome.outcome = std::string(rows->Text(0, 0));
-    outcome.order_id = std::string(rows->Text(0, 1));
-    if (!rows->IsNull(0, 2)) outcome.response_status = static_cast<int>(rows->Int(0, 2));
-    if (!rows->IsNull(0, 3)) outcome.body = std::string(rows->Text(0, 3));
-    co_return outcome;
+    co_return ToCreateOutcome(*rows);
+}
+
+Awaitable<CreateOutcome> OrderStore::CreateDeferred(const std::string& key, const std::string& fingerprint,
+                                                    const std::string& order_id, const std::string& customer_id,
+                                                    const std::string& items_json, int lease_ms, int delay_ms,
+                                                    const std::string& error, core::Deadline deadline) {
+    auto params = pg::MakeParams(key, fingerprint, order_id, customer_id, items_json, std::to_string(lease_ms),
+                                 std::to_string(delay_ms), error);
+    auto rows = co_await pool_.Execute(kCreateDeferred, params, deadline);
+    if (!rows) co_return rows.error();
+    co_return ToCreateOutcome(*rows);
 }
 
 Awaitable<Transition> OrderStore::FinishReserve(const std::string& order_id, bool confirmed,

@@ -55,6 +55,13 @@ public:
     Awaitable<CreateOutcome> Create(const std::string& key, const std::string& fingerprint, const std::string& order_id,
                                     const std::string& customer_id, const std::string& items_json, int lease_ms,
                                     core::Deadline deadline);
+    /// As Create, but the new order's reserve intent is deferred at once (retry after `delay_ms`, `error` recorded,
+    /// the key answers 202): outcome "deferred" with the order's JSON, in one transaction. For creates while the
+    /// breaker refuses calls.
+    Awaitable<CreateOutcome> CreateDeferred(const std::string& key, const std::string& fingerprint,
+                                            const std::string& order_id, const std::string& customer_id,
+                                            const std::string& items_json, int lease_ms, int delay_ms,
+                                            const std::string& error, core::Deadline deadline);
     /// Records CONFIRMED (with priced items and total) or REJECTED (with the problem a replay must return).
     Awaitable<Transition> FinishReserve(const std::string& order_id, bool confirmed, const std::string& items_json,
                                         long long total_cents, const std::string& reason, int problem_status,
