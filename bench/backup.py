@@ -50,12 +50,19 @@ def add_orders(n):
     if n <= 0:
         return
     print(f"  inserting {n:,} orders ...", flush=True)
-    psql(f"""INSERT INTO orders (id, customer_id, status, status_reason, items, total_cents, created_at, updated_at)
-             SELECT gen_random_uuid(), 'bench-backup', 'REJECTED', 'bench/backup.py synthetic order',
-                    jsonb_build_array(jsonb_build_object('sku', 'BENCH-' || lpad((g % 10000)::text, 5, '0'),
-                                                         'quantity', 1 + g % 3, 'unit_price_cents', null)),
-                    NULL, now() - (g || ' seconds')::interval, now()
-             FROM generate_series(1, {n}) g""")
+    # Each order with its idempotency key (every order has exactly one: an invariant the scenario checker verifies).
+    psql(f"""WITH o AS (
+               INSERT INTO orders (id, customer_id, status, status_reason, items, total_cents, created_at, updated_at)
+               SELECT gen_random_uuid(), 'bench-backup', 'REJECTED', 'bench/backup.py synthetic order',
+                      jsonb_build_array(jsonb_build_object('sku', 'BENCH-' || lpad((g % 10000)::text, 5, '0'),
+                                                           'quantity', 1 + g % 3, 'unit_price_cents', null)),
+                      NULL, now() - (g || ' seconds')::interval, now()
+               FROM generate_series(1, {n}) g
+               RETURNING id, created_at)
+             INSERT INTO idempotency_keys (key, fingerprint, order_id, response_status, response_body, created_at)
+             SELECT 'bench-backup-' || o.id, md5('bench-backup-' || o.id), o.id, 409,
+                    '{{"code":"insufficient_stock","detail":"bench/backup.py synthetic order"}}', o.created_at
+             FROM o""")
 
 
 def run_job(path, body=None, timeout=3600):
