@@ -53,7 +53,8 @@ def add_orders(n):
     # Each order with its idempotency key (every order has exactly one: an invariant the scenario checker verifies).
     psql(f"""WITH o AS (
                INSERT INTO orders (id, customer_id, status, status_reason, items, total_cents, created_at, updated_at)
-               SELECT gen_random_uuid(), 'bench-backup', 'REJECTED', 'bench/backup.py synthetic order',
+               SELECT gen_random_uuid(), 'bench-backup', 'REJECTED',
+                      'insufficient stock of BENCH-' || lpad((g % 10000)::text, 5, '0') || ' (synthetic)',
                       jsonb_build_array(jsonb_build_object('sku', 'BENCH-' || lpad((g % 10000)::text, 5, '0'),
                                                            'quantity', 1 + g % 3, 'unit_price_cents', null)),
                       NULL, now() - (g || ' seconds')::interval, now()

@@ -166,8 +166,26 @@ if wants pgbench; then
   # flat out; the faster side then burns CPU the slower one could use, so round 2 throttles the faster side (-R)
   # to 1.25x the slower side's round-1 rate. A round's figure is min(order_db, inventory_db); the better round counts.
   say "Database-only ceiling: pgbench, both databases' parts of one order at the same time, 2 x ${SECONDS_PER_RUN}s"
-  ORDER_PW=$(cat "$DATA/secrets/order-db-password")
-  INVENTORY_PW=$(cat "$DATA/secrets/inventory-db-password")
+  # pgbench writes into copies of the two schemas (plus the seeded catalog) on the same clusters, never into the
+  # stack's own tables: a replayed order has no reservation in the other database, so in order_db/inventory_db its
+  # rows would break the invariants of the design (and a later chaos scenario on this stack would report them).
+  PG_PW=$(cat "$DATA/secrets/postgres-password")
+  admin_sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$DATA/run" -p "$1" -U postgres -d "$2" "${@:3}"; }
+  bench_db() {  # PORT SOURCE COPY [TABLE whose rows are copied too ...]
+    local port=$1 src=$2 dst=$3 t
+    admin_sql "$port" postgres -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $dst" >/dev/null
+    pg_dump -h "$DATA/run" -p "$port" -U postgres --schema-only --no-owner --no-privileges "$src" |
+      admin_sql "$port" "$dst" >/dev/null || die "could not copy the schema of $src into $dst"
+    for t in "${@:4}"; do
+      pg_dump -h "$DATA/run" -p "$port" -U postgres --data-only --table="$t" "$src" |
+        admin_sql "$port" "$dst" >/dev/null || die "could not copy table $t into $dst"
+    done
+  }
+  bench_db 5432 order_db order_db_pgbench
+  bench_db 5433 inventory_db inventory_db_pgbench products
+  echo "    pgbench runs on order_db_pgbench and inventory_db_pgbench (schema copies; dropped afterwards)"
+  ORDER_PW=$PG_PW
+  INVENTORY_PW=$PG_PW
   tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | head -1; }
   lat() { sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$1" | head -1; }
   # pg_pair CLIENTS TAG ORDER_RATE INVENTORY_RATE (0: unthrottled) -> "order_tps inventory_tps"
@@ -175,12 +193,12 @@ if wants pgbench; then
     local clients=$1 tag=$2 order_rate=(-c "$1") inventory_rate=(-c "$1")
     (($(printf '%.0f' "$3"))) && order_rate+=(-R "$3")
     (($(printf '%.0f' "$4"))) && inventory_rate+=(-R "$4")
-    PGPASSWORD=$ORDER_PW pgbench -h 127.0.0.1 -p 5432 -U order_svc -n -M prepared "${order_rate[@]}" -j 2 \
-      -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/order_db.pgbench order_db \
+    PGPASSWORD=$ORDER_PW pgbench -h 127.0.0.1 -p 5432 -U postgres -n -M prepared "${order_rate[@]}" -j 2 \
+      -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/order_db.pgbench order_db_pgbench \
       >"$WORK/pg-order-$tag.txt" 2>&1 &
     local order_job=$!
-    PGPASSWORD=$INVENTORY_PW pgbench -h 127.0.0.1 -p 5433 -U inventory_svc -n -M prepared "${inventory_rate[@]}" \
-      -j 2 -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/inventory_db.pgbench inventory_db \
+    PGPASSWORD=$INVENTORY_PW pgbench -h 127.0.0.1 -p 5433 -U postgres -n -M prepared "${inventory_rate[@]}" \
+      -j 2 -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/inventory_db.pgbench inventory_db_pgbench \
       >"$WORK/pg-inventory-$tag.txt" 2>&1 &
     local inventory_job=$!
     wait $order_job || { cat "$WORK/pg-order-$tag.txt" >&2; die "pgbench on order_db failed"; }
@@ -203,6 +221,8 @@ if wants pgbench; then
     runs+=" \"balanced\": {\"order_db_orders_per_s\": $o2, \"inventory_db_tps\": $i2,"
     runs+=" \"order_db_rate_limit\": $o_limit, \"inventory_db_rate_limit\": $i_limit}, \"orders_per_s\": $orders}"
   done
+  admin_sql 5432 postgres -c "DROP DATABASE IF EXISTS order_db_pgbench" >/dev/null
+  admin_sql 5433 postgres -c "DROP DATABASE IF EXISTS inventory_db_pgbench" >/dev/null
   check_not_restarted
   best=$($PY -c "import json; r=json.loads('$runs}'); print(max(v['orders_per_s'] for v in r.values()))")
   echo "{\"runs\": $runs}, \"best_orders_per_s\": $best}" >"$WORK/pgbench.json"

@@ -42,6 +42,9 @@ it creates the scenario's SCN-* products, places real orders, and turns chaos of
                          user=order_svc password=...")
   --inventory-db CONNINFO
   --admin-token-file F   the admin bearer token (default: $VALERIX_ADMIN_TOKEN)
+  --ctl "COMMAND"        lets the timeline's process faults run through the stack's supervisor, e.g. --ctl
+                         "./valerix ctl": kill = COMMAND signal KILL P, then stop P until the restart time (start
+                         P); a PostgreSQL restart = COMMAND restart order-db inventory-db
 )";
 
 bool TakeValue(int argc, char** argv, int& i, std::string& value) {
@@ -131,6 +134,8 @@ int main(int argc, char** argv) {
                 if (!TakeValue(argc, argv, i, options.order_db)) return kUsage;
             } else if (arg == "--inventory-db") {
                 if (!TakeValue(argc, argv, i, options.inventory_db)) return kUsage;
+            } else if (arg == "--ctl") {
+                if (!TakeValue(argc, argv, i, options.ctl)) return kUsage;
             } else if (arg == "--admin-token-file") {
                 if (!TakeValue(argc, argv, i, value)) return kUsage;
                 try {

@@ -808,7 +808,7 @@ void Runner::CreateStack() {
     if (options_.external) {
         admin_token_ = options_.admin_token;
         stack_ = std::make_unique<ExternalStack>(options_.order, options_.inventory, options_.order_db,
-                                                 options_.inventory_db);
+                                                 options_.inventory_db, options_.ctl, work_dir_);
         return;
     }
     admin_token_ = "valerix-scenario-" + run_tag_;
@@ -956,10 +956,11 @@ int Runner::Run() {
     seed_ = options_.seed.value_or(scenario_.seed);
     if (options_.external) {
         for (const auto& event : scenario_.timeline) {
-            if (event.kind != EventKind::kChaos) {
+            if (event.kind != EventKind::kChaos && options_.ctl.empty()) {
                 throw ScenarioError(
                     "the timeline kills or restarts processes, which only an ephemeral stack allows "
-                    "(the runner does not own the processes of an external stack)");
+                    "(the runner does not own the processes of an external stack) or --ctl with the command of "
+                    "the external stack's supervisor");
             }
         }
         if (!options_.corrupt.empty()) throw ScenarioError("--corrupt is refused on an external stack");

@@ -35,6 +35,10 @@ struct RunOptions {
     std::string order_db;
     std::string inventory_db;
     std::string admin_token;
+    /// With an external stack: a command that controls its supervisor (e.g. "./valerix ctl"); the runner appends
+    /// supervisorctl arguments ("signal KILL inventory", "stop inventory", "start inventory", "restart order-db").
+    /// Lets process faults run against the local stack. Empty: process faults are refused.
+    std::string ctl;
 };
 
 /// Exit codes of valerix-scenario.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <valerix/testing/files.hpp>
 #include <valerix/testing/free_port.hpp>
@@ -350,11 +351,66 @@ bool Stack::EnsureUp(std::chrono::milliseconds timeout) {
     return false;
 }
 
-ExternalStack::ExternalStack(Endpoint order, Endpoint inventory, std::string order_db, std::string inventory_db)
+ExternalStack::ExternalStack(Endpoint order, Endpoint inventory, std::string order_db, std::string inventory_db,
+                             std::string ctl, std::string log_dir)
     : order_(std::move(order)),
       inventory_(std::move(inventory)),
       order_db_(std::move(order_db)),
-      inventory_db_(std::move(inventory_db)) {}
+      inventory_db_(std::move(inventory_db)),
+      ctl_(std::move(ctl)),
+      log_dir_(log_dir.empty() ? "/tmp" : std::move(log_dir)) {}
+
+void ExternalStack::Ctl(const std::string& args, bool must_succeed) {
+    if (ctl_.empty()) throw std::logic_error("no --ctl command: the runner cannot control this stack's processes");
+    std::string log = log_dir_ + "/ctl.log";
+    {
+        std::ofstream(log, std::ios::app) << "$ " << ctl_ << " " << args << "\n";
+    }
+    testing::ChildProcess child("/bin/sh", {"-c", ctl_ + " " + args}, {}, log);
+    int status = child.Wait(120s);
+    {
+        std::lock_guard lock(mutex_);
+        events_.push_back({std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_).count(), "ctl",
+                           args, "exit " + std::to_string(status)});
+    }
+    if (status != 0 && must_succeed) {
+        throw std::runtime_error("`" + ctl_ + " " + args + "` exited with " + std::to_string(status) + "; see " + log);
+    }
+}
+
+void ExternalStack::KillService(Service service) {
+    std::string name(ToString(service));
+    Ctl("signal KILL " + name, true);
+    // The supervisor restarts a crashed program at once; hold it down until the timeline's restart time.
+    Ctl("stop " + name, false);
+}
+
+void ExternalStack::ReviveService(Service service) { Ctl("start " + std::string(ToString(service)), false); }
+
+void ExternalStack::RestartPostgres() {
+    Ctl("restart order-db inventory-db", true);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        try {
+            Query("order_db", "SELECT 1");
+            Query("inventory_db", "SELECT 1");
+            return;
+        } catch (const std::exception&) {
+            std::this_thread::sleep_for(200ms);
+        }
+    }
+    throw std::runtime_error("PostgreSQL does not accept connections 60 s after the restart");
+}
+
+bool ExternalStack::EnsureUp(std::chrono::milliseconds timeout) {
+    if (!ctl_.empty()) Ctl("start inventory order", false);  // whatever the timeline left stopped
+    return Stack::EnsureUp(timeout);
+}
+
+std::vector<ProcessEvent> ExternalStack::Events() {
+    std::lock_guard lock(mutex_);
+    return events_;
+}
 
 void ExternalStack::Start() {
     if (!EnsureUp(10s)) {
@@ -371,7 +427,8 @@ Rows ExternalStack::Query(const std::string& db, const std::string& sql) {
 
 std::string ExternalStack::Describe() const {
     return "external — inventory " + inventory_.Text() + ", order " + order_.Text() +
-           " (not owned by the runner: no process faults)";
+           (ctl_.empty() ? " (not owned by the runner: no process faults)"
+                         : " (process faults through `" + ctl_ + "`)");
 }
 
 Rows QueryConnInfo(const std::string& conninfo, const std::string& sql) {

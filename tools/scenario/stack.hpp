@@ -184,11 +184,19 @@ class EphemeralStack final : public Stack {
     std::thread supervisor_;
 };
 
-/// A stack someone else runs (e.g. the local one of `./valerix up`): the runner only talks to it. Process faults are
-/// refused; chaos is set and reset through the admin API.
+/// A stack someone else runs (e.g. the local one of `./valerix up`): the runner talks to it; chaos is set and reset
+/// through the admin API. Process faults go through the stack's own supervisor when a `ctl` command is given (the
+/// supervisor, not the runner, restarts crashed services), else they are refused.
 class ExternalStack final : public Stack {
   public:
-    ExternalStack(Endpoint order, Endpoint inventory, std::string order_db, std::string inventory_db);
+    ExternalStack(Endpoint order, Endpoint inventory, std::string order_db, std::string inventory_db,
+                  std::string ctl = {}, std::string log_dir = {});
+
+    void KillService(Service service) override;
+    void ReviveService(Service service) override;
+    void RestartPostgres() override;
+    bool EnsureUp(std::chrono::milliseconds timeout) override;
+    std::vector<ProcessEvent> Events() override;
 
     void Start() override;
     void Stop() override {}
@@ -199,8 +207,15 @@ class ExternalStack final : public Stack {
     bool OwnsProcesses() const override { return false; }
 
   private:
+    /// Runs `ctl ARGS`; throws std::runtime_error with its output when it fails and `must_succeed`.
+    void Ctl(const std::string& args, bool must_succeed);
+
     Endpoint order_, inventory_;
     std::string order_db_, inventory_db_;
+    std::string ctl_, log_dir_;
+    std::mutex mutex_;
+    std::vector<ProcessEvent> events_;
+    SteadyTime epoch_ = std::chrono::steady_clock::now();
 };
 
 /// Runs `sql` on a new blocking libpq connection and returns the rows of the last statement as text, NULL as "".
