@@ -1,7 +1,9 @@
 // Composition root of inventory-service: reads configuration, builds the object graph, serves until SIGTERM.
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -52,6 +54,22 @@ Settings LoadSettings() {
                          : inventory::ParseChaosConfig(json);
         if (parsed) settings.chaos = *parsed;
         else env.AddProblem("VALERIX_CHAOS: " + parsed.error().detail);
+    }
+    // The configuration last set at run time wins over VALERIX_CHAOS: a restart caused by the crash simulator keeps it.
+    settings.api.chaos_file = env.String("VALERIX_CHAOS_FILE", "");
+    if (!settings.api.chaos_file.empty()) {
+        std::ifstream in(settings.api.chaos_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        boost::system::error_code ec;
+        auto json = in ? boost::json::parse(text.str(), ec) : boost::json::value();
+        if (in && !ec) {
+            auto parsed = inventory::ParseChaosConfig(json);
+            if (parsed) settings.chaos = *parsed;
+            else env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + ": " + parsed.error().detail);
+        } else if (in) {
+            env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + " is not valid JSON");
+        }
     }
     settings.low_stock.threshold = static_cast<int>(env.Int("VALERIX_LOW_STOCK_THRESHOLD", 10, 0, 1'000'000'000));
     settings.log_level = http::LogLevelFromEnv(env);

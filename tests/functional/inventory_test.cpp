@@ -394,6 +394,27 @@ TEST_F(InventoryTest, ChaosConfigIsAdminOnlyValidatedAndReplacedWhole) {
               "off") << "PUT replaces the whole configuration";
 }
 
+TEST_F(InventoryTest, ChaosSetAtRunTimeSurvivesARestartWithAChaosFile) {
+    // Under a supervisor the crash simulator's exit restarts the service; with VALERIX_CHAOS_FILE the configuration
+    // set through the API comes back with it instead of silently turning off.
+    std::string file = postgres_->Dir() + "/chaos.json";
+    auto with_file = StartInventory(*postgres_, "inventory-chaos-file", {{"VALERIX_CHAOS_FILE", file}});
+    auto set = with_file->Client().Request(
+        "PUT", "/admin/chaos", R"({"crash":{"mode":"probability","probability":0.25,"point":"after_commit"},"seed":9})",
+        kAdmin);
+    ASSERT_EQ(set.status, 200) << set.body;
+    with_file->Kill();
+    with_file->Start();
+    auto current = ParseObject(with_file->Client().Request("GET", "/admin/chaos", "", kAdmin).body);
+    EXPECT_EQ(current.at("crash").at("mode").as_string(), "probability");
+    EXPECT_EQ(current.at("seed").as_int64(), 9);
+    ASSERT_EQ(with_file->Client().Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+    with_file->Kill();
+    with_file->Start();
+    current = ParseObject(with_file->Client().Request("GET", "/admin/chaos", "", kAdmin).body);
+    EXPECT_EQ(current.at("crash").at("mode").as_string(), "off") << "turning chaos off is kept too";
+}
+
 TEST_F(InventoryTest, LatencyGremlinDelaysEveryNthReservationCallOnly) {
     PutProduct("GREMLIN-1", 100);
     auto client = service_->Client();

@@ -2,7 +2,11 @@
 
 #include "api/inventory_api.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+
+#include <boost/json/serialize.hpp>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -276,6 +280,17 @@ InventoryApi::Awaitable InventoryApi::PutChaos(const http::Request& request, htt
     if (!config) co_return FieldProblem(config.error());
     chaos_.Configure(*config);
     auto json = ToJson(*config);
+    if (!config_.chaos_file.empty()) {
+        // A few hundred bytes on an admin call: written in place of the old file (rename), not fsynced.
+        std::string tmp = config_.chaos_file + ".tmp";
+        std::ofstream out(tmp, std::ios::trunc);
+        out << boost::json::serialize(json) << '\n';
+        out.close();
+        if (!out || std::rename(tmp.c_str(), config_.chaos_file.c_str()) != 0) {
+            logger_.Warn("could not save the chaos configuration; a restart will not keep it",
+                         {{"file", config_.chaos_file}, {"request_id", context.request_id}});
+        }
+    }
     logger_.Warn("chaos configuration replaced", {{"request_id", context.request_id}, {"config", json}});
     co_return http::Json(200, json);
 }

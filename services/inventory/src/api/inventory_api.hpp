@@ -17,6 +17,9 @@ struct ApiConfig {
     std::string admin_token;                         ///< empty: admin endpoints always answer 401
     std::chrono::milliseconds db_timeout{5000};      ///< budget of one database call when the caller sent none
     std::chrono::milliseconds health_timeout{1000};
+    /// When set, PUT /admin/chaos also writes the configuration here (replaced atomically), and start-up reads it:
+    /// chaos survives the restarts it causes (the crash simulator's exit) under a supervisor.
+    std::string chaos_file;
 };
 
 /// The inventory HTTP contract (DESIGN.md §4): products, reservations, health. Maps store outcomes to statuses and
