@@ -941,7 +941,9 @@ json::array Runner::CheckExpectations(std::size_t orders, const OrderSummary& su
     expectation("affected orders", static_cast<long long>(summary.affected.size()), expect.min_affected_orders);
     expectation("latency injections", latency, expect.min_latency_injections);
     expectation("crash injections", crashes, expect.min_crash_injections);
-    expectation("unplanned exits restarted by the runner", restarts, expect.min_supervisor_restarts);
+    expectation(stack_->OwnsProcesses() ? "unplanned exits restarted by the runner"
+                                        : "unplanned restarts by the stack's supervisor",
+                restarts, expect.min_supervisor_restarts);
     for (const auto& [status, minimum] : expect.min_status) {
         auto it = summary.by_status.find(status);
         expectation("orders ending " + status, it == summary.by_status.end() ? 0 : it->second, minimum);

@@ -378,14 +378,76 @@ void ExternalStack::Ctl(const std::string& args, bool must_succeed) {
     }
 }
 
+ExternalStack::~ExternalStack() { Stop(); }
+
+void ExternalStack::Stop() {
+    stopping_ = true;
+    if (watcher_.joinable()) watcher_.join();
+}
+
+void ExternalStack::Watch() {
+    std::string out = log_dir_ + "/ctl-status.txt";
+    while (!stopping_) {
+        std::error_code ec;
+        std::filesystem::remove(out, ec);
+        try {
+            testing::ChildProcess child("/bin/sh", {"-c", ctl_ + " status inventory order"}, {}, out);
+            child.Wait(30s);
+        } catch (const std::exception&) {
+        }
+        std::string text;
+        try {
+            text = testing::ReadFile(out);
+        } catch (const std::exception&) {
+        }
+        for (Service service : {Service::kInventory, Service::kOrder}) {
+            std::string name(ToString(service));
+            auto at = text.find(name + " ");
+            if (at == std::string::npos) continue;
+            auto line = text.substr(at, text.find('\n', at) - at);
+            auto pid_at = line.find(" pid ");
+            if (line.find("RUNNING") == std::string::npos || pid_at == std::string::npos) continue;
+            std::string pid = line.substr(pid_at + 5, line.find(',', pid_at) - pid_at - 5);
+            std::lock_guard lock(mutex_);
+            int i = service == Service::kInventory ? 0 : 1;
+            if (!last_pid_[i].empty() && pid != last_pid_[i]) {
+                if (planned_[i]) {
+                    planned_[i] = false;
+                } else {
+                    ++unplanned_[i];
+                    events_.push_back({std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_).count(),
+                                       name, "restarted by the supervisor", "pid " + last_pid_[i] + " -> " + pid});
+                }
+            }
+            last_pid_[i] = pid;
+        }
+        for (int i = 0; i < 15 && !stopping_; ++i) std::this_thread::sleep_for(100ms);
+    }
+}
+
+int ExternalStack::UnplannedExits(Service service) {
+    std::lock_guard lock(mutex_);
+    return unplanned_[service == Service::kInventory ? 0 : 1];
+}
+
 void ExternalStack::KillService(Service service) {
+    {
+        std::lock_guard lock(mutex_);
+        planned_[service == Service::kInventory ? 0 : 1] = true;
+    }
     std::string name(ToString(service));
     Ctl("signal KILL " + name, true);
     // The supervisor restarts a crashed program at once; hold it down until the timeline's restart time.
     Ctl("stop " + name, false);
 }
 
-void ExternalStack::ReviveService(Service service) { Ctl("start " + std::string(ToString(service)), false); }
+void ExternalStack::ReviveService(Service service) {
+    {
+        std::lock_guard lock(mutex_);
+        planned_[service == Service::kInventory ? 0 : 1] = true;  // the next pid seen is this start's
+    }
+    Ctl("start " + std::string(ToString(service)), false);
+}
 
 void ExternalStack::RestartPostgres() {
     Ctl("restart order-db inventory-db", true);
@@ -419,6 +481,7 @@ void ExternalStack::Start() {
     }
     Query("order_db", "SELECT 1 FROM idempotency_keys LIMIT 1");
     Query("inventory_db", "SELECT 1 FROM reservations LIMIT 1");
+    if (!ctl_.empty() && !watcher_.joinable()) watcher_ = std::thread([this] { Watch(); });
 }
 
 Rows ExternalStack::Query(const std::string& db, const std::string& sql) {

@@ -192,14 +192,21 @@ class ExternalStack final : public Stack {
     ExternalStack(Endpoint order, Endpoint inventory, std::string order_db, std::string inventory_db,
                   std::string ctl = {}, std::string log_dir = {});
 
+    ~ExternalStack() override;
     void KillService(Service service) override;
     void ReviveService(Service service) override;
     void RestartPostgres() override;
     bool EnsureUp(std::chrono::milliseconds timeout) override;
     std::vector<ProcessEvent> Events() override;
+    /// With `ctl`: restarts the supervisor made that the timeline did not ask for, seen as a new pid in
+    /// `ctl status` (polled every ~1.5 s, so two restarts within one poll count once).
+    int UnplannedExits(Service service) override;
+    /// Unplanned inventory restarts: supervisorctl does not show exit statuses, so under the crash simulator these
+    /// are taken as its exits.
+    int ChaosExits() override { return UnplannedExits(Service::kInventory); }
 
     void Start() override;
-    void Stop() override {}
+    void Stop() override;
     Endpoint Inventory() const override { return inventory_; }
     Endpoint Order() const override { return order_; }
     Rows Query(const std::string& db, const std::string& sql) override;
@@ -216,6 +223,12 @@ class ExternalStack final : public Stack {
     std::mutex mutex_;
     std::vector<ProcessEvent> events_;
     SteadyTime epoch_ = std::chrono::steady_clock::now();
+    void Watch();
+    std::thread watcher_;
+    std::atomic<bool> stopping_{false};
+    std::string last_pid_[2];
+    bool planned_[2] = {false, false};  // a timeline kill/revive is in progress: its pid change is expected
+    int unplanned_[2] = {0, 0};
 };
 
 /// Runs `sql` on a new blocking libpq connection and returns the rows of the last statement as text, NULL as "".
