@@ -116,7 +116,7 @@ std::string ChaosSummary(const json::object& chaos) {
 }
 
 // Sums a Prometheus counter family per label set over every inventory incarnation (a restarted process starts its
-// counters at 0, so each PID's last value is kept).
+// counters at 0, so each PID's last value is kept; a drop within one reported incarnation is a restart too).
 class InjectionMetrics {
   public:
     void Observe(int incarnation, const std::string& metrics_text) {
@@ -131,7 +131,11 @@ class InjectionMetrics {
             std::string labels = line.substr(prefix.size(), close - prefix.size());
             double value = std::atof(line.c_str() + close + 1);
             std::string kind = Label(labels, "kind"), action = Label(labels, "action");
-            last_[incarnation][kind + "/" + action] = value;
+            double& last = last_[incarnation][kind + "/" + action];
+            // A counter that went down restarted with a process the stack did not report (an external stack's
+            // supervisor restarted it): keep what the previous process had counted.
+            if (value < last) carried_[kind + "/" + action] += last;
+            last = value;
         }
     }
     std::map<std::string, long long> Totals() const {
@@ -140,6 +144,7 @@ class InjectionMetrics {
         for (const auto& [incarnation, values] : last_) {
             for (const auto& [label, value] : values) totals[label] += static_cast<long long>(value);
         }
+        for (const auto& [label, value] : carried_) totals[label] += static_cast<long long>(value);
         return totals;
     }
 
@@ -152,6 +157,7 @@ class InjectionMetrics {
     }
     mutable std::mutex mutex_;
     std::map<int, std::map<std::string, double>> last_;
+    std::map<std::string, double> carried_;
 };
 
 // One chaos injection as inventory logged it.
