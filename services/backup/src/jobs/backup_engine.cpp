@@ -584,7 +584,15 @@ void BackupEngine::RunExternalSync(Job& job) {
     std::lock_guard lock(mutex_);
     state_.last_sync_result = result;
     if (error.empty()) {
-        for (const auto& f : files) state_.synced_files[f] = current[f];
+        // What is off-site now, limited to files the repository still holds (expired backups and WAL drop out), so
+        // the record does not grow for ever.
+        std::map<std::string, std::string> sent;
+        for (const auto& [path, signature] : current) {
+            auto it = synced.find(path);
+            if (it != synced.end() && it->second == signature) sent[path] = signature;
+        }
+        for (const auto& f : files) sent[f] = current[f];
+        state_.synced_files = std::move(sent);
         state_.last_sync_success_at = now;
         sync_last_success_.Set(static_cast<double>(now));
         sync_last_bytes_.Set(static_cast<double>(bundle.bytes));
