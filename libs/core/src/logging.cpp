@@ -1,7 +1,10 @@
 #include <valerix/core/logging.hpp>
 
+#include <cstdio>
+
+#include <valerix/core/utc_time.hpp>
+
 #include <chrono>
-#include <ctime>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -15,12 +18,9 @@ std::string Timestamp() {
     auto now = std::chrono::system_clock::now();
     auto seconds = std::chrono::system_clock::to_time_t(now);
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    char buffer[40];
-    std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-    std::snprintf(buffer + n, sizeof buffer - n, ".%06lldZ", static_cast<long long>(micros));
-    return buffer;
+    char fraction[16];
+    std::snprintf(fraction, sizeof fraction, ".%06lldZ", static_cast<long long>(micros));
+    return FormatUtc(seconds, "%Y-%m-%dT%H:%M:%S") + fraction;
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <ctime>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -10,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <valerix/core/utc_time.hpp>
 
 namespace valerix::web {
 namespace {
@@ -78,14 +79,7 @@ boost::json::object DatabaseOf(const std::string& name, const Upstream::Fetched&
     return component;
 }
 
-std::string UtcNow() {
-    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
+std::string UtcNow() { return core::FormatUtc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
 
 asio::awaitable<Upstream::Fetched> Unconfigured() { co_return Upstream::Fetched{0, "", "not configured"}; }
 

@@ -5,11 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include <boost/json/serialize.hpp>
+
+#include <valerix/core/utc_time.hpp>
 
 #include "drill/blocking_pg.hpp"
 
@@ -26,16 +27,7 @@ double NowPrecise() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string Utc(std::int64_t t, const char* format = "%Y-%m-%dT%H:%M:%SZ") {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, format, &tm);
-    return buffer;
-}
-
-json::value UtcOrNull(std::optional<std::int64_t> t) { return t ? json::value(Utc(*t)) : json::value(nullptr); }
+json::value UtcOrNull(std::optional<std::int64_t> t) { return t ? json::value(core::FormatUtc(*t)) : json::value(nullptr); }
 
 json::object Counts(const std::map<std::string, long long>& counts) {
     json::object o;
@@ -175,7 +167,12 @@ bool BackupEngine::PendingLocked(const std::string& kind, const std::string& sta
     return false;
 }
 
-std::variant<Job, Refusal> BackupEngine::Enqueue(Job job) {
+Job BackupEngine::Enqueue(std::string kind, std::string type, std::vector<std::string> stanzas, std::string trigger) {
+    Job job;
+    job.kind = std::move(kind);
+    job.type = std::move(type);
+    job.stanzas = std::move(stanzas);
+    job.trigger = std::move(trigger);
     job.id = core::RandomUuid(random_);
     job.status = "queued";
     job.queued_at = NowPrecise();
@@ -217,12 +214,7 @@ std::variant<Job, Refusal> BackupEngine::SubmitBackup(const std::string& type, s
     for (const auto& job : state_.jobs) {
         if (job.kind == "backup" && job.status == "queued" && job.type == type && job.stanzas == stanzas) return job;
     }
-    Job job;
-    job.kind = "backup";
-    job.type = type;
-    job.stanzas = std::move(stanzas);
-    job.trigger = trigger;
-    return Enqueue(std::move(job));
+    return Enqueue("backup", type, std::move(stanzas), trigger);
 }
 
 std::variant<Job, Refusal> BackupEngine::SubmitExternalSync(const std::string& trigger) {
@@ -233,18 +225,18 @@ std::variant<Job, Refusal> BackupEngine::SubmitExternalSync(const std::string& t
         auto next = NextAllowedAt(state_.quota, now, config_.policy);
         return Refusal{429, "daily_quota_used",
                        "the external sync is limited to " + std::to_string(config_.policy.syncs_per_day) +
-                           " call per day; the next is allowed at " + Utc(next),
+                           " call per day; the next is allowed at " + core::FormatUtc(next),
                        next};
     }
-    // The quota is spent when the call is decided, and persisted before it is made: a crash or a failed call does
-    // not buy a second call the same day.
+    return EnqueueExternalSync(now, trigger);
+}
+
+Job BackupEngine::EnqueueExternalSync(std::int64_t now, const std::string& trigger) {
+    // The quota is spent when the call is decided, and persisted (by Enqueue) before it is made: a crash or a failed
+    // call does not buy a second call the same day.
     ConsumeQuota(state_.quota, now, config_.policy);
     sync_quota_left_.Set(config_.policy.syncs_per_day - CallsToday(state_.quota, now, config_.policy));
-    Job job;
-    job.kind = "external_sync";
-    job.stanzas = stanza_names_;
-    job.trigger = trigger;
-    return Enqueue(std::move(job));
+    return Enqueue("external_sync", "", stanza_names_, trigger);
 }
 
 std::variant<Job, Refusal> BackupEngine::SubmitRestoreDrill(const std::string& trigger) {
@@ -253,11 +245,7 @@ std::variant<Job, Refusal> BackupEngine::SubmitRestoreDrill(const std::string& t
     for (const auto& job : state_.jobs) {
         if (job.kind == "restore_drill" && job.status == "queued") return job;
     }
-    Job job;
-    job.kind = "restore_drill";
-    job.stanzas = stanza_names_;
-    job.trigger = trigger;
-    return Enqueue(std::move(job));
+    return Enqueue("restore_drill", "", stanza_names_, trigger);
 }
 
 // ----------------------------------------------------------------------------------------------------------- read
@@ -287,8 +275,8 @@ json::object BackupEngine::Backups() const {
             for (const auto& b : it->second.backups) {
                 backups.push_back(json::object{{"label", b.label},
                                                {"type", b.type},
-                                               {"started_at", Utc(b.started_at)},
-                                               {"finished_at", Utc(b.finished_at)},
+                                               {"started_at", core::FormatUtc(b.started_at)},
+                                               {"finished_at", core::FormatUtc(b.finished_at)},
                                                {"size_bytes", b.size_bytes},
                                                {"repo_size_bytes", b.repo_size_bytes}});
             }
@@ -301,7 +289,7 @@ json::object BackupEngine::Backups() const {
         stanzas.push_back(std::move(entry));
     }
     return json::object{{"stanzas", std::move(stanzas)},
-                        {"listed_at", info_at_ > 0 ? json::value(Utc(info_at_)) : json::value(nullptr)}};
+                        {"listed_at", info_at_ > 0 ? json::value(core::FormatUtc(info_at_)) : json::value(nullptr)}};
 }
 
 json::object BackupEngine::ExternalSyncStatus() const {
@@ -310,7 +298,7 @@ json::object BackupEngine::ExternalSyncStatus() const {
     auto calls = CallsToday(state_.quota, now, config_.policy);
     bool pending = PendingLocked("external_sync");
     return json::object{{"last_sync_at", UtcOrNull(state_.last_sync_success_at)},
-                        {"next_allowed_at", Utc(NextAllowedAt(state_.quota, now, config_.policy))},
+                        {"next_allowed_at", core::FormatUtc(NextAllowedAt(state_.quota, now, config_.policy))},
                         {"calls_today", calls},
                         {"calls_per_day", config_.policy.syncs_per_day},
                         {"in_progress", pending},
@@ -373,29 +361,14 @@ void BackupEngine::ScheduleDueJobs(std::int64_t now) {
         if (auto f = state_.backup_failures.find(name); f != state_.backup_failures.end()) view.last_failure_at = f->second;
         view.backup_pending = PendingLocked("backup", name);
         if (auto type = DueBackupType(view, now, config_.policy)) {
-            Job job;
-            job.kind = "backup";
-            job.type = *type;
-            job.stanzas = {name};
-            job.trigger = "schedule";
-            Enqueue(std::move(job));
+            Enqueue("backup", *type, {name}, "schedule");
         }
     }
     if (SyncDue(state_.quota, now, config_.policy, have_backups, PendingLocked("external_sync"))) {
-        ConsumeQuota(state_.quota, now, config_.policy);
-        sync_quota_left_.Set(config_.policy.syncs_per_day - CallsToday(state_.quota, now, config_.policy));
-        Job job;
-        job.kind = "external_sync";
-        job.stanzas = stanza_names_;
-        job.trigger = "schedule";
-        Enqueue(std::move(job));
+        EnqueueExternalSync(now, "schedule");
     }
     if (DrillDue(state_.last_drill_at, now, config_.policy, have_backups, PendingLocked("restore_drill"))) {
-        Job job;
-        job.kind = "restore_drill";
-        job.stanzas = stanza_names_;
-        job.trigger = "schedule";
-        Enqueue(std::move(job));
+        Enqueue("restore_drill", "", stanza_names_, "schedule");
     }
 }
 
@@ -551,11 +524,11 @@ void BackupEngine::RunExternalSync(Job& job) {
     auto now = NowSeconds();
     auto current = ScanRepository(config_.repo.repo_path);
     auto files = FilesToSync(current, synced);
-    std::string name = "valerix-repo-" + Utc(now, "%Y%m%dT%H%M%SZ") + ".tar";
+    std::string name = "valerix-repo-" + core::FormatUtc(now, "%Y%m%dT%H%M%SZ") + ".tar";
     json::array stanza_list;
     for (const auto& s : stanza_names_) stanza_list.emplace_back(s);
     json::object manifest{{"format", "valerix-backup-bundle/1"},
-                          {"created_at", Utc(now)},
+                          {"created_at", core::FormatUtc(now)},
                           {"job_id", job.id},
                           {"files", files.size()},
                           {"stanzas", stanza_list},
@@ -572,7 +545,7 @@ void BackupEngine::RunExternalSync(Job& job) {
     if (!bundle.path.empty()) fs::remove(bundle.path, ec);
 
     json::object result{{"status", error.empty() ? "succeeded" : "failed"},
-                        {"at", Utc(now)},
+                        {"at", core::FormatUtc(now)},
                         {"job_id", job.id},
                         {"bundle", name},
                         {"files", files.size()},
@@ -658,7 +631,7 @@ void BackupEngine::RunDrill(Job& job) {
     std::lock_guard lock(mutex_);
     state_.last_drill_at = now;
     state_.last_drill = json::object{{"job_id", job.id},
-                                     {"finished_at", Utc(now)},
+                                     {"finished_at", core::FormatUtc(now)},
                                      {"ok", failed.empty()},
                                      {"trigger", job.trigger},
                                      {"stanzas", reports}};

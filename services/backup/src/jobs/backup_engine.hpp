@@ -87,7 +87,10 @@ private:
     void WorkerLoop();
     void MonitorLoop();
     void ScheduleDueJobs(std::int64_t now);  // mutex_ held
-    std::variant<Job, Refusal> Enqueue(Job job);  // mutex_ held
+    /// Records a new queued job, persists the state and wakes the worker. mutex_ held.
+    Job Enqueue(std::string kind, std::string type, std::vector<std::string> stanzas, std::string trigger);
+    /// Spends today's sync quota and queues the sync. mutex_ held; the caller checked the quota.
+    Job EnqueueExternalSync(std::int64_t now, const std::string& trigger);
     void RunJob(Job& job);
     void RunBackup(Job& job);
     void RunExternalSync(Job& job);
