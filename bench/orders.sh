@@ -3,7 +3,10 @@
 #   1. seeds a catalog of bench SKUs with huge stock (PUT /api/v1/products/{sku}, admin);
 #   2. the database-only ceiling: pgbench replays the SQL of one order on order_db and inventory_db concurrently;
 #   3. saturation: closed loop (uniform mix, then the hot-SKU mix), orders/s, CPU per 1,000 orders, peak RSS;
-#   4. open loop at a share of the uniform saturation (default 50 %): p50/p99/p99.9;
+#      then the open-loop saturation: the highest fixed arrival rate sustained (>= 97 % achieved, p99 <= 500 ms),
+#      searched down from the closed-loop figure in 10 % steps;
+#   4. open loop at shares of the open-loop saturation (default 50 %): p50/p99/p99.9; the first share also through
+#      the web gateway (:8080), which proxies POST /api/v1/orders to order-service;
 #   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING);
 #   6. reconciler drain: N PENDING orders (created while inventory is down), inventory started, seconds until the
 #      reconciler has finished them all.
@@ -21,13 +24,14 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
   --seconds S         measured seconds of each load run (default 10; at most 20 is kind to a 2-core machine)
   --warmup S          warm-up before each saturation run (default 2)
   --workers "N ..."   closed-loop worker counts tried for saturation; the best is kept (default "32 64")
-  --levels "P ..."    open-loop runs at these percentages of the uniform saturation (default "50")
+  --levels "P ..."    open-loop runs at these percentages of the open-loop saturation (default "50"); the
+                      first level is also run through the gateway (part "gateway")
   --skus N            bench catalog size, BENCH-00001.. (default 10000)
   --pg-clients "N .." pgbench clients per database; the best is kept (default "16 32")
   --drain-orders N    PENDING orders for the reconciler drain (default 10000)
   --fastfail-rate R   open-loop creates per second while the breaker is open (default: the first
                       --levels share of the uniform saturation, or 100 without a saturation run)
-  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,fastfail,drain
+  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,gateway,fastfail,drain
   --out DIR           where the JSON goes (default /tmp)
   --loadgen PATH      valerix-loadgen binary (default build-bench/, then build/)
 EOF
@@ -41,7 +45,7 @@ SKUS=10000
 PG_CLIENTS="16 32"
 DRAIN_ORDERS=10000
 FASTFAIL_RATE=""
-ONLY="pgbench,saturation,open,fastfail,drain"
+ONLY="pgbench,saturation,open,gateway,fastfail,drain"
 OUT=/tmp
 LOADGEN=""
 while (($#)); do
@@ -75,9 +79,11 @@ for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVE
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
 for part in ${ONLY//,/ }; do
-  [[ $part =~ ^(pgbench|saturation|open|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
+  [[ $part =~ ^(pgbench|saturation|open|gateway|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
 done
-if wants open && ! wants saturation; then die "--only open needs saturation too (the rates are shares of it)"; fi
+if { wants open || wants gateway; } && ! wants saturation; then
+  die "--only open/gateway need saturation too (the rates are shares of it)"
+fi
 
 ((EUID == 0)) || die "run as root (psql over the PostgreSQL socket, ./valerix ctl)"
 if [[ -z $LOADGEN ]]; then
@@ -96,6 +102,7 @@ TOKEN_FILE="$DATA/secrets/admin-token"
 ADMIN="Authorization: Bearer $(cat "$TOKEN_FILE")"
 ORDER_URL=http://127.0.0.1:3001
 INVENTORY_URL=http://127.0.0.1:3002
+WEB_URL=http://127.0.0.1:8080
 curl -fsS "$ORDER_URL/live" >/dev/null || die "order-service is not answering on $ORDER_URL: ./valerix up"
 curl -fsS "$INVENTORY_URL/live" >/dev/null || die "inventory-service is not answering on $INVENTORY_URL: ./valerix up"
 
@@ -262,7 +269,31 @@ if wants saturation; then
     [[ $mix == uniform ]] && SATURATION=$best_rate
     check_not_restarted
   done
-  echo "    uniform saturation: $SATURATION orders/s"
+  echo "    uniform saturation, closed loop: $SATURATION orders/s"
+  # A closed loop slows its clients down when the system does; an open loop does not. The rate the system sustains
+  # against arrivals it does not control is the saturation the latency levels are shares of.
+  CLOSED=$SATURATION
+  SATURATION=""
+  for share in 100 90 80 70 60 50 40 30; do
+    rate=$($PY -c "print(round($CLOSED * $share / 100, 1))")
+    say "Open-loop saturation: $rate orders/s ($share % of the closed-loop figure) for 5 s"
+    lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration 5 --warmup 1 --label "sustain-$share" \
+      --json "$WORK/sustain-$share.json" | sed 's/^/    /'
+    check_not_restarted
+    if $PY - "$WORK/sustain-$share.json" <<'PYEOF'
+import json, sys
+run = json.load(open(sys.argv[1]))
+sys.exit(0 if run["errors"] == 0 and run["ok_per_s"] >= 0.97 * run["target_rate"]
+         and run["latency_ms"]["p99"] <= 500 else 1)
+PYEOF
+    then
+      SATURATION=$rate
+      cp "$WORK/sustain-$share.json" "$WORK/saturation_open.json"
+      break
+    fi
+  done
+  [[ -n $SATURATION ]] || die "no open-loop rate down to 30 % of $CLOSED/s was sustained"
+  echo "    uniform saturation, open loop: $SATURATION orders/s (closed loop $CLOSED/s)"
 fi
 
 if wants open && [[ -n $SATURATION ]]; then
@@ -273,6 +304,16 @@ if wants open && [[ -n $SATURATION ]]; then
       --label "open-$level" --json "$WORK/open_$level.json" | sed 's/^/    /'
     check_not_restarted
   done
+fi
+
+if wants gateway && [[ -n $SATURATION ]]; then
+  level=${LEVELS%% *}
+  rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
+  curl -fsS "$WEB_URL/live" >/dev/null 2>&1 || die "the web gateway is not answering on $WEB_URL"
+  say "Through the gateway: open loop at $level % of saturation, $rate orders/s for ${SECONDS_PER_RUN}s via $WEB_URL"
+  lg --scenario orders "${CATALOG[@]}" --url "$WEB_URL" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+    --label "gateway-$level" --json "$WORK/gateway_$level.json" | sed 's/^/    /'
+  check_not_restarted
 fi
 
 if wants fastfail || wants drain; then

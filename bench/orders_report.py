@@ -122,6 +122,17 @@ def summary(directory, out_file):
         rows.append((f"{title} ({sat['concurrency']} workers)", f"{fmt(sat['ok_per_s'])} orders/s",
                      f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms, status {sat['status']}, "
                      f"errors {sat['errors']}"))
+    sustained = load(directory, "saturation_open")
+    if sustained:
+        result["saturation_open_loop"] = sustained
+        lat = sustained["latency_ms"]
+        rows.append(("saturation, uniform, open loop (sustained)", f"{fmt(sustained['ok_per_s'])} orders/s",
+                     f"offered {fmt(sustained['target_rate'])}/s: p50 {fmt(lat['p50'], 2)} / p99 "
+                     f"{fmt(lat['p99'], 2)} ms, errors {sustained['errors']}"))
+        if pg:
+            ratio = sustained["ok_per_s"] / pg["best_orders_per_s"]
+            result["saturation_open_loop_vs_pgbench"] = ratio
+            rows.append(("open-loop saturation / pgbench replay", f"{ratio:.2f}", ""))
     cpu = load(directory, "cpu")
     if cpu:
         result["cpu"] = cpu
@@ -140,6 +151,16 @@ def summary(directory, out_file):
         result["open_loop"][level] = run
         lat = run["latency_ms"]
         rows.append((f"open loop at {level} % ({fmt(run['target_rate'])}/s)",
+                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
+                     f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}"))
+
+    for f in sorted(f for f in os.listdir(directory) if f.startswith("gateway_")):
+        run = load(directory, f[:-5])
+        level = f[8:].split(".")[0]
+        result.setdefault("gateway", {})[level] = run
+        lat = run["latency_ms"]
+        rows.append((f"through the gateway at {level} % ({fmt(run['target_rate'])}/s)",
                      f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
                      f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
                      f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}"))

@@ -42,6 +42,7 @@ struct Settings {
     resilience::CircuitBreakerConfig breaker;
     order::WorkflowConfig workflow;
     order::ReconcilerConfig reconciler;
+    order::StoreBatching batching;
     core::LogLevel log_level = core::LogLevel::kInfo;
 };
 
@@ -80,8 +81,12 @@ Settings LoadSettings() {
     s.breaker.slow_call_duration = env.Millis("VALERIX_BREAKER_SLOW_CALL_MS", 2000, 1, 600000);
     s.breaker.wait_in_open = env.Millis("VALERIX_BREAKER_OPEN_MS", 5000, 1, 3600000);
     s.breaker.permitted_calls_in_half_open = static_cast<int>(env.Int("VALERIX_BREAKER_HALF_OPEN_CALLS", 3, 1, 1000));
+    // Group commit: the most writes (creates, reserve outcomes; reserves sent to inventory) one batch takes; 1 = off.
+    s.batching.max_batch = static_cast<int>(env.Int("VALERIX_BATCH_MAX", 64, 1, 256));
+    s.batching.max_in_flight = static_cast<int>(env.Int("VALERIX_BATCH_IN_FLIGHT", 4, 1, 1000));
+    s.call_policy.reserve_batch = s.batching.max_batch;
     s.reconciler.interval = env.Millis("VALERIX_RECONCILER_INTERVAL_MS", 250, 1, 600000);
-    s.reconciler.batch = static_cast<int>(env.Int("VALERIX_RECONCILER_BATCH", 64, 1, 10000));
+    s.reconciler.batch = static_cast<int>(env.Int("VALERIX_RECONCILER_BATCH", 256, 1, 10000));
     s.reconciler.key_retention = std::chrono::seconds(env.Int("VALERIX_IDEMPOTENCY_RETENTION_S", 86400, 86400, 315360000));
     if (s.workflow.lease <= s.workflow.call_deadline) {
         env.AddProblem("VALERIX_INTENT_LEASE_MS must exceed VALERIX_INVENTORY_DEADLINE_MS, or the reconciler would "
@@ -140,8 +145,9 @@ int main() {
         resilience::RetryBudget budget(settings.budget, clock);
         order::InventoryClient inventory(io, inventory_http, breaker, budget, settings.call_policy, random, clock,
                                          registry, logger);
-        order::OrderStore store(pool);
+        order::OrderStore store(pool, settings.batching);
         order::OrderWorkflow workflow(store, inventory, settings.workflow, random, clock, registry, logger);
+        store.ObserveBatches(inventory.BatchSizes());
         order::Reconciler reconciler(io, store, workflow, inventory, settings.reconciler, random, clock, registry,
                                      logger);
         // The latency people see: the order routes, not health checks, scrapes or the gateway's once-a-second

@@ -457,6 +457,166 @@ TEST_F(InventoryTest, CrashBeforeCommitTakesNoStock) {
     EXPECT_EQ(Product("BEFORE-1").at("available").as_int64(), 10);
 }
 
+std::string BatchEntry(const std::string& id, const std::string& sku, int quantity) {
+    return R"({"reservation_id":")" + id + R"(","items":[{"sku":")" + sku + R"(","quantity":)" +
+           std::to_string(quantity) + "}]}";
+}
+
+std::string BatchBody(const std::vector<std::string>& entries) {
+    std::string body = R"({"reservations":[)";
+    for (std::size_t i = 0; i < entries.size(); ++i) body += (i ? "," : "") + entries[i];
+    return body + "]}";
+}
+
+TEST_F(InventoryTest, BatchOfNewReservationsTakesStockForEachAndAnswersEachAsAlone) {
+    PutProduct("BATCH-A", 100, 300);
+    PutProduct("BATCH-B", 100, 500);
+    auto client = service_->Client();
+    std::vector<std::string> ids, entries;
+    for (int i = 0; i < 20; ++i) {
+        ids.push_back(NewUuid());
+        entries.push_back(R"({"reservation_id":")" + ids.back() +
+                          R"(","items":[{"sku":"BATCH-B","quantity":2},{"sku":"BATCH-A","quantity":1}]})");
+    }
+    auto response = client.Request("POST", "/api/v1/reservations/batch", BatchBody(entries));
+    ASSERT_EQ(response.status, 200) << response.body;
+    auto results = ParseObject(response.body).at("results").as_array();
+    ASSERT_EQ(results.size(), 20u);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& result = results[i].as_object();
+        EXPECT_EQ(result.at("reservation_id").as_string(), ids[i]) << "results come in request order";
+        EXPECT_EQ(result.at("status").as_int64(), 201);
+        EXPECT_EQ(result.at("body").at("total_cents").as_int64(), 1300);
+        EXPECT_EQ(result.at("body").at("status").as_string(), "RESERVED");
+        // What the batch answered is what the reservation answers on its own afterwards.
+        auto fetched = client.Request("GET", "/api/v1/reservations/" + ids[i]);
+        EXPECT_EQ(ParseObject(fetched.body), result.at("body").as_object());
+    }
+    EXPECT_EQ(Product("BATCH-A").at("available").as_int64(), 80);
+    EXPECT_EQ(Product("BATCH-B").at("available").as_int64(), 60);
+
+    // The same batch again is a replay of each: nothing more is taken.
+    auto replay = client.Request("POST", "/api/v1/reservations/batch", BatchBody(entries));
+    ASSERT_EQ(replay.status, 200);
+    auto replayed = ParseObject(replay.body);
+    for (const auto& result : replayed.at("results").as_array()) EXPECT_EQ(result.at("status").as_int64(), 200);
+    EXPECT_EQ(Product("BATCH-A").at("available").as_int64(), 80);
+}
+
+TEST_F(InventoryTest, BatchWithRefusalsDecidesEachInOrderAsSingleCallsWould) {
+    PutProduct("BATCH-SCARCE", 5);
+    PutProduct("BATCH-OTHER", 50);
+    auto client = service_->Client();
+    auto released = NewUuid();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations/" + released + "/release").status, 200);
+    auto existing = NewUuid();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(existing, "BATCH-OTHER", 1)).status, 201);
+    auto first = NewUuid(), second = NewUuid(), third = NewUuid(), duplicate = NewUuid();
+    auto response = client.Request(
+        "POST", "/api/v1/reservations/batch",
+        BatchBody({BatchEntry(first, "BATCH-SCARCE", 3),        // fits: 5 -> 2
+                   BatchEntry(second, "BATCH-SCARCE", 3),       // 2 left: refused
+                   BatchEntry(third, "BATCH-SCARCE", 2),        // fits: 2 -> 0
+                   BatchEntry(NewUuid(), "NO-SUCH-SKU", 1),     // unknown
+                   BatchEntry(released, "BATCH-OTHER", 1),      // tombstone
+                   BatchEntry(existing, "BATCH-OTHER", 2),      // same id, other items
+                   BatchEntry(duplicate, "BATCH-OTHER", 1),     // new ...
+                   BatchEntry(duplicate, "BATCH-OTHER", 1)}));  // ... and its replay in the same batch
+    ASSERT_EQ(response.status, 200) << response.body;
+    auto results = ParseObject(response.body).at("results").as_array();
+    ASSERT_EQ(results.size(), 8u);
+    auto status = [&](std::size_t i) { return results[i].at("status").as_int64(); };
+    auto code = [&](std::size_t i) { return std::string(results[i].at("body").at("code").as_string()); };
+    EXPECT_EQ(status(0), 201);
+    EXPECT_EQ(status(1), 409);
+    EXPECT_EQ(code(1), "insufficient_stock");
+    EXPECT_EQ(results[1].at("body").at("available").as_int64(), 2);
+    EXPECT_EQ(status(2), 201);
+    EXPECT_EQ(status(3), 422);
+    EXPECT_EQ(code(3), "unknown_sku");
+    EXPECT_EQ(status(4), 409);
+    EXPECT_EQ(code(4), "reservation_released");
+    EXPECT_EQ(status(5), 422);
+    EXPECT_EQ(code(5), "reservation_mismatch");
+    EXPECT_EQ(status(6), 201);
+    EXPECT_EQ(status(7), 200);
+    EXPECT_EQ(Product("BATCH-SCARCE").at("available").as_int64(), 0);
+    EXPECT_EQ(Product("BATCH-OTHER").at("available").as_int64(), 48);
+    EXPECT_EQ(client.Request("GET", "/api/v1/reservations/" + second).status, 404) << "a refusal stores nothing";
+}
+
+TEST_F(InventoryTest, ConcurrentBatchesOverSharedSkusNeverOversellNorDeadlock) {
+    std::vector<std::string> skus = {"BATCH-C1", "BATCH-C2", "BATCH-C3", "BATCH-C4"};
+    for (const auto& sku : skus) PutProduct(sku, 60);
+    std::atomic<int> created{0}, refused{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            auto client = service_->Client();
+            for (int round = 0; round < 4; ++round) {
+                std::vector<std::string> entries;
+                for (int i = 0; i < 6; ++i) {
+                    // Items in opposite orders across threads: locks must still be taken in one order.
+                    const auto& a = skus[static_cast<std::size_t>((t + i) % 4)];
+                    const auto& b = skus[static_cast<std::size_t>((t + i + 1) % 4)];
+                    entries.push_back(R"({"reservation_id":")" + NewUuid() + R"(","items":[{"sku":")" +
+                                      (t % 2 ? a : b) + R"(","quantity":1},{"sku":")" + (t % 2 ? b : a) +
+                                      R"(","quantity":2}]})");
+                }
+                auto response = client.Request("POST", "/api/v1/reservations/batch", BatchBody(entries));
+                if (response.status != 200) {
+                    ++failed;
+                    continue;
+                }
+                auto answered = ParseObject(response.body);
+                for (const auto& result : answered.at("results").as_array()) {
+                    if (result.at("status").as_int64() == 201) ++created;
+                    else ++refused;
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(failed, 0) << "no batch may fail (a deadlock would answer 503)";
+    EXPECT_EQ(created + refused, 8 * 4 * 6);
+    long long taken = 0;
+    for (const auto& sku : skus) taken += 60 - Product(sku).at("available").as_int64();
+    EXPECT_EQ(taken, created * 3) << "each created reservation took exactly its 3 units";
+    EXPECT_LE(taken, 240);
+}
+
+TEST_F(InventoryTest, BatchValidationNamesTheEntryAndTakesNothing) {
+    PutProduct("BATCH-V", 10);
+    auto client = service_->Client();
+    auto bad = client.Request("POST", "/api/v1/reservations/batch",
+                              BatchBody({BatchEntry(NewUuid(), "BATCH-V", 1), BatchEntry(NewUuid(), "BATCH-V", 0)}));
+    EXPECT_EQ(bad.status, 422);
+    EXPECT_EQ(ParseObject(bad.body).at("field").as_string(), "reservations[1].items[0].quantity");
+    EXPECT_EQ(Product("BATCH-V").at("available").as_int64(), 10) << "a refused batch takes nothing";
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/batch", R"({"reservations":[]})").status, 422);
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/batch", R"({"reservations":{}})").status, 422);
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/batch", R"({"reservations":[)").status, 400);
+    std::vector<std::string> too_many(257, BatchEntry(NewUuid(), "BATCH-V", 1));
+    EXPECT_EQ(client.Request("POST", "/api/v1/reservations/batch", BatchBody(too_many)).status, 422);
+}
+
+TEST_F(InventoryTest, CrashAfterCommitOfABatchKeepsEveryReservationOfIt) {
+    PutProduct("BATCH-CRASH", 10);
+    auto crashing = StartInventory(*postgres_, "inventory-batch-crash",
+                                   {{"VALERIX_CHAOS", R"({"crash":{"mode":"every_nth","every_nth":1,"point":"after_commit","action":"exit"}})"}});
+    std::vector<std::string> entries = {BatchEntry(NewUuid(), "BATCH-CRASH", 2), BatchEntry(NewUuid(), "BATCH-CRASH", 3)};
+    EXPECT_ANY_THROW(crashing->Client().Request("POST", "/api/v1/reservations/batch", BatchBody(entries), {}, 5s));
+    EXPECT_NE(crashing->Process().Wait(10s), 0);
+    EXPECT_EQ(Product("BATCH-CRASH").at("available").as_int64(), 5) << "the whole batch was committed";
+    auto replay = service_->Client().Request("POST", "/api/v1/reservations/batch", BatchBody(entries));
+    ASSERT_EQ(replay.status, 200);
+    auto replayed = ParseObject(replay.body);
+    for (const auto& result : replayed.at("results").as_array()) {
+        EXPECT_EQ(result.at("status").as_int64(), 200) << "a retry of the batch finds each reservation";
+    }
+    EXPECT_EQ(Product("BATCH-CRASH").at("available").as_int64(), 5);
+}
+
 class InventoryWithoutDatabaseTest : public ::testing::Test {};
 
 TEST_F(InventoryWithoutDatabaseTest, HealthNamesTheFailingDatabaseWhileLiveStaysUp) {

@@ -317,6 +317,59 @@ TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes
               std::string::npos);
 }
 
+/// A sample of the order-service's /metrics, 0 when the series is absent.
+double MetricValue(const std::string& metrics, const std::string& series) {
+    auto at = metrics.find("\n" + series + " ");
+    if (at == std::string::npos) return 0;
+    return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+TEST_F(OrderTest, PendingOrdersAreReservedAndFinishedInSharedTransactionsWhenInventoryReturns) {
+    PutProduct("O-BATCH", 100, 700);
+    PutProduct("O-BATCH-SCARCE", 2, 900);
+    auto before = order_->Client().Request("GET", "/metrics").body;
+    inventory_->Kill();
+    std::vector<std::string> plenty, scarce;
+    for (int i = 0; i < 24; ++i) {
+        bool is_scarce = i % 6 == 5;
+        auto response = Create(NewUuid(), OrderBody("batch", is_scarce ? "O-BATCH-SCARCE" : "O-BATCH", 1));
+        ASSERT_EQ(response.status, 202) << response.body;
+        (is_scarce ? scarce : plenty).emplace_back(ParseObject(response.body).at("id").as_string());
+    }
+    inventory_->Start();
+    auto final_status = [&](const std::string& id) {
+        auto status = StatusOf(id);
+        return status == "CONFIRMED" || status == "REJECTED";
+    };
+    for (const auto& id : plenty) EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 20s)) << id;
+    int confirmed = 0;
+    for (const auto& id : scarce) {
+        EXPECT_TRUE(WaitFor([&] { return final_status(id); }, 20s)) << id;
+        confirmed += StatusOf(id) == "CONFIRMED";
+    }
+    EXPECT_EQ(confirmed, 2) << "two units of the scarce SKU: two of its four orders confirmed, the others rejected";
+    EXPECT_EQ(Available("O-BATCH"), 80);
+    EXPECT_EQ(Available("O-BATCH-SCARCE"), 0);
+    auto order = ParseObject(order_->Client().Request("GET", "/api/v1/orders/" + plenty.front()).body);
+    EXPECT_EQ(order.at("total_cents").as_int64(), 700) << "each order got its own reservation's prices";
+
+    // While the breaker probed, reservations went one by one as its trial calls, so it closed with no other traffic.
+    auto resilience = ParseObject(order_->Client().Request("GET", "/api/v1/resilience").body);
+    EXPECT_EQ(resilience.at("dependencies").as_array()[0].at("breaker").at("state").as_string(), "closed");
+
+    // The reconciler leased them together: fewer reserve calls and finish transactions than orders.
+    auto after = order_->Client().Request("GET", "/metrics").body;
+    for (std::string operation : {"reserve", "finish_reserve"}) {
+        auto label = R"({operation=")" + operation + R"("})";
+        double items = MetricValue(after, "valerix_batch_size_sum" + label) -
+                       MetricValue(before, "valerix_batch_size_sum" + label);
+        double batches = MetricValue(after, "valerix_batch_size_count" + label) -
+                         MetricValue(before, "valerix_batch_size_count" + label);
+        EXPECT_GE(items, 24) << operation;
+        EXPECT_LT(batches, items) << operation << ": at least one batch held several orders";
+    }
+}
+
 TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {
     PutProduct("O-CANCEL", 10);
     auto order = ParseObject(Create(NewUuid(), OrderBody("jack", "O-CANCEL", 4)).body);

@@ -46,6 +46,21 @@ void throw_exception_from_error(const Error& error, const boost::source_location
     throw std::runtime_error("database error " + error.sqlstate + ": " + error.message);
 }
 
+void ArrayLiteral::Add(std::string_view element) {
+    if (size_++ > 0) text_ += ',';
+    text_ += '"';
+    for (char c : element) {
+        if (c == '"' || c == '\\') text_ += '\\';
+        text_ += c;
+    }
+    text_ += '"';
+}
+
+void ArrayLiteral::AddNull() {
+    if (size_++ > 0) text_ += ',';
+    text_ += "NULL";
+}
+
 Rows::Rows(PGresult* result) : result_(result) {}
 Rows::~Rows() {
     if (result_) PQclear(result_);

@@ -52,6 +52,7 @@ void InventoryApi::Register(http::Router& router, metrics::Registry& registry) {
     router.Add("PUT", "/api/v1/products/{sku}", http::Bind(this, &InventoryApi::PutProduct));
     router.Add("POST", "/api/v1/products/{sku}/restock", http::Bind(this, &InventoryApi::Restock));
     router.Add("POST", "/api/v1/reservations", http::Bind(this, &InventoryApi::Reserve));
+    router.Add("POST", "/api/v1/reservations/batch", http::Bind(this, &InventoryApi::ReserveBatch));
     router.Add("GET", "/api/v1/reservations/{id}", http::Bind(this, &InventoryApi::GetReservation));
     router.Add("POST", "/api/v1/reservations/{id}/commit", http::Bind(this, &InventoryApi::Commit));
     router.Add("POST", "/api/v1/reservations/{id}/release", http::Bind(this, &InventoryApi::Release));
@@ -149,29 +150,60 @@ InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http
     if (!result) co_return DatabaseProblem(result.error(), context);
     Count("reserve", result->outcome);
     if (chaos.crash) co_return Crash(chaos, "reserve", context);
-    const auto& outcome = result->outcome;
-    if (outcome == "created") co_return http::JsonText(201, std::move(result->body));
-    if (outcome == "replayed") co_return http::JsonText(200, std::move(result->body));
-    auto facts = ParseObject(result->body);
+    co_return ReserveAnswer(std::move(*result), parsed->reservation_id);
+}
+
+InventoryApi::Awaitable InventoryApi::ReserveBatch(const http::Request& request, http::RequestContext& context) {
+    if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
+    auto body = http::ParseJsonBody(request);
+    if (!body.value) co_return body.problem;
+    auto parsed = ParseReservationBatch(*body.value);
+    if (!parsed) co_return FieldProblem(parsed.error());
+    // One call, one chaos decision: a crash after commit loses the replies of the whole batch, as it would for one.
+    auto chaos = chaos_.Decide("reserve", context.request_id);
+    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "reserve", context);
+    auto results = co_await store_.ReserveBatch(*parsed, DbDeadline(context));
+    if (!results) co_return DatabaseProblem(results.error(), context);
+    for (const auto& result : *results) Count("reserve", result.outcome);
+    if (chaos.crash) co_return Crash(chaos, "reserve", context);
+    // Each entry carries exactly the status and body POST /api/v1/reservations would have answered for it.
+    std::string out = R"({"results":[)";
+    for (std::size_t i = 0; i < results->size(); ++i) {
+        const auto& id = parsed->reservations[i].reservation_id;
+        auto answer = ReserveAnswer(std::move((*results)[i]), id);
+        if (i) out += ',';
+        out += R"({"reservation_id":")" + id + R"(","status":)" + std::to_string(answer.status) +
+               R"(,"body":)" + answer.body + "}";
+    }
+    out += "]}";
+    co_return http::JsonText(200, std::move(out));
+}
+
+Response InventoryApi::ReserveAnswer(StockOutcome result, const std::string& reservation_id) {
+    const auto& outcome = result.outcome;
+    if (outcome == "created") return http::JsonText(201, std::move(result.body));
+    if (outcome == "replayed") return http::JsonText(200, std::move(result.body));
+    auto facts = ParseObject(result.body);
     if (outcome == "insufficient_stock") {
         auto sku = facts["sku"].is_string() ? std::string(facts["sku"].get_string()) : std::string();
-        co_return Problem(409, "insufficient_stock", "Insufficient stock",
-                          "not enough stock of " + sku + " for this reservation",
-                          {{"sku", facts["sku"]}, {"requested", facts["requested"]}, {"available", facts["available"]}});
+        return Problem(409, "insufficient_stock", "Insufficient stock",
+                       "not enough stock of " + sku + " for this reservation",
+                       {{"sku", facts["sku"]}, {"requested", facts["requested"]}, {"available", facts["available"]}});
     }
     if (outcome == "unknown_sku") {
         auto sku = facts["sku"].is_string() ? std::string(facts["sku"].get_string()) : std::string();
-        co_return Problem(422, "unknown_sku", "Unknown SKU", "no product with sku " + sku, {{"sku", facts["sku"]}});
+        return Problem(422, "unknown_sku", "Unknown SKU", "no product with sku " + sku, {{"sku", facts["sku"]}});
     }
     if (outcome == "reservation_released") {
-        co_return Problem(409, "reservation_released", "Reservation released",
-                          "this reservation id was released; it can never hold stock again",
-                          {{"reservation_id", parsed->reservation_id}});
+        return Problem(409, "reservation_released", "Reservation released",
+                       "this reservation id was released; it can never hold stock again",
+                       {{"reservation_id", reservation_id}});
     }
     if (outcome == "reservation_mismatch") {
-        co_return Problem(422, "reservation_mismatch", "Reservation id reused with different items",
-                          "a reservation with this id exists with other items",
-                          {{"reservation_id", parsed->reservation_id}, {"existing", facts}});
+        return Problem(422, "reservation_mismatch", "Reservation id reused with different items",
+                       "a reservation with this id exists with other items",
+                       {{"reservation_id", reservation_id}, {"existing", facts}});
     }
     throw std::logic_error("unexpected reserve outcome " + outcome);
 }

@@ -39,6 +39,8 @@ private:
     Awaitable PutProduct(const http::Request&, http::RequestContext&);
     Awaitable Restock(const http::Request&, http::RequestContext&);
     Awaitable Reserve(const http::Request&, http::RequestContext&);
+    /// Many reservations in one transaction (the order-service's group commit); see DESIGN.md §4 and ADR 0005.
+    Awaitable ReserveBatch(const http::Request&, http::RequestContext&);
     Awaitable GetReservation(const http::Request&, http::RequestContext&);
     Awaitable Commit(const http::Request&, http::RequestContext&);
     Awaitable Release(const http::Request&, http::RequestContext&);
@@ -51,6 +53,9 @@ private:
     boost::asio::awaitable<bool> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
     http::Response Crash(const ChaosDecision& decision, std::string_view operation, const http::RequestContext& context);
+
+    /// What POST /api/v1/reservations answers for a decided reservation.
+    static http::Response ReserveAnswer(StockOutcome result, const std::string& reservation_id);
 
     /// The deadline for database work: the caller's propagated one, capped by db_timeout.
     core::Deadline DbDeadline(const http::RequestContext& context) const;

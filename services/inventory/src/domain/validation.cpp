@@ -46,6 +46,34 @@ Validated<ReservationRequest> ParseReservationRequest(const boost::json::value& 
     return request;
 }
 
+Validated<ReservationBatch> ParseReservationBatch(const boost::json::value& body) {
+    if (!body.is_object()) return FieldError{"body", "the body must be a JSON object"};
+    const auto& object = body.get_object();
+    auto entries = object.find("reservations");
+    if (entries == object.end() || entries->value().is_null()) {
+        return FieldError{"reservations", "reservations is required"};
+    }
+    if (!entries->value().is_array()) return FieldError{"reservations", "reservations must be an array"};
+    const auto& array = entries->value().get_array();
+    if (array.empty() || array.size() > kMaxBatch) {
+        return FieldError{"reservations", "reservations must hold 1.." + std::to_string(kMaxBatch) + " entries"};
+    }
+    ReservationBatch batch;
+    batch.reservations.reserve(array.size());
+    for (std::size_t i = 0; i < array.size(); ++i) {
+        auto request = ParseReservationRequest(array[i]);
+        if (!request) {
+            std::string prefix = "reservations[" + std::to_string(i) + "]";
+            auto error = request.error();
+            error.field = error.field == "body" ? prefix : prefix + "." + error.field;
+            error.detail = prefix + ": " + error.detail;
+            return error;
+        }
+        batch.reservations.push_back(std::move(*request));
+    }
+    return batch;
+}
+
 Validated<ProductUpsert> ParseProductUpsert(std::string sku, const boost::json::value& body) {
     if (!ValidSku(sku)) return FieldError{"sku", "sku must be 1..64 printable ASCII characters without spaces"};
     if (!body.is_object()) return FieldError{"body", "the body must be a JSON object"};

@@ -26,6 +26,11 @@ struct ReservationRequest {
     std::vector<ReservationItem> items;
 };
 
+/// POST /api/v1/reservations/batch: {"reservations": [<a reservation request>, ...]}, 1..kMaxBatch of them.
+struct ReservationBatch {
+    std::vector<ReservationRequest> reservations;
+};
+
 /// PUT /api/v1/products/{sku}: {"name", "price_cents", "on_hand"}.
 struct ProductUpsert {
     std::string sku;
@@ -35,6 +40,7 @@ struct ProductUpsert {
 };
 
 inline constexpr int kMaxItems = 50;
+inline constexpr int kMaxBatch = 256;
 inline constexpr int kMaxQuantity = 1000;
 inline constexpr int kMaxRestock = 1'000'000;
 inline constexpr int kMaxOnHand = 1'000'000'000;
@@ -46,6 +52,8 @@ bool ValidSku(std::string_view sku);
 using core::CanonicalUuid;
 
 Validated<ReservationRequest> ParseReservationRequest(const boost::json::value& body);
+/// Each entry is validated as ParseReservationRequest does; errors name the entry ("reservations[3].items[0].sku").
+Validated<ReservationBatch> ParseReservationBatch(const boost::json::value& body);
 Validated<ProductUpsert> ParseProductUpsert(std::string sku, const boost::json::value& body);
 /// POST /api/v1/products/{sku}/restock: {"quantity": 1..1000000}.
 Validated<int> ParseRestock(const boost::json::value& body);

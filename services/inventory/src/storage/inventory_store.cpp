@@ -32,33 +32,24 @@ constexpr pg::Statement kRestock{
 
 constexpr pg::Statement kReserve{"inventory_reserve",
                                  "SELECT outcome, body FROM reserve_stock($1::uuid, $2::text[], $3::int[])"};
+constexpr pg::Statement kReserveBatch{
+    "inventory_reserve_batch",
+    "SELECT reservation_id, outcome, body FROM reserve_stock_batch($1::uuid[], $2::int[], $3::text[], $4::int[])"};
 constexpr pg::Statement kGetReservation{"inventory_get_reservation", "SELECT reservation_json($1::uuid)"};
 constexpr pg::Statement kCommit{"inventory_commit", "SELECT outcome, body FROM commit_reservation($1::uuid)"};
 constexpr pg::Statement kRelease{"inventory_release", "SELECT outcome, body FROM release_reservation($1::uuid)"};
 constexpr pg::Statement kPing{"inventory_ping", "SELECT 1"};
 
-/// A PostgreSQL array literal of text elements, each quoted and escaped.
 std::string TextArray(const std::vector<ReservationItem>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += '"';
-        for (char c : items[i].sku) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
+    pg::ArrayLiteral skus;
+    for (const auto& item : items) skus.Add(item.sku);
+    return skus.Text();
 }
 
 std::string IntArray(const std::vector<ReservationItem>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += std::to_string(items[i].quantity);
-    }
-    return out + "}";
+    pg::ArrayLiteral quantities;
+    for (const auto& item : items) quantities.Add(std::to_string(item.quantity));
+    return quantities.Text();
 }
 
 std::optional<std::string> FirstText(const pg::Rows& rows) {
@@ -113,6 +104,32 @@ boost::asio::awaitable<pg::Result<StockOutcome>> InventoryStore::Reserve(const R
                                                                          core::Deadline deadline) {
     co_return co_await Call(kReserve, pg::MakeParams(request.reservation_id, TextArray(request.items), IntArray(request.items)),
                             deadline);
+}
+
+boost::asio::awaitable<pg::Result<std::vector<StockOutcome>>> InventoryStore::ReserveBatch(
+    const ReservationBatch& batch, core::Deadline deadline) {
+    pg::ArrayLiteral ids, counts, skus, quantities;
+    for (const auto& reservation : batch.reservations) {
+        ids.Add(reservation.reservation_id);
+        counts.Add(std::to_string(reservation.items.size()));
+        for (const auto& item : reservation.items) {
+            skus.Add(item.sku);
+            quantities.Add(std::to_string(item.quantity));
+        }
+    }
+    auto rows = co_await pool_.Execute(kReserveBatch, pg::MakeParams(ids.Text(), counts.Text(), skus.Text(),
+                                                                     quantities.Text()),
+                                       deadline);
+    if (!rows) co_return rows.error();
+    if (rows->Size() != static_cast<int>(batch.reservations.size())) {
+        co_return pg::Error{pg::ErrorKind::kOther, "", "reserve_stock_batch returned a row count that does not match"};
+    }
+    std::vector<StockOutcome> outcomes;
+    outcomes.reserve(batch.reservations.size());
+    for (int i = 0; i < rows->Size(); ++i) {
+        outcomes.push_back({std::string(rows->Text(i, 1)), rows->IsNull(i, 2) ? "" : std::string(rows->Text(i, 2))});
+    }
+    co_return outcomes;
 }
 
 boost::asio::awaitable<pg::Result<std::optional<std::string>>> InventoryStore::GetReservation(

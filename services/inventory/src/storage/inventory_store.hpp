@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -43,6 +44,9 @@ public:
 
     boost::asio::awaitable<pg::Result<StockOutcome>> Reserve(const ReservationRequest& request,
                                                              core::Deadline deadline);
+    /// Every reservation of the batch in one transaction (one commit); one outcome per reservation, in order.
+    boost::asio::awaitable<pg::Result<std::vector<StockOutcome>>> ReserveBatch(const ReservationBatch& batch,
+                                                                               core::Deadline deadline);
     boost::asio::awaitable<pg::Result<std::optional<std::string>>> GetReservation(const std::string& id,
                                                                                  core::Deadline deadline);
     boost::asio::awaitable<pg::Result<StockOutcome>> Commit(const std::string& id, core::Deadline deadline);

@@ -1,6 +1,8 @@
 #include "clients/inventory_client.hpp"
 
 #include <boost/asio/redirect_error.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -39,7 +41,24 @@ InventoryClient::InventoryClient(boost::asio::io_context& io, http::Client& http
                                          "Calls abandoned because the overall deadline passed.", {"dependency"})
                              .WithLabels({"inventory"})),
       latency_(registry.AddHistogram("valerix_dependency_call_duration_seconds", "Duration of one attempt.",
-                                     {"dependency"}, metrics::DefaultLatencyBuckets())) {}
+                                     {"dependency"}, metrics::DefaultLatencyBuckets())),
+      batch_sizes_(registry.AddHistogram("valerix_batch_size",
+                                         "Calls sharing one transaction (group commit), by operation.", {"operation"},
+                                         {1, 2, 4, 8, 16, 32, 64, 128, 256})),
+      reserves_(io.get_executor(), static_cast<std::size_t>(std::max(1, policy.reserve_batch)), 0,
+                [this](std::vector<ReserveCall>& calls) { return ReserveBatch(calls); },
+                [](const std::string& why) {
+                    InventoryReply reply;
+                    reply.error = why;
+                    return reply;
+                }) {
+    auto* reserve_sizes = &batch_sizes_.WithLabels({"reserve"});
+    reserves_.SetObserver([reserve_sizes](std::size_t size) { reserve_sizes->Observe(static_cast<double>(size)); });
+}
+
+const core::Coalescer<ReserveCall, InventoryReply>::Stats& InventoryClient::ReserveBatchStats() const {
+    return reserves_.GetStats();
+}
 
 bool InventoryClient::RefusesNow() {
     if (breaker_.State() != resilience::BreakerState::kOpen) return false;
@@ -54,9 +73,88 @@ bool InventoryClient::RefusesNow() {
 boost::asio::awaitable<InventoryReply> InventoryClient::Reserve(const std::string& order_id,
                                                                 const std::string& items_json,
                                                                 core::Deadline deadline, const CallContext& context) {
-    std::string body = R"({"reservation_id":")" + order_id + R"(","items":)" + items_json + "}";
-    std::string method = "POST", target = "/api/v1/reservations";
-    co_return co_await Call(method, target, body, deadline, context);
+    ReserveCall call{order_id, items_json, deadline, context};
+    co_return co_await reserves_.Submit(std::move(call));
+}
+
+boost::asio::awaitable<std::vector<InventoryReply>> InventoryClient::ReserveBatch(std::vector<ReserveCall>& calls) {
+    std::vector<InventoryReply> replies;
+    replies.reserve(calls.size());
+    std::string method = "POST";
+    bool batches_refused = false;
+    while (replies.size() < calls.size()) {
+        const std::size_t first = replies.size();
+        // A batch only while the breaker is closed: when it is probing (half-open) each reservation is a trial call
+        // of its own, so the breaker gets the number of trials it asks for and closes even when no other traffic
+        // follows.
+        if (calls.size() - first > 1 && !batches_refused && breaker_.State() == resilience::BreakerState::kClosed) {
+            std::string body = R"({"reservations":[)";
+            core::Deadline deadline = calls[first].deadline;
+            for (std::size_t i = first; i < calls.size(); ++i) {
+                if (i > first) body += ',';
+                body += R"({"reservation_id":")" + calls[i].order_id + R"(","items":)" + calls[i].items_json + "}";
+                if (calls[i].deadline.When() < deadline.When()) deadline = calls[i].deadline;
+            }
+            body += "]}";
+            std::string target = "/api/v1/reservations/batch";
+            auto reply = co_await Call(method, target, body, deadline, calls[first].context);
+            if (reply.kind != InventoryReply::Kind::kAnswered) {
+                replies.resize(calls.size(), reply);
+                co_return replies;
+            }
+            if (reply.status == 200) {
+                auto split = SplitBatchReply(reply, calls, first);
+                if (!split.empty()) {
+                    for (auto& one : split) replies.push_back(std::move(one));
+                    co_return replies;
+                }
+                logger_.Error("inventory's batch reply could not be read; reserving one by one",
+                              {{"request_id", calls[first].context.request_id}});
+            } else {
+                // An inventory without the batch endpoint, or a batch it refused as a whole: each on its own.
+                logger_.Warn("inventory refused a reservation batch; reserving one by one",
+                             {{"status", reply.status}, {"request_id", calls[first].context.request_id},
+                              {"reply", reply.body.substr(0, 300)}});
+            }
+            batches_refused = true;
+            continue;
+        }
+        const auto& call = calls[first];
+        std::string body = R"({"reservation_id":")" + call.order_id + R"(","items":)" + call.items_json + "}";
+        std::string target = "/api/v1/reservations";
+        replies.push_back(co_await Call(method, target, body, call.deadline, call.context));
+    }
+    co_return replies;
+}
+
+std::vector<InventoryReply> InventoryClient::SplitBatchReply(const InventoryReply& reply,
+                                                             const std::vector<ReserveCall>& calls,
+                                                             std::size_t first) {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(reply.body, ec);
+    if (ec || !parsed.is_object()) return {};
+    const auto* results = parsed.get_object().if_contains("results");
+    if (!results || !results->is_array() || results->get_array().size() != calls.size() - first) return {};
+    std::vector<InventoryReply> replies;
+    replies.reserve(calls.size() - first);
+    for (std::size_t i = first; i < calls.size(); ++i) {
+        const auto& entry = results->get_array()[i - first];
+        if (!entry.is_object()) return {};
+        const auto* id = entry.get_object().if_contains("reservation_id");
+        const auto* status = entry.get_object().if_contains("status");
+        const auto* body = entry.get_object().if_contains("body");
+        if (!id || !id->is_string() || id->get_string() != calls[i].order_id || !status || !status->is_int64() ||
+            !body) {
+            return {};
+        }
+        InventoryReply one;
+        one.kind = InventoryReply::Kind::kAnswered;
+        one.status = static_cast<int>(status->get_int64());
+        one.body = boost::json::serialize(*body);
+        one.attempts = reply.attempts;
+        replies.push_back(std::move(one));
+    }
+    return replies;
 }
 
 boost::asio::awaitable<InventoryReply> InventoryClient::Commit(const std::string& order_id, core::Deadline deadline,

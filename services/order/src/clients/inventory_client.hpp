@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <valerix/core/clock.hpp>
+#include <valerix/core/coalescer.hpp>
 #include <valerix/core/deadline.hpp>
 #include <valerix/core/logging.hpp>
 #include <valerix/core/random.hpp>
@@ -22,6 +23,9 @@ struct InventoryCallPolicy {
     std::chrono::milliseconds per_try_timeout{2000};  ///< one attempt never waits longer (capped by the deadline)
     int max_attempts = 4;
     resilience::BackoffPolicy backoff{std::chrono::milliseconds(50), std::chrono::milliseconds(1000)};
+    /// Reserves made at the same moment go to inventory as one batch call (one transaction there) of at most this
+    /// many; 1 turns batching off.
+    int reserve_batch = 64;
 };
 
 /// What a call to inventory came to.
@@ -44,6 +48,14 @@ struct CallContext {
     std::string traceparent;
 };
 
+/// One reservation waiting to be sent.
+struct ReserveCall {
+    std::string order_id;
+    std::string items_json;
+    core::Deadline deadline;
+    CallContext context;
+};
+
 /// Calls to inventory-service with a deadline, per-try timeouts, retries with full-jitter backoff for outcomes that
 /// are safe to retry (every inventory write is idempotent by reservation id), a retry budget and a circuit breaker.
 /// "Is it retryable?" (the outcome) is decided apart from "is a retry allowed?" (attempts, budget, deadline,
@@ -54,6 +66,10 @@ public:
                     resilience::RetryBudget& budget, InventoryCallPolicy policy, core::Random& random,
                     const core::Clock& clock, metrics::Registry& registry, core::Logger& logger);
 
+    /// Reserves made in the same turn of the event loop are sent together: one alone as POST /api/v1/reservations,
+    /// several as one POST /api/v1/reservations/batch (one transaction in inventory) while the breaker is closed,
+    /// one by one while it probes. Each caller gets the reply its reservation would have had alone; a batch that
+    /// fails, fails for each of its reservations.
     boost::asio::awaitable<InventoryReply> Reserve(const std::string& order_id, const std::string& items_json,
                                                    core::Deadline deadline, const CallContext& context);
     boost::asio::awaitable<InventoryReply> Commit(const std::string& order_id, core::Deadline deadline,
@@ -70,7 +86,15 @@ public:
     resilience::CircuitBreaker& Breaker() { return breaker_; }
     resilience::RetryBudget& Budget() { return budget_; }
 
+    const core::Coalescer<ReserveCall, InventoryReply>::Stats& ReserveBatchStats() const;
+    /// Group-commit batch sizes (valerix_batch_size{operation}); the store's batches are counted here too.
+    metrics::Family<metrics::Histogram>& BatchSizes() { return batch_sizes_; }
+
 private:
+    boost::asio::awaitable<std::vector<InventoryReply>> ReserveBatch(std::vector<ReserveCall>& calls);
+    /// One reply per call from calls[first] on, out of a 200 batch reply; empty when the reply does not match.
+    static std::vector<InventoryReply> SplitBatchReply(const InventoryReply& reply,
+                                                       const std::vector<ReserveCall>& calls, std::size_t first);
     boost::asio::awaitable<InventoryReply> Call(std::string method, std::string target, std::string body,
                                                 core::Deadline deadline, const CallContext& context);
 
@@ -88,6 +112,8 @@ private:
     metrics::Counter& breaker_refusals_;
     metrics::Counter& deadline_expiries_;
     metrics::Family<metrics::Histogram>& latency_;
+    metrics::Family<metrics::Histogram>& batch_sizes_;
+    core::Coalescer<ReserveCall, InventoryReply> reserves_;
 };
 
 }  // namespace valerix::order

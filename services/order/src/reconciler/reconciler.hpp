@@ -17,7 +17,7 @@ namespace valerix::order {
 
 struct ReconcilerConfig {
     std::chrono::milliseconds interval{250};       ///< pause between rounds when there was nothing due
-    int batch = 64;                                ///< intents driven concurrently at most (a sliding window)
+    int batch = 256;                               ///< intents driven concurrently at most (a sliding window)
     std::chrono::seconds key_retention{24 * 3600}; ///< idempotency keys are kept at least this long
     std::chrono::seconds purge_interval{60};
 };

@@ -13,6 +13,27 @@ constexpr pg::Statement kCreateDeferred{
     "order_create_deferred",
     "SELECT outcome, order_id, response_status, body "
     "FROM create_order_deferred($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int, $7::int, $8)"};
+// The batch forms: one statement calls the function once per row, in array order, in one transaction.
+constexpr pg::Statement kCreateBatch{
+    "order_create_batch",
+    "SELECT a.ord, c.outcome, c.order_id, c.response_status, c.body "
+    "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[]) "
+    "     WITH ORDINALITY AS a(key, fingerprint, id, customer, items, lease_ms, ord) "
+    "CROSS JOIN LATERAL create_order(a.key, md5(a.fingerprint), a.id, a.customer, a.items, a.lease_ms) AS c"};
+constexpr pg::Statement kCreateDeferredBatch{
+    "order_create_deferred_batch",
+    "SELECT a.ord, c.outcome, c.order_id, c.response_status, c.body "
+    "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[], $7::int[], $8::text[]) "
+    "     WITH ORDINALITY AS a(key, fingerprint, id, customer, items, lease_ms, delay_ms, error, ord) "
+    "CROSS JOIN LATERAL create_order_deferred(a.key, md5(a.fingerprint), a.id, a.customer, a.items, a.lease_ms, "
+    "                                         a.delay_ms, a.error) AS c"};
+constexpr pg::Statement kFinishReserveBatch{
+    "order_finish_reserve_batch",
+    "SELECT a.ord, f.applied, f.status, f.response_status, f.body "
+    "FROM unnest($1::uuid[], $2::bool[], $3::jsonb[], $4::bigint[], $5::text[], $6::int[], $7::text[]) "
+    "     WITH ORDINALITY AS a(id, confirmed, items, total, reason, problem_status, problem, ord) "
+    "CROSS JOIN LATERAL finish_reserve(a.id, a.confirmed, a.items, a.total, a.reason, a.problem_status, "
+    "                                  a.problem) AS f"};
 constexpr pg::Statement kFinishReserve{
     "order_finish_reserve",
     "SELECT applied, status, response_status, body "
@@ -103,37 +124,173 @@ CreateOutcome ToCreateOutcome(const pg::Rows& rows) {
 
 }  // namespace
 
+OrderStore::OrderStore(pg::Pool& pool, StoreBatching batching)
+    : pool_(pool),
+      creates_(pool.Executor(), static_cast<std::size_t>(std::max(1, batching.max_batch)),
+               static_cast<std::size_t>(std::max(1, batching.max_in_flight)),
+               [this](std::vector<CreateCall>& calls) { return CreateBatch(calls, false); },
+               [](const std::string& why) { return pg::Result<CreateOutcome>(pg::Error{pg::ErrorKind::kOther, "", why}); }),
+      deferred_creates_(pool.Executor(), static_cast<std::size_t>(std::max(1, batching.max_batch)),
+                        static_cast<std::size_t>(std::max(1, batching.max_in_flight)),
+                        [this](std::vector<CreateCall>& calls) { return CreateBatch(calls, true); },
+                        [](const std::string& why) {
+                            return pg::Result<CreateOutcome>(pg::Error{pg::ErrorKind::kOther, "", why});
+                        }),
+      finishes_(pool.Executor(), static_cast<std::size_t>(std::max(1, batching.max_batch)),
+                static_cast<std::size_t>(std::max(1, batching.max_in_flight)),
+                [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); },
+                [](const std::string& why) { return pg::Result<Transition>(pg::Error{pg::ErrorKind::kOther, "", why}); }) {}
+
+void OrderStore::ObserveBatches(metrics::Family<metrics::Histogram>& sizes) {
+    auto observe = [&sizes](const char* operation) {
+        auto* histogram = &sizes.WithLabels({operation});
+        return [histogram](std::size_t size) { histogram->Observe(static_cast<double>(size)); };
+    };
+    creates_.SetObserver(observe("create_order"));
+    deferred_creates_.SetObserver(observe("create_order_deferred"));
+    finishes_.SetObserver(observe("finish_reserve"));
+}
+
 Awaitable<CreateOutcome> OrderStore::Create(const std::string& key, const std::string& fingerprint,
                                             const std::string& order_id, const std::string& customer_id,
                                             const std::string& items_json, int lease_ms, core::Deadline deadline) {
-    auto params = pg::MakeParams(key, fingerprint, order_id, customer_id, items_json, std::to_string(lease_ms));
-    auto rows = co_await pool_.Execute(kCreate, params, deadline);
-    if (!rows) co_return rows.error();
-    co_return ToCreateOutcome(*rows);
+    CreateCall call{key, fingerprint, order_id, customer_id, items_json, lease_ms, 0, "", deadline};
+    co_return co_await creates_.Submit(std::move(call));
 }
 
 Awaitable<CreateOutcome> OrderStore::CreateDeferred(const std::string& key, const std::string& fingerprint,
                                                     const std::string& order_id, const std::string& customer_id,
                                                     const std::string& items_json, int lease_ms, int delay_ms,
                                                     const std::string& error, core::Deadline deadline) {
-    auto params = pg::MakeParams(key, fingerprint, order_id, customer_id, items_json, std::to_string(lease_ms),
-                                 std::to_string(delay_ms), error);
-    auto rows = co_await pool_.Execute(kCreateDeferred, params, deadline);
-    if (!rows) co_return rows.error();
-    co_return ToCreateOutcome(*rows);
+    CreateCall call{key, fingerprint, order_id, customer_id, items_json, lease_ms, delay_ms, error, deadline};
+    co_return co_await deferred_creates_.Submit(std::move(call));
+}
+
+namespace {
+
+/// The order in which a batch takes its row locks: sorted by `key`, so concurrent batches never wait on each other
+/// in a cycle.
+template <class Call, class Key>
+std::vector<std::size_t> LockOrder(const std::vector<Call>& calls, Key key) {
+    std::vector<std::size_t> order(calls.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(calls[a]) < key(calls[b]); });
+    return order;
+}
+
+core::Deadline Earliest(const auto& calls) {
+    core::Deadline earliest = calls.front().deadline;
+    for (const auto& call : calls) {
+        if (call.deadline.When() < earliest.When()) earliest = call.deadline;
+    }
+    return earliest;
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::vector<pg::Result<CreateOutcome>>> OrderStore::CreateBatch(std::vector<CreateCall>& calls,
+                                                                                       bool deferred) {
+    std::vector<pg::Result<CreateOutcome>> results;
+    if (calls.size() == 1) {
+        const auto& c = calls.front();
+        auto params = deferred ? pg::MakeParams(c.key, c.fingerprint, c.order_id, c.customer_id, c.items_json,
+                                                std::to_string(c.lease_ms), std::to_string(c.delay_ms), c.error)
+                               : pg::MakeParams(c.key, c.fingerprint, c.order_id, c.customer_id, c.items_json,
+                                                std::to_string(c.lease_ms));
+        auto rows = co_await pool_.Execute(deferred ? kCreateDeferred : kCreate, params, c.deadline);
+        if (rows) results.emplace_back(ToCreateOutcome(*rows));
+        else results.emplace_back(rows.error());
+        co_return results;
+    }
+    auto order = LockOrder(calls, [](const CreateCall& c) -> const std::string& { return c.key; });
+    pg::ArrayLiteral keys, fingerprints, ids, customers, items, leases, delays, errors;
+    for (auto i : order) {
+        const auto& c = calls[i];
+        keys.Add(c.key);
+        fingerprints.Add(c.fingerprint);
+        ids.Add(c.order_id);
+        customers.Add(c.customer_id);
+        items.Add(c.items_json);
+        leases.Add(std::to_string(c.lease_ms));
+        delays.Add(std::to_string(c.delay_ms));
+        errors.Add(c.error);
+    }
+    auto params = deferred ? pg::MakeParams(keys.Text(), fingerprints.Text(), ids.Text(), customers.Text(),
+                                            items.Text(), leases.Text(), delays.Text(), errors.Text())
+                           : pg::MakeParams(keys.Text(), fingerprints.Text(), ids.Text(), customers.Text(),
+                                            items.Text(), leases.Text());
+    auto rows = co_await pool_.Execute(deferred ? kCreateDeferredBatch : kCreateBatch, params, Earliest(calls));
+    results.assign(calls.size(), pg::Error{pg::ErrorKind::kOther, "", "create_order returned no row"});
+    if (!rows) {
+        results.assign(calls.size(), rows.error());
+        co_return results;
+    }
+    for (int r = 0; r < rows->Size(); ++r) {
+        auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
+        if (position >= order.size()) continue;
+        CreateOutcome outcome;
+        outcome.outcome = std::string(rows->Text(r, 1));
+        outcome.order_id = std::string(rows->Text(r, 2));
+        if (!rows->IsNull(r, 3)) outcome.response_status = static_cast<int>(rows->Int(r, 3));
+        if (!rows->IsNull(r, 4)) outcome.body = std::string(rows->Text(r, 4));
+        results[order[position]] = std::move(outcome);
+    }
+    co_return results;
 }
 
 Awaitable<Transition> OrderStore::FinishReserve(const std::string& order_id, bool confirmed,
                                                 const std::string& items_json, long long total_cents,
                                                 const std::string& reason, int problem_status,
                                                 const std::string& problem_body, core::Deadline deadline) {
-    auto params = pg::MakeParams(order_id, confirmed ? "true" : "false", items_json, std::to_string(total_cents),
-                                 reason, std::to_string(problem_status), problem_body);
-    auto rows = co_await pool_.Execute(kFinishReserve, params, deadline);
-    if (!rows) co_return rows.error();
-    if (rows->Empty()) co_return pg::Error{pg::ErrorKind::kOther, "", "order " + order_id + " does not exist"};
-    co_return Transition{rows->Bool(0, 0) ? "applied" : "unchanged", std::string(rows->Text(0, 3)),
-                         rows->IsNull(0, 2) ? 0 : static_cast<int>(rows->Int(0, 2))};
+    FinishCall call{order_id, confirmed, items_json, total_cents, reason, problem_status, problem_body, deadline};
+    co_return co_await finishes_.Submit(std::move(call));
+}
+
+boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBatch(std::vector<FinishCall>& calls) {
+    std::vector<pg::Result<Transition>> results;
+    auto missing = [](const std::string& order_id) {
+        return pg::Error{pg::ErrorKind::kOther, "", "order " + order_id + " does not exist"};
+    };
+    auto transition = [](const pg::Rows& rows, int r, int first) {
+        return Transition{rows.Bool(r, first) ? "applied" : "unchanged", std::string(rows.Text(r, first + 3)),
+                          rows.IsNull(r, first + 2) ? 0 : static_cast<int>(rows.Int(r, first + 2))};
+    };
+    if (calls.size() == 1) {
+        const auto& c = calls.front();
+        auto params = pg::MakeParams(c.order_id, c.confirmed ? "true" : "false", c.items_json,
+                                     std::to_string(c.total_cents), c.reason, std::to_string(c.problem_status),
+                                     c.problem_body);
+        auto rows = co_await pool_.Execute(kFinishReserve, params, c.deadline);
+        if (!rows) results.emplace_back(rows.error());
+        else if (rows->Empty()) results.emplace_back(missing(c.order_id));
+        else results.emplace_back(transition(*rows, 0, 0));
+        co_return results;
+    }
+    auto order = LockOrder(calls, [](const FinishCall& c) -> const std::string& { return c.order_id; });
+    pg::ArrayLiteral ids, confirmed, items, totals, reasons, statuses, problems;
+    for (auto i : order) {
+        const auto& c = calls[i];
+        ids.Add(c.order_id);
+        confirmed.Add(c.confirmed ? "true" : "false");
+        items.Add(c.items_json);
+        totals.Add(std::to_string(c.total_cents));
+        reasons.Add(c.reason);
+        statuses.Add(std::to_string(c.problem_status));
+        problems.Add(c.problem_body);
+    }
+    auto params = pg::MakeParams(ids.Text(), confirmed.Text(), items.Text(), totals.Text(), reasons.Text(),
+                                 statuses.Text(), problems.Text());
+    auto rows = co_await pool_.Execute(kFinishReserveBatch, params, Earliest(calls));
+    if (!rows) {
+        results.assign(calls.size(), rows.error());
+        co_return results;
+    }
+    for (const auto& c : calls) results.emplace_back(missing(c.order_id));
+    for (int r = 0; r < rows->Size(); ++r) {
+        auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
+        if (position < order.size()) results[order[position]] = transition(*rows, r, 1);
+    }
+    co_return results;
 }
 
 Awaitable<std::string> OrderStore::DeferIntent(const std::string& order_id, const std::string& kind,

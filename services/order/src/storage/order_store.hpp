@@ -6,6 +6,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <valerix/core/coalescer.hpp>
+#include <valerix/metrics/registry.hpp>
 #include <valerix/pg/pool.hpp>
 
 namespace valerix::order {
@@ -46,11 +48,41 @@ struct Backlog {
     double oldest_age_seconds = 0;
 };
 
+/// Group commit of the hot-path writes (create, finish reserve): calls made at the same moment share one statement
+/// and one transaction. `max_batch` 1 turns it off.
+struct StoreBatching {
+    int max_batch = 64;
+    int max_in_flight = 4;  ///< batches of one kind running at once; more calls wait and go in the next batch
+};
+
+/// A create waiting for its batch (see OrderStore::Create / CreateDeferred).
+struct CreateCall {
+    std::string key, fingerprint, order_id, customer_id, items_json;
+    int lease_ms = 0;
+    int delay_ms = 0;   ///< deferred creates only
+    std::string error;  ///< deferred creates only
+    core::Deadline deadline;
+};
+
+/// A finish_reserve waiting for its batch.
+struct FinishCall {
+    std::string order_id;
+    bool confirmed = false;
+    std::string items_json;
+    long long total_cents = 0;
+    std::string reason;
+    int problem_status = 0;
+    std::string problem_body;
+    core::Deadline deadline;
+};
+
 /// order_db behind prepared statements; each state change is one call of a SQL function (one round trip, one
-/// transaction) that guards the order state machine with a row lock.
+/// transaction) that guards the order state machine with a row lock. Creates and reserve outcomes made at the same
+/// moment run as one statement that calls the same function for each (sorted by key / order id, so two batches
+/// lock rows in the same order), in one transaction: one commit for all of them.
 class OrderStore {
 public:
-    explicit OrderStore(pg::Pool& pool) : pool_(pool) {}
+    explicit OrderStore(pg::Pool& pool, StoreBatching batching = {});
 
     Awaitable<CreateOutcome> Create(const std::string& key, const std::string& fingerprint, const std::string& order_id,
                                     const std::string& customer_id, const std::string& items_json, int lease_ms,
@@ -88,9 +120,25 @@ public:
     Awaitable<int> PurgeKeys(std::chrono::seconds retention, core::Deadline deadline);
     Awaitable<void> Ping(core::Deadline deadline);
 
+    /// Feeds valerix_batch_size{operation} with the size of every create and finish-reserve batch.
+    void ObserveBatches(metrics::Family<metrics::Histogram>& sizes);
+
+    const core::Coalescer<CreateCall, pg::Result<CreateOutcome>>::Stats& CreateBatchStats() const {
+        return creates_.GetStats();
+    }
+    const core::Coalescer<FinishCall, pg::Result<Transition>>::Stats& FinishBatchStats() const {
+        return finishes_.GetStats();
+    }
+
 private:
+    boost::asio::awaitable<std::vector<pg::Result<CreateOutcome>>> CreateBatch(std::vector<CreateCall>& calls,
+                                                                               bool deferred);
+    boost::asio::awaitable<std::vector<pg::Result<Transition>>> FinishBatch(std::vector<FinishCall>& calls);
     Awaitable<Transition> CallTransition(const pg::Statement& statement, pg::Params params, core::Deadline deadline);
     pg::Pool& pool_;
+    core::Coalescer<CreateCall, pg::Result<CreateOutcome>> creates_;
+    core::Coalescer<CreateCall, pg::Result<CreateOutcome>> deferred_creates_;
+    core::Coalescer<FinishCall, pg::Result<Transition>> finishes_;
 };
 
 /// Encodes / decodes the opaque list cursor ("<created_at>|<id>" as hex).

@@ -41,6 +41,21 @@ Params MakeParams(Args&&... args) {
     return params;
 }
 
+/// A one-dimensional PostgreSQL array literal in text form ({"a","b\\"c",NULL}), for passing many values as one
+/// parameter ($1::text[], $1::uuid[], $1::jsonb[] ...): every element is quoted and escaped; nullopt is NULL.
+class ArrayLiteral {
+public:
+    void Add(std::string_view element);
+    void AddNull();
+    std::size_t Size() const { return size_; }
+    /// The literal, e.g. {"a","b"}; {} when empty.
+    std::string Text() const { return text_ + "}"; }
+
+private:
+    std::string text_ = "{";
+    std::size_t size_ = 0;
+};
+
 /// The rows of one statement, as text.
 class Rows {
 public:

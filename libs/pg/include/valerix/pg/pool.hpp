@@ -50,6 +50,7 @@ private:
 class Pool {
 public:
     Pool(boost::asio::io_context& io, PoolConfig config, core::Logger& logger, const core::Clock& clock);
+    boost::asio::any_io_executor Executor() { return io_.get_executor(); }
     ~Pool();
 
     boost::asio::awaitable<Result<PooledConnection>> Acquire(core::Deadline deadline);

@@ -1,0 +1,142 @@
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace valerix::core {
+
+/// Application-level group commit: coroutines submit one item each and get one result each, while the work runs in
+/// batches — one database transaction or one HTTP call for many items.
+///
+/// A batch starts one turn of the event loop after the first item is queued and takes everything queued by then (at
+/// most `max_batch`), so items submitted together (a burst of replies handled in one turn, the reconciler's leased
+/// intents) share a batch and an item that comes alone runs alone, without waiting for company. With `max_in_flight`
+/// set, no more than that many batches run at once; items queued meanwhile go together in the next one, which is what
+/// makes batches grow with the load. Single-threaded: use from the executor's thread.
+template <class Item, class Result>
+class Coalescer {
+public:
+    /// Runs one batch; returns one result per item, in the same order.
+    using RunBatch = std::function<boost::asio::awaitable<std::vector<Result>>(std::vector<Item>&)>;
+    /// The result every item of a batch gets when the batch throws or answers with the wrong number of results.
+    using Failure = std::function<Result(const std::string& why)>;
+
+    struct Stats {
+        std::uint64_t batches = 0;
+        std::uint64_t items = 0;
+        std::size_t largest = 0;
+    };
+
+    Coalescer(boost::asio::any_io_executor executor, std::size_t max_batch, std::size_t max_in_flight, RunBatch run,
+              Failure failure)
+        : executor_(std::move(executor)),
+          max_batch_(max_batch == 0 ? 1 : max_batch),
+          max_in_flight_(max_in_flight),
+          run_(std::move(run)),
+          failure_(std::move(failure)) {}
+
+    Coalescer(const Coalescer&) = delete;
+    Coalescer& operator=(const Coalescer&) = delete;
+
+    boost::asio::awaitable<Result> Submit(Item item) {
+        Slot slot{std::move(item), std::nullopt,
+                  boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max())};
+        queue_.push_back(&slot);
+        ScheduleBatch();
+        if (!slot.result) {
+            boost::system::error_code ignored;  // cancelled = the result is in
+            co_await slot.ready.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        }
+        co_return std::move(*slot.result);
+    }
+
+    /// Called with the size of each batch as it starts (e.g. to feed a histogram).
+    void SetObserver(std::function<void(std::size_t)> observer) { observer_ = std::move(observer); }
+
+    const Stats& GetStats() const { return stats_; }
+    std::size_t Queued() const { return queue_.size(); }
+    std::size_t InFlight() const { return in_flight_; }
+
+private:
+    struct Slot {
+        Item item;
+        std::optional<Result> result;
+        boost::asio::steady_timer ready;
+    };
+
+    void ScheduleBatch() {
+        if (scheduled_ || queue_.empty()) return;
+        if (max_in_flight_ != 0 && in_flight_ >= max_in_flight_) return;  // the batch that finishes starts the next
+        scheduled_ = true;
+        boost::asio::post(executor_, [this] {
+            scheduled_ = false;
+            StartBatch();
+        });
+    }
+
+    void StartBatch() {
+        if (queue_.empty() || (max_in_flight_ != 0 && in_flight_ >= max_in_flight_)) return;
+        std::vector<Slot*> batch;
+        while (!queue_.empty() && batch.size() < max_batch_) {
+            batch.push_back(queue_.front());
+            queue_.pop_front();
+        }
+        ++in_flight_;
+        ++stats_.batches;
+        stats_.items += batch.size();
+        stats_.largest = std::max(stats_.largest, batch.size());
+        if (observer_) observer_(batch.size());
+        boost::asio::co_spawn(executor_, Run(std::move(batch)), boost::asio::detached);
+        ScheduleBatch();  // more than max_batch were queued
+    }
+
+    boost::asio::awaitable<void> Run(std::vector<Slot*> batch) {
+        std::vector<Item> items;
+        items.reserve(batch.size());
+        for (auto* slot : batch) items.push_back(std::move(slot->item));
+        std::vector<Result> results;
+        std::string failed;
+        try {
+            results = co_await run_(items);
+            if (results.size() != batch.size()) failed = "a batch returned a result count that does not match";
+        } catch (const std::exception& e) {
+            failed = e.what();
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            batch[i]->result.emplace(failed.empty() ? std::move(results[i]) : failure_(failed));
+            batch[i]->ready.cancel();
+        }
+        --in_flight_;
+        ScheduleBatch();
+    }
+
+    boost::asio::any_io_executor executor_;
+    std::size_t max_batch_;
+    std::size_t max_in_flight_;
+    RunBatch run_;
+    Failure failure_;
+    std::function<void(std::size_t)> observer_;
+    std::deque<Slot*> queue_;
+    bool scheduled_ = false;
+    std::size_t in_flight_ = 0;
+    Stats stats_;
+};
+
+}  // namespace valerix::core

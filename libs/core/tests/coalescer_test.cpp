@@ -1,0 +1,146 @@
+#include <valerix/core/coalescer.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+namespace valerix::core {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// Doubles each item; records the batches it saw; optionally holds each batch on a timer first.
+struct Doubler {
+    asio::io_context& io;
+    std::vector<std::vector<int>> batches;
+    std::chrono::milliseconds hold{0};
+    bool throw_on_next = false;
+
+    asio::awaitable<std::vector<std::string>> operator()(std::vector<int>& items) {
+        batches.push_back(items);
+        if (hold.count() > 0) {
+            asio::steady_timer timer(io, hold);
+            co_await timer.async_wait(asio::use_awaitable);
+        }
+        if (std::exchange(throw_on_next, false)) throw std::runtime_error("database gone");
+        std::vector<std::string> results;
+        for (int item : items) results.push_back(std::to_string(item * 2));
+        co_return results;
+    }
+};
+
+using IntCoalescer = Coalescer<int, std::string>;
+
+IntCoalescer Make(asio::io_context& io, Doubler& doubler, std::size_t max_batch, std::size_t max_in_flight) {
+    return IntCoalescer(
+        io.get_executor(), max_batch, max_in_flight, [&doubler](std::vector<int>& items) { return doubler(items); },
+        [](const std::string& why) { return "failed: " + why; });
+}
+
+void SubmitInto(asio::io_context& io, IntCoalescer& coalescer, int item, std::vector<std::string>& results) {
+    asio::co_spawn(
+        io,
+        [&coalescer, item, &results]() -> asio::awaitable<void> {
+            results[static_cast<std::size_t>(item)] = co_await coalescer.Submit(item);
+        },
+        asio::detached);
+}
+
+TEST(Coalescer, ItemsSubmittedInOneTurnShareABatchAndEachGetsItsOwnResult) {
+    asio::io_context io;
+    Doubler doubler{io};
+    auto coalescer = Make(io, doubler, 64, 0);
+    std::vector<std::string> results(5);
+    for (int i = 0; i < 5; ++i) SubmitInto(io, coalescer, i, results);
+    io.run();
+    ASSERT_EQ(doubler.batches.size(), 1u);
+    EXPECT_EQ(doubler.batches[0], (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_EQ(results, (std::vector<std::string>{"0", "2", "4", "6", "8"}));
+    EXPECT_EQ(coalescer.GetStats().batches, 1u);
+    EXPECT_EQ(coalescer.GetStats().items, 5u);
+}
+
+TEST(Coalescer, AnItemAloneRunsAloneWithoutWaitingForCompany) {
+    asio::io_context io;
+    Doubler doubler{io};
+    auto coalescer = Make(io, doubler, 64, 0);
+    std::vector<std::string> results(1);
+    SubmitInto(io, coalescer, 0, results);
+    auto started = std::chrono::steady_clock::now();
+    io.run();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 50ms);
+    ASSERT_EQ(doubler.batches.size(), 1u);
+    EXPECT_EQ(results[0], "0");
+}
+
+TEST(Coalescer, MaxBatchSplitsAndEveryItemIsAnswered) {
+    asio::io_context io;
+    Doubler doubler{io};
+    auto coalescer = Make(io, doubler, 4, 0);
+    std::vector<std::string> results(10);
+    for (int i = 0; i < 10; ++i) SubmitInto(io, coalescer, i, results);
+    io.run();
+    ASSERT_EQ(doubler.batches.size(), 3u);
+    EXPECT_EQ(doubler.batches[0].size(), 4u);
+    EXPECT_EQ(doubler.batches[1].size(), 4u);
+    EXPECT_EQ(doubler.batches[2].size(), 2u);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)], std::to_string(i * 2));
+    EXPECT_EQ(coalescer.GetStats().largest, 4u);
+}
+
+TEST(Coalescer, WhileTheInFlightLimitIsReachedLaterItemsGoTogetherInTheNextBatch) {
+    asio::io_context io;
+    Doubler doubler{io, {}, 30ms};
+    auto coalescer = Make(io, doubler, 64, 1);
+    std::vector<std::string> results(6);
+    SubmitInto(io, coalescer, 0, results);
+    // Five more arrive one at a time while the first batch is held: they must wait, then share one batch.
+    asio::steady_timer later(io, 5ms);
+    later.async_wait([&](boost::system::error_code) {
+        for (int i = 1; i < 6; ++i) SubmitInto(io, coalescer, i, results);
+    });
+    io.run();
+    ASSERT_EQ(doubler.batches.size(), 2u);
+    EXPECT_EQ(doubler.batches[0], (std::vector<int>{0}));
+    EXPECT_EQ(doubler.batches[1], (std::vector<int>{1, 2, 3, 4, 5}));
+    EXPECT_EQ(results[5], "10");
+}
+
+TEST(Coalescer, ABatchThatThrowsFailsEachOfItsItemsAndTheNextBatchWorks) {
+    asio::io_context io;
+    Doubler doubler{io};
+    doubler.throw_on_next = true;
+    auto coalescer = Make(io, doubler, 64, 0);
+    std::vector<std::string> results(4);
+    for (int i = 0; i < 3; ++i) SubmitInto(io, coalescer, i, results);
+    io.run();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)], "failed: database gone");
+    io.restart();
+    SubmitInto(io, coalescer, 3, results);
+    io.run();
+    EXPECT_EQ(results[3], "6");
+}
+
+TEST(Coalescer, ObserverSeesEveryBatchSize) {
+    asio::io_context io;
+    Doubler doubler{io};
+    auto coalescer = Make(io, doubler, 2, 0);
+    std::vector<std::size_t> sizes;
+    coalescer.SetObserver([&sizes](std::size_t size) { sizes.push_back(size); });
+    std::vector<std::string> results(3);
+    for (int i = 0; i < 3; ++i) SubmitInto(io, coalescer, i, results);
+    io.run();
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 1}));
+}
+
+}  // namespace
+}  // namespace valerix::core
