@@ -7,6 +7,8 @@
 #      searched down from the closed-loop figure in 10 % steps;
 #   4. open loop at shares of the open-loop saturation (default 50 %): p50/p99/p99.9; the first share also through
 #      the web gateway (:8080), which proxies POST /api/v1/orders to order-service;
+#   4b. the latency gremlin (every 5th inventory call +3 s) at the first share: p50 of the orders it did not delay
+#      (answered within 1 s) against the clean run's p50;
 #   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING);
 #   6. reconciler drain: N PENDING orders (created while inventory is down), inventory started, seconds until the
 #      reconciler has finished them all.
@@ -31,7 +33,8 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
   --drain-orders N    PENDING orders for the reconciler drain (default 10000)
   --fastfail-rate R   open-loop creates per second while the breaker is open (default: the first
                       --levels share of the uniform saturation, or 100 without a saturation run)
-  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,gateway,fastfail,drain
+  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,gateway,gremlin,
+                      fastfail,drain
   --out DIR           where the JSON goes (default /tmp)
   --loadgen PATH      valerix-loadgen binary (default build-bench/, then build/)
 EOF
@@ -45,7 +48,7 @@ SKUS=10000
 PG_CLIENTS="16 32"
 DRAIN_ORDERS=10000
 FASTFAIL_RATE=""
-ONLY="pgbench,saturation,open,gateway,fastfail,drain"
+ONLY="pgbench,saturation,open,gateway,gremlin,fastfail,drain"
 OUT=/tmp
 LOADGEN=""
 while (($#)); do
@@ -79,10 +82,10 @@ for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVE
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
 for part in ${ONLY//,/ }; do
-  [[ $part =~ ^(pgbench|saturation|open|gateway|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
+  [[ $part =~ ^(pgbench|saturation|open|gateway|gremlin|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
 done
-if { wants open || wants gateway; } && ! wants saturation; then
-  die "--only open/gateway need saturation too (the rates are shares of it)"
+if { wants open || wants gateway || wants gremlin; } && ! wants saturation; then
+  die "--only open/gateway/gremlin need saturation too (the rates are shares of it)"
 fi
 
 ((EUID == 0)) || die "run as root (psql over the PostgreSQL socket, ./valerix ctl)"
@@ -117,9 +120,10 @@ INVENTORY_STOPPED=0
 
 ctl() { VALERIX_DATA_DIR="$DATA" "$ROOT/valerix" ctl "$@"; }
 order_sql() { psql -X -q -At -h "$DATA/run" -p 5432 -U postgres order_db -c "$1"; }
-chaos_off() {
-  curl -fsS -o /dev/null -X PUT "$INVENTORY_URL/admin/chaos" -H "$ADMIN" -H 'Content-Type: application/json' -d '{}'
+set_chaos() {
+  curl -fsS -o /dev/null -X PUT "$INVENTORY_URL/admin/chaos" -H "$ADMIN" -H 'Content-Type: application/json' -d "$1"
 }
+chaos_off() { set_chaos '{}'; }
 breaker_field() {
   local body
   body=$(curl -fsS "$ORDER_URL/api/v1/resilience") || { echo unknown; return 0; }
@@ -314,6 +318,19 @@ if wants gateway && [[ -n $SATURATION ]]; then
   lg --scenario orders "${CATALOG[@]}" --url "$WEB_URL" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
     --label "gateway-$level" --json "$WORK/gateway_$level.json" | sed 's/^/    /'
   check_not_restarted
+fi
+
+if wants gremlin && [[ -n $SATURATION ]]; then
+  level=${LEVELS%% *}
+  rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
+  say "Latency gremlin every 5th inventory call +3 s: open loop at $level % ($rate orders/s) for ${SECONDS_PER_RUN}s"
+  set_chaos '{"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000}}'
+  lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+    --label "gremlin-$level" --json "$WORK/gremlin_$level.json" | sed 's/^/    /'
+  chaos_off
+  check_not_restarted
+  # Let the delayed calls finish and the reconciler settle before the next part.
+  sleep 5
 fi
 
 if wants fastfail || wants drain; then

@@ -165,6 +165,23 @@ def summary(directory, out_file):
                      f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
                      f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}"))
 
+    for f in sorted(f for f in os.listdir(directory) if f.startswith("gremlin_")):
+        run = load(directory, f[:-5])
+        level = f[8:].split(".")[0]
+        result.setdefault("gremlin", {})[level] = run
+        fast_runs = run["latency_ms_under_1s"]
+        clean = result["open_loop"].get(level)
+        ratio = ""
+        if clean and clean["latency_ms"]["p50"] > 0:
+            ratio_value = fast_runs["p50"] / clean["latency_ms"]["p50"]
+            run["p50_not_delayed_vs_clean"] = ratio_value
+            ratio = f", {ratio_value:.2f} x the clean run's p50"
+        rows.append((f"gremlin every 5th call +3 s at {level} % ({fmt(run['target_rate'])}/s)",
+                     f"p50 {fmt(fast_runs['p50'], 2)} ms not delayed",
+                     f"{fast_runs['count']} of {run['responses']} answered within 1 s (p99 {fmt(fast_runs['p99'], 2)} ms)"
+                     f"{ratio}; all: p50 {fmt(run['latency_ms']['p50'], 2)} / p99 {fmt(run['latency_ms']['p99'], 2)} ms, "
+                     f"status {run['status']}, errors {run['errors']}"))
+
     fast = load(directory, "fastfail")
     if fast:
         result["breaker_fast_fail"] = fast
