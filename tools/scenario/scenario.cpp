@@ -137,7 +137,7 @@ LoadShape ParseLoad(const json::value& value) {
     Fields fields(value, "load");
     LoadShape load;
     load.rate = fields.Number("rate", load.rate, 0, 100000);
-    load.concurrency = static_cast<int>(fields.Integer("concurrency", load.concurrency, 1, 512));
+    load.concurrency = static_cast<int>(fields.Integer("concurrency", load.concurrency, 1, 4096));
     load.duration_s = fields.Number("duration_s", load.duration_s, 0.1, 86400);
     if (const json::array* weights = fields.Array("items_weights")) {
         if (weights->empty() || weights->size() > 3) {
