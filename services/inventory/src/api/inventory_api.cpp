@@ -143,14 +143,13 @@ InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http
     if (!body.value) co_return body.problem;
     auto parsed = ParseReservationRequest(*body.value);
     if (!parsed) co_return FieldProblem(parsed.error());
-    auto chaos = chaos_.Decide("reserve", context.request_id);
-    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "reserve", context);
-    auto result = co_await store_.Reserve(*parsed, DbDeadline(context));
-    if (!result) co_return DatabaseProblem(result.error(), context);
-    Count("reserve", result->outcome);
-    if (chaos.crash) co_return Crash(chaos, "reserve", context);
-    co_return ReserveAnswer(std::move(*result), parsed->reservation_id);
+    auto work = [&]() -> boost::asio::awaitable<Step> {
+        auto result = co_await store_.Reserve(*parsed, DbDeadline(context));
+        if (!result) co_return Step{false, DatabaseProblem(result.error(), context)};
+        Count("reserve", result->outcome);
+        co_return Step{true, ReserveAnswer(std::move(*result), parsed->reservation_id)};
+    };
+    co_return co_await WithChaos("reserve", context, std::move(work));
 }
 
 InventoryApi::Awaitable InventoryApi::ReserveBatch(const http::Request& request, http::RequestContext& context) {
@@ -160,24 +159,23 @@ InventoryApi::Awaitable InventoryApi::ReserveBatch(const http::Request& request,
     auto parsed = ParseReservationBatch(*body.value);
     if (!parsed) co_return FieldProblem(parsed.error());
     // One call, one chaos decision: a crash after commit loses the replies of the whole batch, as it would for one.
-    auto chaos = chaos_.Decide("reserve", context.request_id);
-    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "reserve", context);
-    auto results = co_await store_.ReserveBatch(*parsed, DbDeadline(context));
-    if (!results) co_return DatabaseProblem(results.error(), context);
-    for (const auto& result : *results) Count("reserve", result.outcome);
-    if (chaos.crash) co_return Crash(chaos, "reserve", context);
-    // Each entry carries exactly the status and body POST /api/v1/reservations would have answered for it.
-    std::string out = R"({"results":[)";
-    for (std::size_t i = 0; i < results->size(); ++i) {
-        const auto& id = parsed->reservations[i].reservation_id;
-        auto answer = ReserveAnswer(std::move((*results)[i]), id);
-        if (i) out += ',';
-        out += R"({"reservation_id":")" + id + R"(","status":)" + std::to_string(answer.status) +
-               R"(,"body":)" + answer.body + "}";
-    }
-    out += "]}";
-    co_return http::JsonText(200, std::move(out));
+    auto work = [&]() -> boost::asio::awaitable<Step> {
+        auto results = co_await store_.ReserveBatch(*parsed, DbDeadline(context));
+        if (!results) co_return Step{false, DatabaseProblem(results.error(), context)};
+        // Each entry carries exactly the status and body POST /api/v1/reservations would have answered for it.
+        std::string out = R"({"results":[)";
+        for (std::size_t i = 0; i < results->size(); ++i) {
+            Count("reserve", (*results)[i].outcome);
+            const auto& id = parsed->reservations[i].reservation_id;
+            auto answer = ReserveAnswer(std::move((*results)[i]), id);
+            if (i) out += ',';
+            out += R"({"reservation_id":")" + id + R"(","status":)" + std::to_string(answer.status) +
+                   R"(,"body":)" + answer.body + "}";
+        }
+        out += "]}";
+        co_return Step{true, http::JsonText(200, std::move(out))};
+    };
+    co_return co_await WithChaos("reserve", context, std::move(work));
 }
 
 Response InventoryApi::ReserveAnswer(StockOutcome result, const std::string& reservation_id) {
@@ -223,41 +221,40 @@ InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::Request
     auto id = CanonicalUuid(context.Param("id"));
     if (!id) co_return Problem(404, "reservation_not_found", "Reservation not found", "reservation ids are UUIDs");
     if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
-    auto chaos = chaos_.Decide("commit", context.request_id);
-    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "commit", context);
-    auto result = co_await store_.Commit(*id, DbDeadline(context));
-    if (!result) co_return DatabaseProblem(result.error(), context);
-    Count("commit", result->outcome);
-    if (chaos.crash) co_return Crash(chaos, "commit", context);
-    if (result->outcome == "not_found") {
-        co_return Problem(404, "reservation_not_found", "Reservation not found", "no reservation with id " + *id);
-    }
-    if (result->outcome == "invalid_transition") {
-        co_return Problem(409, "invalid_transition", "Invalid transition",
-                          "a released reservation cannot be committed",
-                          {{"reservation_id", *id}, {"status", "RELEASED"}});
-    }
-    co_return http::JsonText(200, std::move(result->body));
+    auto work = [&]() -> boost::asio::awaitable<Step> {
+        auto result = co_await store_.Commit(*id, DbDeadline(context));
+        if (!result) co_return Step{false, DatabaseProblem(result.error(), context)};
+        Count("commit", result->outcome);
+        if (result->outcome == "not_found") {
+            co_return Step{true, Problem(404, "reservation_not_found", "Reservation not found",
+                                         "no reservation with id " + *id)};
+        }
+        if (result->outcome == "invalid_transition") {
+            co_return Step{true, Problem(409, "invalid_transition", "Invalid transition",
+                                         "a released reservation cannot be committed",
+                                         {{"reservation_id", *id}, {"status", "RELEASED"}})};
+        }
+        co_return Step{true, http::JsonText(200, std::move(result->body))};
+    };
+    co_return co_await WithChaos("commit", context, std::move(work));
 }
 
 InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::RequestContext& context) {
     auto id = CanonicalUuid(context.Param("id"));
     if (!id) co_return http::ValidationProblem("id", "reservation ids are UUIDs");
     if (context.deadline.Expired(clock_)) co_return DeadlineProblem();
-    auto chaos = chaos_.Decide("release", context.request_id);
-    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, "release", context);
-    auto result = co_await store_.Release(*id, DbDeadline(context));
-    if (!result) co_return DatabaseProblem(result.error(), context);
-    Count("release", result->outcome);
-    if (chaos.crash) co_return Crash(chaos, "release", context);
-    if (result->outcome == "invalid_transition") {
-        co_return Problem(409, "invalid_transition", "Invalid transition",
-                          "a committed reservation cannot be released",
-                          {{"reservation_id", *id}, {"status", "COMMITTED"}});
-    }
-    co_return http::JsonText(200, std::move(result->body));
+    auto work = [&]() -> boost::asio::awaitable<Step> {
+        auto result = co_await store_.Release(*id, DbDeadline(context));
+        if (!result) co_return Step{false, DatabaseProblem(result.error(), context)};
+        Count("release", result->outcome);
+        if (result->outcome == "invalid_transition") {
+            co_return Step{true, Problem(409, "invalid_transition", "Invalid transition",
+                                         "a committed reservation cannot be released",
+                                         {{"reservation_id", *id}, {"status", "COMMITTED"}})};
+        }
+        co_return Step{true, http::JsonText(200, std::move(result->body))};
+    };
+    co_return co_await WithChaos("release", context, std::move(work));
 }
 
 InventoryApi::Awaitable InventoryApi::Health(const http::Request&, http::RequestContext& context) {
@@ -278,6 +275,16 @@ boost::asio::awaitable<bool> InventoryApi::InjectLatency(const ChaosDecision& de
         co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
     }
     co_return !context.deadline.Expired(clock_);
+}
+
+InventoryApi::Awaitable InventoryApi::WithChaos(std::string_view operation, http::RequestContext& context,
+                                                std::function<boost::asio::awaitable<Step>()> work) {
+    auto chaos = chaos_.Decide(operation, context.request_id);
+    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, operation, context);
+    auto step = co_await work();
+    if (step.committed && chaos.crash) co_return Crash(chaos, operation, context);
+    co_return std::move(step.response);
 }
 
 Response InventoryApi::Crash(const ChaosDecision& decision, std::string_view operation,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include <valerix/core/clock.hpp>
@@ -47,6 +48,17 @@ private:
     Awaitable Health(const http::Request&, http::RequestContext&);
     Awaitable GetChaos(const http::Request&, http::RequestContext&);
     Awaitable PutChaos(const http::Request&, http::RequestContext&);
+
+    /// What a reservation call's database step came to: the reply, and whether the work reached the database (a
+    /// crash "after commit" only happens then).
+    struct Step {
+        bool committed = false;
+        http::Response response;
+    };
+    /// Runs one reservation call under the chaos controls of `operation`: one decision per call, the injected delay
+    /// first, then a crash before the work or after it, as decided. Every reservation endpoint goes through here.
+    Awaitable WithChaos(std::string_view operation, http::RequestContext& context,
+                        std::function<boost::asio::awaitable<Step>()> work);
 
     /// Applies the latency part of a chaos decision (a timer: no thread and no connection is held) and tells whether
     /// the caller's deadline is still alive afterwards.
