@@ -52,7 +52,7 @@ struct Backlog {
 /// and one transaction. `max_batch` 1 turns it off.
 struct StoreBatching {
     int max_batch = 64;
-    int max_in_flight = 1;  ///< batches of one kind running at once; more calls wait and go in the next batch
+    int max_in_flight = 4;  ///< batches of one kind running at once; more calls wait and go in the next batch
 };
 
 /// A create waiting for its batch (see OrderStore::Create / CreateDeferred).
