@@ -142,32 +142,28 @@ def summary(directory, out_file):
                if name in ("order", "inventory")]
         rows.append(("peak RSS (since process start)", "", ", ".join(rss)))
 
-    levels = sorted((f for f in os.listdir(directory) if f.startswith("open_")),
-                    key=lambda f: int(f[5:].split(".")[0]))
+    def runs_by_level(prefix):
+        """(level, run) of every '<prefix><level>.json' in the run's folder, by level."""
+        names = (f for f in os.listdir(directory) if f.startswith(prefix) and f.endswith(".json"))
+        levels = sorted(int(f[len(prefix):-5]) for f in names)
+        return [(str(level), load(directory, f"{prefix}{level}")) for level in levels]
+
+    def latency_row(title, run):
+        lat = run["latency_ms"]
+        return (f"{title} ({fmt(run['target_rate'])}/s)", f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
+                f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}")
+
     result["open_loop"] = {}
-    for f in levels:
-        run = load(directory, f[:-5])
-        level = f[5:].split(".")[0]
+    for level, run in runs_by_level("open_"):
         result["open_loop"][level] = run
-        lat = run["latency_ms"]
-        rows.append((f"open loop at {level} % ({fmt(run['target_rate'])}/s)",
-                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
-                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
-                     f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}"))
+        rows.append(latency_row(f"open loop at {level} %", run))
 
-    for f in sorted(f for f in os.listdir(directory) if f.startswith("gateway_")):
-        run = load(directory, f[:-5])
-        level = f[8:].split(".")[0]
+    for level, run in runs_by_level("gateway_"):
         result.setdefault("gateway", {})[level] = run
-        lat = run["latency_ms"]
-        rows.append((f"through the gateway at {level} % ({fmt(run['target_rate'])}/s)",
-                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
-                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
-                     f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}"))
+        rows.append(latency_row(f"through the gateway at {level} %", run))
 
-    for f in sorted(f for f in os.listdir(directory) if f.startswith("gremlin_")):
-        run = load(directory, f[:-5])
-        level = f[8:].split(".")[0]
+    for level, run in runs_by_level("gremlin_"):
         result.setdefault("gremlin", {})[level] = run
         fast_runs = run["latency_ms_under_1s"]
         clean = result["open_loop"].get(level)

@@ -38,6 +38,14 @@ TEST(Deadline, CappedTakesTheEarlier) {
     EXPECT_EQ(overall.Capped(clock, 1s), overall);
 }
 
+TEST(Deadline, EarlierIsTheFirstToExpire) {
+    ManualClock clock;
+    auto soon = Deadline::After(clock, 1s), later = Deadline::After(clock, 5s);
+    EXPECT_EQ(soon.Earlier(later), soon);
+    EXPECT_EQ(later.Earlier(soon), soon);
+    EXPECT_EQ(Deadline::Infinite().Earlier(later), later);
+}
+
 TEST(Deadline, InfiniteNeverExpires) {
     ManualClock clock;
     auto deadline = Deadline::Infinite();

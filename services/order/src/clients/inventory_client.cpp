@@ -11,6 +11,11 @@ namespace {
 
 bool RetryableStatus(int status) { return status == 500 || status == 502 || status == 503 || status == 504; }
 
+/// One reservation as POST /api/v1/reservations takes it, and as an entry of a batch.
+std::string ReservationJson(const ReserveCall& call) {
+    return R"({"reservation_id":")" + call.order_id + R"(","items":)" + call.items_json + "}";
+}
+
 }  // namespace
 
 InventoryClient::InventoryClient(boost::asio::io_context& io, http::Client& http, resilience::CircuitBreaker& breaker,
@@ -92,8 +97,8 @@ boost::asio::awaitable<std::vector<InventoryReply>> InventoryClient::ReserveBatc
             core::Deadline deadline = calls[first].deadline;
             for (std::size_t i = first; i < calls.size(); ++i) {
                 if (i > first) body += ',';
-                body += R"({"reservation_id":")" + calls[i].order_id + R"(","items":)" + calls[i].items_json + "}";
-                if (calls[i].deadline.When() < deadline.When()) deadline = calls[i].deadline;
+                body += ReservationJson(calls[i]);
+                deadline = deadline.Earlier(calls[i].deadline);
             }
             body += "]}";
             std::string target = "/api/v1/reservations/batch";
@@ -120,7 +125,7 @@ boost::asio::awaitable<std::vector<InventoryReply>> InventoryClient::ReserveBatc
             continue;
         }
         const auto& call = calls[first];
-        std::string body = R"({"reservation_id":")" + call.order_id + R"(","items":)" + call.items_json + "}";
+        std::string body = ReservationJson(call);
         std::string target = "/api/v1/reservations";
         replies.push_back(co_await Call(method, target, body, call.deadline, call.context));
     }

@@ -124,22 +124,28 @@ CreateOutcome ToCreateOutcome(const pg::Rows& rows) {
 
 }  // namespace
 
+namespace {
+
+std::size_t AtLeastOne(int value) { return static_cast<std::size_t>(std::max(1, value)); }
+
+/// What every call of a batch gets when the batch itself could not run.
+template <class T>
+pg::Result<T> BatchFailed(const std::string& why) {
+    return pg::Error{pg::ErrorKind::kOther, "", why};
+}
+
+}  // namespace
+
 OrderStore::OrderStore(pg::Pool& pool, StoreBatching batching)
     : pool_(pool),
-      creates_(pool.Executor(), static_cast<std::size_t>(std::max(1, batching.max_batch)),
-               static_cast<std::size_t>(std::max(1, batching.max_in_flight)),
+      creates_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
                [this](std::vector<CreateCall>& calls) { return CreateBatch(calls, false); },
-               [](const std::string& why) { return pg::Result<CreateOutcome>(pg::Error{pg::ErrorKind::kOther, "", why}); }),
-      deferred_creates_(pool.Executor(), static_cast<std::size_t>(std::max(1, batching.max_batch)),
-                        static_cast<std::size_t>(std::max(1, batching.max_in_flight)),
+               &BatchFailed<CreateOutcome>),
+      deferred_creates_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
                         [this](std::vector<CreateCall>& calls) { return CreateBatch(calls, true); },
-                        [](const std::string& why) {
-                            return pg::Result<CreateOutcome>(pg::Error{pg::ErrorKind::kOther, "", why});
-                        }),
-      finishes_(pool.Executor(), static_cast<std::size_t>(std::max(1, batching.max_batch)),
-                static_cast<std::size_t>(std::max(1, batching.max_in_flight)),
-                [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); },
-                [](const std::string& why) { return pg::Result<Transition>(pg::Error{pg::ErrorKind::kOther, "", why}); }) {}
+                        &BatchFailed<CreateOutcome>),
+      finishes_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
+                [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); }, &BatchFailed<Transition>) {}
 
 void OrderStore::ObserveBatches(metrics::Family<metrics::Histogram>& sizes) {
     auto observe = [&sizes](const char* operation) {
@@ -180,9 +186,7 @@ std::vector<std::size_t> LockOrder(const std::vector<Call>& calls, Key key) {
 
 core::Deadline Earliest(const auto& calls) {
     core::Deadline earliest = calls.front().deadline;
-    for (const auto& call : calls) {
-        if (call.deadline.When() < earliest.When()) earliest = call.deadline;
-    }
+    for (const auto& call : calls) earliest = earliest.Earlier(call.deadline);
     return earliest;
 }
 
@@ -220,11 +224,11 @@ boost::asio::awaitable<std::vector<pg::Result<CreateOutcome>>> OrderStore::Creat
                            : pg::MakeParams(keys.Text(), fingerprints.Text(), ids.Text(), customers.Text(),
                                             items.Text(), leases.Text());
     auto rows = co_await pool_.Execute(deferred ? kCreateDeferredBatch : kCreateBatch, params, Earliest(calls));
-    results.assign(calls.size(), pg::Error{pg::ErrorKind::kOther, "", "create_order returned no row"});
     if (!rows) {
         results.assign(calls.size(), rows.error());
         co_return results;
     }
+    results.assign(calls.size(), pg::Error{pg::ErrorKind::kOther, "", "create_order returned no row"});
     for (int r = 0; r < rows->Size(); ++r) {
         auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
         if (position >= order.size()) continue;

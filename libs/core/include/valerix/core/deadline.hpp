@@ -34,6 +34,9 @@ public:
         return capped < when_ ? Deadline(capped) : *this;
     }
 
+    /// The earlier of the two: work done for several callers at once (a batch) must finish by the first deadline.
+    Deadline Earlier(Deadline other) const { return other.when_ < when_ ? other : *this; }
+
     friend bool operator==(const Deadline&, const Deadline&) = default;
 
 private:
