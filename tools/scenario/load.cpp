@@ -1,21 +1,36 @@
 #include "load.hpp"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/system/system_error.hpp>
 #include <cmath>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <utility>
+#include <valerix/core/clock.hpp>
+#include <valerix/core/deadline.hpp>
+#include <valerix/http/client.hpp>
 
 #include "report.hpp"
 
 namespace valerix::scenario {
 namespace {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kLoggedBodyLimit = 2048;
+// Operations and methods, as the request log names them.
+const std::string kCreate = "create", kCancel = "cancel", kShip = "ship", kPoll = "get", kGet = "GET", kPost = "POST";
+const std::string kOrders = "/api/v1/orders", kNoBody;
 
 // SplitMix64: a tiny, well-mixed generator, so every order draws from its own stream regardless of thread timing.
 class SplitMix {
@@ -126,6 +141,339 @@ OrderPlan PlanOrder(const Scenario& scenario, std::uint64_t seed, int index, con
     return plan;
 }
 
+/// The client side of a run, on one thread: the schedule, every order's coroutine, the connection limit.
+class LoadDriver::Impl {
+  public:
+    explicit Impl(LoadDriver& driver)
+        : driver_(driver),
+          scenario_(driver.scenario_),
+          policy_(driver.scenario_.client),
+          client_(io_, ClientConfigOf(driver), clock_),
+          free_slots_(std::max(1, driver.scenario_.load.concurrency)) {}
+
+    /// Runs until every order and follow-up is done; rethrows the first unexpected exception of a coroutine.
+    void Run() {
+        start_ = Clock::now();
+        end_ = start_ + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(scenario_.load.duration_s));
+        Spawn(Schedule());
+        io_.run();
+        client_.Close();
+        driver_.max_in_flight_ = max_in_flight_;
+        if (failure_) std::rethrow_exception(failure_);
+    }
+
+  private:
+    struct Outcome {
+        int status = 0;
+        std::string text;
+        int attempts = 0;
+        json::object body;
+        bool replayed = false;
+        std::string last_error;
+    };
+
+    static http::ClientConfig ClientConfigOf(const LoadDriver& driver) {
+        http::ClientConfig config;
+        config.host = driver.order_.host;
+        config.port = static_cast<unsigned short>(driver.order_.port);
+        config.max_connections = static_cast<std::size_t>(std::max(1, driver.scenario_.load.concurrency));
+        config.connect_timeout = std::chrono::milliseconds(std::min(driver.scenario_.client.request_timeout_ms, 3000));
+        config.propagate_deadline = false;  // a public client: the service keeps its own budgets
+        return config;
+    }
+
+    void Spawn(asio::awaitable<void> work) {
+        asio::co_spawn(io_, std::move(work), [this](std::exception_ptr error) {
+            if (error && !failure_) failure_ = error;
+        });
+    }
+
+    double Since(SteadyTime time) const { return std::chrono::duration<double>(time - driver_.epoch_).count(); }
+
+    asio::awaitable<void> SleepUntil(SteadyTime when) {
+        asio::steady_timer timer(io_, when);
+        boost::system::error_code ignored;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+
+    // At most `concurrency` requests on the wire; the others wait here, first come first served.
+    asio::awaitable<void> AcquireSlot() {
+        max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+        if (free_slots_ > 0) {
+            --free_slots_;
+            co_return;
+        }
+        asio::steady_timer handed_over(io_, SteadyTime::max());
+        waiting_.push_back(&handed_over);
+        boost::system::error_code ignored;
+        co_await handed_over.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    void ReleaseSlot() {
+        --in_flight_;
+        if (waiting_.empty()) {
+            ++free_slots_;
+            return;
+        }
+        waiting_.front()->cancel();  // the slot passes to the longest waiter
+        waiting_.pop_front();
+    }
+
+    asio::awaitable<void> Schedule() {
+        const auto& load = scenario_.load;
+        if (load.rate > 0) {
+            for (int index = 0;; ++index) {
+                auto due = start_ + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(index / load.rate));
+                if (due >= end_ || driver_.stop_creating_) break;
+                if (due > Clock::now()) co_await SleepUntil(due);
+                if (driver_.stop_creating_) break;
+                Spawn(PlaceOrder(index, due));
+            }
+            co_return;
+        }
+        for (int client = 0; client < std::max(1, load.concurrency); ++client) Spawn(ClosedLoopClient());
+    }
+
+    asio::awaitable<void> ClosedLoopClient() {
+        while (Clock::now() < end_ && !driver_.stop_creating_) co_await PlaceOrder(next_index_++, Clock::now());
+    }
+
+    // Creates order `index` (due at `due`), then schedules its follow-up on its own.
+    asio::awaitable<void> PlaceOrder(int index, SteadyTime due) {
+        auto owned = std::make_unique<OrderRecord>();
+        owned->plan = PlanOrder(scenario_, driver_.seed_, index, driver_.run_tag_);
+        OrderRecord& record = *owned;
+        driver_.records_.push_back(std::move(owned));
+        driver_.creating_window_s_ =
+            std::max(driver_.creating_window_s_, std::chrono::duration<double>(Clock::now() - start_).count());
+        bool answered = co_await Create(record, due);
+        if (answered && record.plan.followup != Followup::kNone && record.known_status != "REJECTED") {
+            Spawn(RunFollowup(record));
+        }
+    }
+
+    // Arguments by reference to lvalues of the caller's frame (g++ 12 mishandles temporaries in co_await operands).
+    asio::awaitable<Outcome> Send(OrderRecord& record, const std::string& op, const std::string& method,
+                                  const std::string& target, const std::string& body, bool with_key) {
+        const auto first = Clock::now();
+        SplitMix jitter(driver_.seed_ ^ std::hash<std::string>{}(record.plan.key + op));
+        Outcome outcome;
+        for (int attempt = 1;; ++attempt) {
+            Exchange exchange;
+            exchange.op = op;
+            exchange.method = method;
+            exchange.target = target;
+            exchange.key = record.plan.key;
+            exchange.order_id = record.order_id;
+            exchange.attempt = attempt;
+            // Unique per request and traceable: inventory logs each chaos injection with the id order-service passed.
+            exchange.request_id = record.plan.key + "-" + op + "-" + std::to_string(record.exchanges.size() + 1);
+            http::ClientRequest request;
+            request.method = method;
+            request.target = target;
+            request.body = body;
+            request.headers.emplace_back("X-Request-Id", exchange.request_id);
+            if (with_key) request.headers.emplace_back("Idempotency-Key", record.plan.key);
+
+            co_await AcquireSlot();
+            const auto sent = Clock::now();
+            exchange.t_s = Since(sent);
+            auto deadline = core::Deadline::After(clock_, std::chrono::milliseconds(policy_.request_timeout_ms));
+            auto result = co_await client_.Send(std::move(request), deadline);
+            ReleaseSlot();
+            exchange.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
+
+            bool retry = false;
+            if (result) {
+                const http::ClientResponse& response = *result;
+                exchange.status = response.status;
+                exchange.body = response.body.substr(0, kLoggedBodyLimit);
+                exchange.replayed = response.Header("idempotent-replayed") == "true";
+                json::object parsed = ParseBody(response.body);
+                exchange.code = StringOf(parsed, "code");
+                exchange.order_status = StringOf(parsed, "status");
+                if (exchange.order_id.empty()) exchange.order_id = OrderIdOf(parsed);
+                outcome.status = response.status;
+                outcome.text = response.body;
+                outcome.body = std::move(parsed);
+                outcome.replayed = exchange.replayed;
+                retry =
+                    response.status >= 500 || (response.status == 409 && exchange.code == "idempotency_key_in_flight");
+                if (retry) outcome.last_error = std::to_string(response.status) + " " + exchange.code;
+            } else {
+                exchange.error = std::string(http::ToString(result.error().kind)) + ": " + result.error().message;
+                outcome.status = 0;
+                outcome.last_error = exchange.error;
+                retry = true;
+            }
+            driver_.log_.Append(exchange);
+            record.exchanges.push_back(exchange);
+            record.exchanges.back().body.clear();  // the log has it; keep the record small
+            outcome.attempts = attempt;
+            if (!retry) co_return outcome;
+            auto elapsed = Clock::now() - first;
+            if (attempt >= policy_.max_attempts || elapsed >= std::chrono::milliseconds(policy_.give_up_after_ms)) {
+                co_return outcome;
+            }
+            // Capped exponential backoff with full jitter.
+            double cap = std::min<double>(policy_.backoff_cap_ms, policy_.backoff_base_ms * std::pow(2.0, attempt - 1));
+            co_await SleepUntil(Clock::now() +
+                                std::chrono::milliseconds(static_cast<long long>(jitter.Unit() * cap) + 1));
+        }
+    }
+
+    /// True when the create got an answer naming its order (a follow-up may act on it).
+    asio::awaitable<bool> Create(OrderRecord& record, SteadyTime due) {
+        record.created_t_s = Since(due);
+        Outcome outcome = co_await Send(record, kCreate, kPost, kOrders, record.plan.body, true);
+        record.create_latency_s = std::chrono::duration<double>(Clock::now() - due).count();
+        record.create_attempts = outcome.attempts;
+        record.create_status = outcome.status;
+        record.create_code = StringOf(outcome.body, "code");
+        record.create_order_status = StringOf(outcome.body, "status");
+        record.create_replayed = outcome.replayed;
+        record.create_body = outcome.text;
+        for (const auto& exchange : record.exchanges) {
+            if (exchange.status != 0 && !exchange.order_id.empty()) record.told_ids.insert(exchange.order_id);
+            if (exchange.code == "idempotency_key_reused") {
+                record.unexpected.push_back("create attempt " + std::to_string(exchange.attempt) +
+                                            " answered 422 idempotency_key_reused to a retry with the same body");
+            }
+        }
+        std::string id = OrderIdOf(outcome.body);
+        const int status = outcome.status;
+        if (status == 201 || status == 202 || status == 200) {
+            record.order_id = id;
+            if (status == 200) {
+                // DESIGN.md §4 answers a create 201, 202, 409 or 422; a stored answer replays as it was first given.
+                record.unexpected.push_back("create answered 200 " + record.create_order_status +
+                                            " (DESIGN.md §4: 201 CONFIRMED, 202 PENDING, 409 or 422; the key's stored "
+                                            "answer is something else)");
+            }
+            record.known_status = record.create_order_status;
+            if (status == 201) {
+                record.promised = "CONFIRMED";
+                record.promised_by = "create answered 201";
+            }
+        } else if (status == 409 && record.create_code == "insufficient_stock") {
+            record.order_id = id;
+            record.known_status = "REJECTED";
+            record.promised = "REJECTED";
+            record.promised_by = "create answered 409 insufficient_stock";
+        } else if (status == 0 || status >= 500 ||
+                   (status == 409 && record.create_code == "idempotency_key_in_flight")) {
+            co_return false;  // gave up without a final answer; the report lists it
+        } else {
+            record.order_id = id;
+            record.unexpected.push_back("create answered " + std::to_string(status) + " " + record.create_code);
+            co_return false;
+        }
+        if (id.empty()) {
+            record.unexpected.push_back("create answered " + std::to_string(status) + " without an order id");
+            co_return false;
+        }
+        co_return true;
+    }
+
+    asio::awaitable<void> RunFollowup(OrderRecord& record) {
+        const auto first_due = Clock::now() + std::chrono::milliseconds(record.plan.followup_delay_ms);
+        co_await SleepUntil(first_due);
+        const std::string base = "/api/v1/orders/" + record.order_id;
+        if (record.plan.followup == Followup::kCancel) {
+            const std::string target = base + "/cancel";
+            Outcome outcome = co_await SendFollowup(record, kCancel, target);
+            if (JudgeFollowup(record, outcome, kCancel, "CANCELLED", "cancelled")) co_return;
+            std::string status = StringOf(outcome.body, "status");
+            std::string code = StringOf(outcome.body, "code");
+            if (outcome.status == 409 && code == "invalid_transition") {
+                record.followup_outcome = "cancel refused: 409 invalid_transition (order was " + status + ")";
+            } else {
+                record.followup_outcome = "cancel answered " + std::to_string(outcome.status) + " " + code + status;
+                record.unexpected.push_back("cancel answered " + std::to_string(outcome.status) + " " + code + status);
+            }
+            co_return;
+        }
+
+        // Ship: a real client ships what is confirmed; a PENDING order is polled until the reconciler decides it.
+        while (record.known_status != "CONFIRMED") {
+            ++record.followup_polls;
+            Outcome got = co_await Send(record, kPoll, kGet, base, kNoBody, false);
+            if (got.status == 200) record.known_status = StringOf(got.body, "status");
+            if (got.status == 404) {
+                record.unexpected.push_back("GET of order " + record.order_id + " answered 404 although it was created");
+                record.followup_outcome = "not shipped: the order was not found";
+                co_return;
+            }
+            if (got.status == 200 && record.known_status != "PENDING") {
+                if (record.known_status == "CONFIRMED") break;
+                record.followup_outcome = "not shipped: order is " + record.known_status;
+                co_return;
+            }
+            if (Clock::now() - first_due >= std::chrono::milliseconds(policy_.confirm_wait_ms)) {
+                record.followup_outcome = "not shipped: still " + record.known_status + " after waiting " +
+                                          std::to_string(policy_.confirm_wait_ms) + " ms";
+                co_return;
+            }
+            co_await SleepUntil(Clock::now() + 500ms);
+        }
+        const std::string target = base + "/ship";
+        Outcome outcome = co_await SendFollowup(record, kShip, target);
+        if (JudgeFollowup(record, outcome, kShip, "SHIPPED", "shipped")) co_return;
+        std::string status = StringOf(outcome.body, "status");
+        std::string code = StringOf(outcome.body, "code");
+        if (outcome.status == 202) {
+            record.known_status = status;
+            record.followup_outcome = "ship accepted (202 " + status + ")";
+        } else {
+            record.followup_outcome = "ship answered " + std::to_string(outcome.status) + " " + code + status;
+            record.unexpected.push_back("ship of a CONFIRMED order answered " + std::to_string(outcome.status) + " " +
+                                        code + status);
+        }
+    }
+
+    // Sends the ship or cancel of `record` and notes what it cost; the caller judges the answer.
+    asio::awaitable<Outcome> SendFollowup(OrderRecord& record, const std::string& op, const std::string& target) {
+        const auto started = Clock::now();
+        Outcome outcome = co_await Send(record, op, kPost, target, kNoBody, false);
+        record.followup_latency_s = std::chrono::duration<double>(Clock::now() - started).count();
+        record.followup_attempts = outcome.attempts;
+        co_return outcome;
+    }
+
+    // The answers every follow-up treats alike: done (200 with the `done` status) or none after all retries. False
+    // for any other answer, which the caller judges.
+    static bool JudgeFollowup(OrderRecord& record, const Outcome& outcome, const std::string& op,
+                              const std::string& done, const std::string& done_text) {
+        if (outcome.status == 200 && StringOf(outcome.body, "status") == done) {
+            record.known_status = done;
+            record.promised = done;
+            record.promised_by = op + " answered 200";
+            record.followup_outcome = done_text + " (200 " + done + ")";
+            return true;
+        }
+        if (outcome.status == 0 || outcome.status >= 500) {
+            record.followup_outcome =
+                op + " gave up after " + std::to_string(outcome.attempts) + " attempts: " + outcome.last_error;
+            return true;
+        }
+        return false;
+    }
+
+    LoadDriver& driver_;
+    const Scenario& scenario_;
+    const ClientPolicy& policy_;
+    asio::io_context io_{1};
+    core::SteadyClock clock_;
+    http::Client client_;
+    SteadyTime start_{}, end_{};
+    int next_index_ = 0;
+    int free_slots_;
+    int in_flight_ = 0, max_in_flight_ = 0;
+    std::deque<asio::steady_timer*> waiting_;
+    std::exception_ptr failure_;
+};
+
 LoadDriver::LoadDriver(const Scenario& scenario, std::uint64_t seed, Endpoint order, SteadyTime epoch, RequestLog& log,
                        std::string run_tag)
     : scenario_(scenario),
@@ -137,301 +485,33 @@ LoadDriver::LoadDriver(const Scenario& scenario, std::uint64_t seed, Endpoint or
 
 LoadDriver::~LoadDriver() {
     stop_creating_ = true;
-    Join();
+    try {
+        Join();
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "valerix-scenario: the load driver failed: %s\n", error.what());
+    }
 }
 
-double LoadDriver::Since(SteadyTime time) const { return std::chrono::duration<double>(time - epoch_).count(); }
-
 void LoadDriver::Start() {
-    start_ = Clock::now();
-    for (int i = 0; i < scenario_.load.concurrency; ++i) threads_.emplace_back([this, i] { Worker(i); });
+    thread_ = std::thread([this] {
+        try {
+            Impl(*this).Run();
+        } catch (...) {
+            failure_ = std::current_exception();
+        }
+    });
 }
 
 void LoadDriver::Join() {
-    for (auto& thread : threads_) {
-        if (thread.joinable()) thread.join();
-    }
-    threads_.clear();
+    if (thread_.joinable()) thread_.join();
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
 }
 
 std::vector<const OrderRecord*> LoadDriver::Records() const {
-    std::lock_guard lock(mutex_);
     std::vector<const OrderRecord*> out;
     for (const auto& record : records_) out.push_back(record.get());
     std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->plan.index < b->plan.index; });
     return out;
-}
-
-int LoadDriver::FollowupsPending() {
-    std::lock_guard lock(mutex_);
-    return static_cast<int>(followups_.size());
-}
-
-void LoadDriver::Schedule(OrderRecord* record, SteadyTime due, SteadyTime first_due) {
-    {
-        std::lock_guard lock(mutex_);
-        followups_.push(Pending{due, record, first_due});
-    }
-    wake_.notify_all();
-}
-
-void LoadDriver::Worker(int worker) {
-    testing::HttpClient client(order_.host, order_.port);
-    const auto& load = scenario_.load;
-    const auto end =
-        start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(load.duration_s));
-    while (true) {
-        std::optional<Pending> due;
-        bool create = false;
-        {
-            std::unique_lock lock(mutex_);
-            if (!followups_.empty() && followups_.top().due <= Clock::now()) {
-                due = followups_.top();
-                followups_.pop();
-                ++active_;
-            } else if (!creating_done_ && !stop_creating_ && Clock::now() < end) {
-                create = true;
-                ++active_;
-            } else {
-                creating_done_ = true;
-                if (followups_.empty() && active_ == 0) {
-                    wake_.notify_all();
-                    return;
-                }
-                auto until =
-                    followups_.empty() ? Clock::now() + 50ms : std::min(followups_.top().due, Clock::now() + 50ms);
-                wake_.wait_until(lock, until);
-                continue;
-            }
-        }
-        if (due) {
-            RunFollowup(*due, client);
-        } else if (create) {
-            int index = next_index_++;
-            if (load.rate > 0) {
-                auto slot = start_ + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(index / load.rate));
-                if (slot >= end || stop_creating_) {
-                    std::lock_guard lock(mutex_);
-                    creating_done_ = true;
-                    --active_;
-                    wake_.notify_all();
-                    continue;
-                }
-                std::this_thread::sleep_until(slot);
-            }
-            auto record = std::make_unique<OrderRecord>();
-            record->plan = PlanOrder(scenario_, seed_, index, run_tag_);
-            OrderRecord* raw = record.get();
-            {
-                std::lock_guard lock(mutex_);
-                records_.push_back(std::move(record));
-                creating_window_s_ =
-                    std::max(creating_window_s_, std::chrono::duration<double>(Clock::now() - start_).count());
-            }
-            Create(*raw, client);
-        }
-        {
-            std::lock_guard lock(mutex_);
-            --active_;
-        }
-        wake_.notify_all();
-    }
-}
-
-LoadDriver::Outcome LoadDriver::Send(testing::HttpClient& client, OrderRecord& record, const std::string& op,
-                                     const std::string& method, const std::string& target, const std::string& body,
-                                     bool with_key) {
-    const auto& policy = scenario_.client;
-    const auto first = Clock::now();
-    SplitMix jitter(seed_ ^ std::hash<std::string>{}(record.plan.key + op));
-    Outcome outcome;
-    for (int attempt = 1;; ++attempt) {
-        Exchange exchange;
-        exchange.op = op;
-        exchange.method = method;
-        exchange.target = target;
-        exchange.key = record.plan.key;
-        exchange.order_id = record.order_id;
-        exchange.attempt = attempt;
-        // Unique per request and traceable: inventory logs each chaos injection with the id order-service passed on.
-        exchange.request_id = record.plan.key + "-" + op + "-" + std::to_string(record.exchanges.size() + 1);
-        std::vector<std::pair<std::string, std::string>> headers = {{"X-Request-Id", exchange.request_id}};
-        if (with_key) headers.emplace_back("Idempotency-Key", record.plan.key);
-        const auto sent = Clock::now();
-        exchange.t_s = Since(sent);
-        bool retry = false;
-        try {
-            auto response =
-                client.Request(method, target, body, headers, std::chrono::milliseconds(policy.request_timeout_ms));
-            exchange.status = response.status;
-            exchange.body = response.body.substr(0, kLoggedBodyLimit);
-            exchange.replayed = response.Header("idempotent-replayed") == "true";
-            json::object parsed = ParseBody(response.body);
-            exchange.code = StringOf(parsed, "code");
-            exchange.order_status = StringOf(parsed, "status");
-            if (exchange.order_id.empty()) exchange.order_id = OrderIdOf(parsed);
-            outcome.status = response.status;
-            outcome.text = response.body;
-            outcome.body = std::move(parsed);
-            outcome.replayed = exchange.replayed;
-            retry = response.status >= 500 || (response.status == 409 && exchange.code == "idempotency_key_in_flight");
-            if (retry) outcome.last_error = std::to_string(response.status) + " " + exchange.code;
-        } catch (const boost::system::system_error& error) {
-            exchange.error = error.code().message();
-            outcome.status = 0;
-            outcome.last_error = exchange.error;
-            retry = true;
-        } catch (const std::exception& error) {
-            exchange.error = error.what();
-            outcome.status = 0;
-            outcome.last_error = exchange.error;
-            retry = true;
-        }
-        exchange.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
-        log_.Append(exchange);
-        record.exchanges.push_back(exchange);
-        record.exchanges.back().body.clear();  // the log has it; keep the record small
-        outcome.attempts = attempt;
-        if (!retry) return outcome;
-        auto elapsed = Clock::now() - first;
-        if (attempt >= policy.max_attempts || elapsed >= std::chrono::milliseconds(policy.give_up_after_ms)) {
-            return outcome;
-        }
-        // Capped exponential backoff with full jitter.
-        double cap = std::min<double>(policy.backoff_cap_ms, policy.backoff_base_ms * std::pow(2.0, attempt - 1));
-        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long long>(jitter.Unit() * cap) + 1));
-    }
-}
-
-void LoadDriver::Create(OrderRecord& record, testing::HttpClient& client) {
-    const auto first = Clock::now();
-    record.created_t_s = Since(first);
-    Outcome outcome = Send(client, record, "create", "POST", "/api/v1/orders", record.plan.body, true);
-    record.create_latency_s = std::chrono::duration<double>(Clock::now() - first).count();
-    record.create_attempts = outcome.attempts;
-    record.create_status = outcome.status;
-    record.create_code = StringOf(outcome.body, "code");
-    record.create_order_status = StringOf(outcome.body, "status");
-    record.create_replayed = outcome.replayed;
-    record.create_body = outcome.text;
-    for (const auto& exchange : record.exchanges) {
-        if (exchange.status != 0 && !exchange.order_id.empty()) record.told_ids.insert(exchange.order_id);
-        if (exchange.code == "idempotency_key_reused") {
-            record.unexpected.push_back("create attempt " + std::to_string(exchange.attempt) +
-                                        " answered 422 idempotency_key_reused to a retry with the same body");
-        }
-    }
-    std::string id = OrderIdOf(outcome.body);
-    const int status = outcome.status;
-    if (status == 201 || status == 202 || status == 200) {
-        record.order_id = id;
-        if (status == 200) {
-            // DESIGN.md §4 answers a create 201, 202, 409 or 422; a stored answer replays as it was first given.
-            record.unexpected.push_back("create answered 200 " + record.create_order_status +
-                                        " (DESIGN.md §4: 201 CONFIRMED, 202 PENDING, 409 or 422; the key's stored "
-                                        "answer is something else)");
-        }
-        record.known_status = record.create_order_status;
-        if (status == 201) {
-            record.promised = "CONFIRMED";
-            record.promised_by = "create answered 201";
-        }
-    } else if (status == 409 && record.create_code == "insufficient_stock") {
-        record.order_id = id;
-        record.known_status = "REJECTED";
-        record.promised = "REJECTED";
-        record.promised_by = "create answered 409 insufficient_stock";
-    } else if (status == 0 || status >= 500 || (status == 409 && record.create_code == "idempotency_key_in_flight")) {
-        return;  // gave up without a final answer; the report lists it
-    } else {
-        record.order_id = id;
-        record.unexpected.push_back("create answered " + std::to_string(status) + " " + record.create_code);
-        return;
-    }
-    if (id.empty()) {
-        record.unexpected.push_back("create answered " + std::to_string(status) + " without an order id");
-        return;
-    }
-    if (record.plan.followup != Followup::kNone && record.known_status != "REJECTED") {
-        auto due = Clock::now() + std::chrono::milliseconds(record.plan.followup_delay_ms);
-        Schedule(&record, due, due);
-    }
-}
-
-void LoadDriver::RunFollowup(Pending pending, testing::HttpClient& client) {
-    OrderRecord& record = *pending.record;
-    const std::string base = "/api/v1/orders/" + record.order_id;
-    if (record.plan.followup == Followup::kCancel) {
-        const auto started = Clock::now();
-        Outcome outcome = Send(client, record, "cancel", "POST", base + "/cancel", "", false);
-        record.followup_latency_s = std::chrono::duration<double>(Clock::now() - started).count();
-        record.followup_attempts = outcome.attempts;
-        std::string status = StringOf(outcome.body, "status");
-        std::string code = StringOf(outcome.body, "code");
-        if (outcome.status == 200 && status == "CANCELLED") {
-            record.known_status = "CANCELLED";
-            record.promised = "CANCELLED";
-            record.promised_by = "cancel answered 200";
-            record.followup_outcome = "cancelled (200 CANCELLED)";
-        } else if (outcome.status == 409 && code == "invalid_transition") {
-            record.followup_outcome =
-                "cancel refused: 409 invalid_transition (order was " + StringOf(outcome.body, "status") + ")";
-        } else if (outcome.status == 0 || outcome.status >= 500) {
-            record.followup_outcome =
-                "cancel gave up after " + std::to_string(outcome.attempts) + " attempts: " + outcome.last_error;
-        } else {
-            record.followup_outcome = "cancel answered " + std::to_string(outcome.status) + " " + code + status;
-            record.unexpected.push_back("cancel answered " + std::to_string(outcome.status) + " " + code + status);
-        }
-        return;
-    }
-
-    // Ship: a real client ships what is confirmed; a PENDING order is polled until the reconciler decides it.
-    if (record.known_status != "CONFIRMED") {
-        ++record.followup_polls;
-        Outcome got = Send(client, record, "get", "GET", base, "", false);
-        if (got.status == 200) record.known_status = StringOf(got.body, "status");
-        if (got.status == 404) {
-            record.unexpected.push_back("GET of order " + record.order_id + " answered 404 although it was created");
-        }
-        if (record.known_status == "PENDING" || got.status != 200) {
-            auto waited = Clock::now() - pending.first_due;
-            if (waited < std::chrono::milliseconds(scenario_.client.confirm_wait_ms) && got.status != 404) {
-                Schedule(&record, Clock::now() + 500ms, pending.first_due);
-            } else {
-                record.followup_outcome = "not shipped: still " + record.known_status + " after waiting " +
-                                          std::to_string(scenario_.client.confirm_wait_ms) + " ms";
-            }
-            return;
-        }
-        if (record.known_status != "CONFIRMED") {
-            record.followup_outcome = "not shipped: order is " + record.known_status;
-            return;
-        }
-    }
-    const auto started = Clock::now();
-    Outcome outcome = Send(client, record, "ship", "POST", base + "/ship", "", false);
-    record.followup_latency_s = std::chrono::duration<double>(Clock::now() - started).count();
-    record.followup_attempts = outcome.attempts;
-    std::string status = StringOf(outcome.body, "status");
-    std::string code = StringOf(outcome.body, "code");
-    if (outcome.status == 200 && status == "SHIPPED") {
-        record.known_status = "SHIPPED";
-        record.promised = "SHIPPED";
-        record.promised_by = "ship answered 200";
-        record.followup_outcome = "shipped (200 SHIPPED)";
-    } else if (outcome.status == 202) {
-        record.known_status = status;
-        record.followup_outcome = "ship accepted (202 " + status + ")";
-    } else if (outcome.status == 0 || outcome.status >= 500) {
-        record.followup_outcome =
-            "ship gave up after " + std::to_string(outcome.attempts) + " attempts: " + outcome.last_error;
-    } else {
-        record.followup_outcome = "ship answered " + std::to_string(outcome.status) + " " + code + status;
-        record.unexpected.push_back("ship of a CONFIRMED order answered " + std::to_string(outcome.status) + " " +
-                                    code + status);
-    }
 }
 
 Percentiles ComputePercentiles(std::vector<double> values) {

@@ -2,17 +2,15 @@
 
 #include <atomic>
 #include <boost/json/object.hpp>
-#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <set>
 #include <string>
 #include <thread>
-#include <valerix/testing/http_client.hpp>
 #include <vector>
 
 #include "invariants.hpp"
@@ -74,8 +72,8 @@ OrderPlan PlanOrder(const Scenario& scenario, std::uint64_t seed, int index, con
 /// Everything the client did for one order and what it was told.
 struct OrderRecord {
     OrderPlan plan;
-    double created_t_s = 0;       // first create attempt sent
-    double create_latency_s = 0;  // first attempt sent -> final answer received (client retries included)
+    double created_t_s = 0;       // when the order was due (open loop) or its client started it
+    double create_latency_s = 0;  // due -> final answer received (waiting for a connection and retries included)
     int create_attempts = 0;
     int create_status = 0;  // final answer's HTTP status, 0 when the client gave up
     std::string create_code;
@@ -98,64 +96,45 @@ struct OrderRecord {
 /// Simulated clients driving order-service's public API (DESIGN.md §4) like real ones: a fresh Idempotency-Key per
 /// order, the same key again after a connection error, a timeout, a 5xx or a 409 idempotency_key_in_flight (bounded),
 /// and some orders shipped or cancelled a little later. Every request goes to the RequestLog.
+///
+/// Asynchronous: one thread runs every order as a coroutine, so a slow answer holds a connection, not a client. With
+/// a rate the load is open loop: order i starts at i / rate whatever happened to the earlier ones (its latency counts
+/// from then), and at most `concurrency` requests are in flight (one keep-alive connection each); a request waiting
+/// for a free connection is not sent yet. Without a rate, `concurrency` clients each place their next order once the
+/// previous one is answered.
 class LoadDriver {
   public:
     LoadDriver(const Scenario& scenario, std::uint64_t seed, Endpoint order, SteadyTime epoch, RequestLog& log,
                std::string run_tag);
     ~LoadDriver();
 
-    /// Starts the client threads; orders are placed for the load's duration from now.
+    /// Starts the client thread; orders are placed for the load's duration from now.
     void Start();
     /// Waits until every order is answered (or given up) and every follow-up is done.
     void Join();
     /// Stops placing new orders early (follow-ups of answered orders still run).
     void StopCreating() { stop_creating_ = true; }
 
+    /// Every order's record, by index. Only after Join().
     std::vector<const OrderRecord*> Records() const;
     double CreatingWindowS() const { return creating_window_s_; }
-    int FollowupsPending();
+    /// Most requests in flight at once (waiting for a connection included).
+    int MaxInFlight() const { return max_in_flight_; }
 
   private:
-    struct Pending {
-        SteadyTime due;
-        OrderRecord* record;
-        SteadyTime first_due;
-        bool operator>(const Pending& other) const { return due > other.due; }
-    };
-    struct Outcome {
-        int status = 0;
-        std::string text;
-        int attempts = 0;
-        boost::json::object body;
-        bool replayed = false;
-        std::string last_error;
-    };
-
-    void Worker(int worker);
-    void Create(OrderRecord& record, testing::HttpClient& client);
-    void RunFollowup(Pending pending, testing::HttpClient& client);
-    Outcome Send(testing::HttpClient& client, OrderRecord& record, const std::string& op, const std::string& method,
-                 const std::string& target, const std::string& body, bool with_key);
-    void Schedule(OrderRecord* record, SteadyTime due, SteadyTime first_due);
-    double Since(SteadyTime time) const;
-
+    class Impl;
     const Scenario& scenario_;
     std::uint64_t seed_;
     Endpoint order_;
     SteadyTime epoch_;
     RequestLog& log_;
     std::string run_tag_;
-    SteadyTime start_{};
-    double creating_window_s_ = 0;
     std::atomic<bool> stop_creating_{false};
-    std::atomic<int> next_index_{0};
-    std::atomic<int> active_{0};
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    bool creating_done_ = false;
-    std::priority_queue<Pending, std::vector<Pending>, std::greater<>> followups_;
+    double creating_window_s_ = 0;
+    int max_in_flight_ = 0;
     std::vector<std::unique_ptr<OrderRecord>> records_;
-    std::vector<std::thread> threads_;
+    std::exception_ptr failure_;
+    std::thread thread_;
 };
 
 /// Percentiles of a sample, for the report.

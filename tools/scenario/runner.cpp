@@ -1023,7 +1023,9 @@ int Runner::Run() {
     const auto load_start = Clock::now();
     Timeline("load started", (scenario_.load.rate > 0 ? Fixed(scenario_.load.rate, 1) + " orders/s" : "closed loop") +
                                  " for " + Fixed(scenario_.load.duration_s, 1) + " s, " +
-                                 std::to_string(scenario_.load.concurrency) + " clients");
+                                 (scenario_.load.rate > 0
+                                      ? "at most " + std::to_string(scenario_.load.concurrency) + " requests in flight"
+                                      : std::to_string(scenario_.load.concurrency) + " clients"));
     driver.Start();
     ExecuteTimeline(std::move(actions.later), load_start);
     std::this_thread::sleep_until(load_start + std::chrono::duration_cast<Clock::duration>(
@@ -1034,6 +1036,14 @@ int Runner::Run() {
     Heal();
     driver.Join();
     auto records = driver.Records();
+    // Creates finally answered before the load window closed: what the system sustained, as opposed to what was offered.
+    const double window_end_s = Seconds(load_start - epoch_) + scenario_.load.duration_s;
+    std::size_t answered_in_window = 0;
+    for (const OrderRecord* record : records) {
+        if (record->create_status != 0 && record->created_t_s + record->create_latency_s <= window_end_s) {
+            ++answered_in_window;
+        }
+    }
     Timeline("clients done", std::to_string(records.size()) + " orders placed");
     WaitForBacklog();
     sampling = false;
@@ -1076,6 +1086,9 @@ int Runner::Run() {
                      {"orders", records.size()},
                      {"requests", log.Count()},
                      {"achieved_rate", Round(static_cast<double>(records.size()) / scenario_.load.duration_s, 2)},
+                     {"answered_in_window", answered_in_window},
+                     {"answered_rate", Round(static_cast<double>(answered_in_window) / scenario_.load.duration_s, 2)},
+                     {"max_in_flight", driver.MaxInFlight()},
                      {"no_final_answer", summary.no_final_answer},
                      {"answers", CountsJson(summary.final_answers)},
                      {"replayed_answers", summary.replayed_answers}};

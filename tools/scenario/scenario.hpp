@@ -30,7 +30,8 @@ struct LoadShape {
     /// Orders per second across all clients (open loop, paced); 0 means closed loop: each client places its next
     /// order as soon as the previous one is answered.
     double rate = 10;
-    /// Client threads, each with its own keep-alive connection.
+    /// With a rate: requests in flight at most (one keep-alive connection each; orders still start on time, their
+    /// requests wait for a connection). Without: clients, each placing its next order once the last is answered.
     int concurrency = 4;
     double duration_s = 10;
     /// Weight of orders with 1, 2, 3 items (distinct SKUs; never more than the SKUs in use).

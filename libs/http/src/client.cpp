@@ -184,8 +184,10 @@ class Client::Impl {
                     lease->Return();
                     co_return Failure(ClientErrorKind::kTimeout, false, "the deadline passed before sending");
                 }
-                message.set(beast::string_view(kDeadlineHeader.data(), kDeadlineHeader.size()),
-                            std::to_string(budget_ms));
+                if (config_.propagate_deadline) {
+                    message.set(beast::string_view(kDeadlineHeader.data(), kDeadlineHeader.size()),
+                                std::to_string(budget_ms));
+                }
                 connection.stream.expires_at(deadline.When());
             }
 

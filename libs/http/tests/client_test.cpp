@@ -337,6 +337,15 @@ TEST_F(ClientTest, SendsTheRemainingBudgetOnlyForFiniteDeadlines) {
     auto infinite = Call(client, Get("/echo"), std::nullopt);
     ASSERT_TRUE(infinite) << infinite.error().message;
     EXPECT_FALSE(EchoedHeaders(*infinite).contains(kDeadlineHeader));
+
+    // A public-API client keeps its deadline to itself; a header the caller sets itself goes as given.
+    ClientConfig quiet;
+    quiet.port = Port();
+    quiet.propagate_deadline = false;
+    auto& quiet_client = MakeClient(quiet);
+    auto kept = Call(quiet_client, request, 2000ms);
+    ASSERT_TRUE(kept) << kept.error().message;
+    EXPECT_EQ(EchoedHeaders(*kept).at(kDeadlineHeader).as_string(), "999999");
 }
 
 TEST_F(ClientTest, SlowReplyTimesOutAtTheDeadlineAndTheConnectionIsClosed) {

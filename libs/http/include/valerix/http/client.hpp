@@ -25,6 +25,9 @@ struct ClientConfig {
     /// Idle keep-alive connections older than this are closed, not reused. Must stay below the server's idle timeout
     /// (60 s for valerix::http::Server) so that we close first.
     std::chrono::milliseconds idle_timeout{30000};
+    /// Send X-Valerix-Deadline-Ms (kDeadlineHeader) with each call's remaining budget. Service-to-service calls do;
+    /// a client of the public API (the scenario runner) does not, like a browser.
+    bool propagate_deadline = true;
 };
 
 struct ClientRequest {
@@ -91,7 +94,8 @@ class Client {
 
     /// Sends one request and reads its reply before `deadline`. Adds Host unless given, Content-Length, Content-Type:
     /// application/json when a body is present and none is given, and X-Valerix-Deadline-Ms (kDeadlineHeader) with
-    /// the remaining budget in whole milliseconds when the deadline is finite (replacing one the caller gave).
+    /// the remaining budget in whole milliseconds when the deadline is finite and propagate_deadline is set (replacing
+    /// one the caller gave).
     ///
     /// Never retries by itself (the caller's retry policy decides), except that a reused idle connection found
     /// already closed by the peer before anything was written is discarded and another one used. Any HTTP status is
