@@ -545,6 +545,67 @@ TEST_F(InventoryTest, BatchWithRefusalsDecidesEachInOrderAsSingleCallsWould) {
     EXPECT_EQ(client.Request("GET", "/api/v1/reservations/" + second).status, 404) << "a refusal stores nothing";
 }
 
+// Without a repeated id or an unknown sku the batch is decided in memory (migration 0004): the same outcomes, bodies
+// and stock as reserve_stock called for each entry in turn.
+TEST_F(InventoryTest, BatchWithRefusalsButNoUnknownSkuDecidesInMemoryAsSingleCallsWould) {
+    PutProduct("MEM-A", 5, 100);
+    PutProduct("MEM-B", 3, 1000);
+    auto client = service_->Client();
+    auto released = NewUuid();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations/" + released + "/release").status, 200);
+    auto existing = NewUuid();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(existing, "MEM-B", 1)).status, 201);
+    auto both = [](const std::string& id, int a, int b) {
+        return R"({"reservation_id":")" + id + R"(","items":[{"sku":"MEM-B","quantity":)" + std::to_string(b) +
+               R"(},{"sku":"MEM-A","quantity":)" + std::to_string(a) + "}]}";
+    };
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) ids.push_back(NewUuid());
+    auto response = client.Request("POST", "/api/v1/reservations/batch",
+                                   BatchBody({both(ids[0], 2, 1),                // A 5 -> 3, B 2 -> 1
+                                              both(ids[1], 4, 2),                // A and B short: A named first
+                                              BatchEntry(ids[2], "MEM-B", 2),    // B short (1 left)
+                                              BatchEntry(released, "MEM-A", 1),  // tombstone
+                                              BatchEntry(existing, "MEM-B", 1),  // replay of the same items
+                                              both(ids[3], 3, 1),                // fits exactly: A 3 -> 0, B 1 -> 0
+                                              BatchEntry(ids[4], "MEM-A", 1),    // nothing left of A
+                                              BatchEntry(ids[5], "MEM-B", 1)}));  // nothing left of B
+    ASSERT_EQ(response.status, 200) << response.body;
+    auto results = ParseObject(response.body).at("results").as_array();
+    ASSERT_EQ(results.size(), 8u);
+    auto status = [&](std::size_t i) { return results[i].at("status").as_int64(); };
+    auto body = [&](std::size_t i) { return results[i].at("body").as_object(); };
+    EXPECT_EQ(status(0), 201);
+    EXPECT_EQ(body(0).at("total_cents").as_int64(), 1200);
+    EXPECT_EQ(status(1), 409);
+    EXPECT_EQ(body(1).at("code").as_string(), "insufficient_stock");
+    EXPECT_EQ(body(1).at("sku").as_string(), "MEM-A") << "the first short item in sku order";
+    EXPECT_EQ(body(1).at("requested").as_int64(), 4);
+    EXPECT_EQ(body(1).at("available").as_int64(), 3) << "what the earlier entries left";
+    EXPECT_EQ(status(2), 409);
+    EXPECT_EQ(body(2).at("sku").as_string(), "MEM-B");
+    EXPECT_EQ(body(2).at("available").as_int64(), 1);
+    EXPECT_EQ(status(3), 409);
+    EXPECT_EQ(body(3).at("code").as_string(), "reservation_released");
+    EXPECT_EQ(status(4), 200) << "a replay of the existing reservation";
+    EXPECT_EQ(status(5), 201) << "refused entries took nothing";
+    EXPECT_EQ(body(5).at("total_cents").as_int64(), 1300);
+    EXPECT_EQ(status(6), 409);
+    EXPECT_EQ(body(6).at("available").as_int64(), 0);
+    EXPECT_EQ(status(7), 409);
+    EXPECT_EQ(Product("MEM-A").at("available").as_int64(), 0);
+    EXPECT_EQ(Product("MEM-B").at("available").as_int64(), 0);
+    for (std::size_t i : {0u, 5u}) {
+        auto id = std::string(results[i].at("reservation_id").as_string());
+        auto fetched = client.Request("GET", "/api/v1/reservations/" + id);
+        EXPECT_EQ(ParseObject(fetched.body), body(i)) << "the batch answered what the reservation answers alone";
+    }
+    for (std::size_t i : {1u, 2u, 6u, 7u}) {
+        auto id = std::string(results[i].at("reservation_id").as_string());
+        EXPECT_EQ(client.Request("GET", "/api/v1/reservations/" + id).status, 404) << "a refusal stores nothing";
+    }
+}
+
 TEST_F(InventoryTest, ConcurrentBatchesOverSharedSkusNeverOversellNorDeadlock) {
     std::vector<std::string> skus = {"BATCH-C1", "BATCH-C2", "BATCH-C3", "BATCH-C4"};
     for (const auto& sku : skus) PutProduct(sku, 60);
