@@ -130,6 +130,54 @@ TEST(Coalescer, ABatchThatThrowsFailsEachOfItsItemsAndTheNextBatchWorks) {
     EXPECT_EQ(results[3], "6");
 }
 
+TEST(Coalescer, AnItemWhoseDeadlinePassesWhileQueuedGivesUpAtOnceAndIsNeverSent) {
+    asio::io_context io;
+    Doubler doubler{io, {}, 60ms};
+    auto coalescer = Make(io, doubler, 64, 1);
+    std::vector<std::string> results(3);
+    SubmitInto(io, coalescer, 0, results);  // holds the only batch slot for 60 ms
+    const auto start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration gave_up_after{};
+    asio::steady_timer later(io, 5ms);
+    later.async_wait([&](boost::system::error_code) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                results[1] = co_await coalescer.Submit(1, std::chrono::steady_clock::now() + 10ms);
+                gave_up_after = std::chrono::steady_clock::now() - start;
+            },
+            asio::detached);
+        SubmitInto(io, coalescer, 2, results);  // no deadline: waits for the slot
+    });
+    io.run();
+    EXPECT_EQ(results[1], std::string("failed: ") + IntCoalescer::kGaveUp);
+    EXPECT_GE(gave_up_after, 15ms);
+    EXPECT_LT(gave_up_after, 55ms) << "answered when its deadline passed, not when a batch slot freed";
+    ASSERT_EQ(doubler.batches.size(), 2u);
+    EXPECT_EQ(doubler.batches[1], (std::vector<int>{2})) << "the item that gave up is not sent";
+    EXPECT_EQ(results[2], "4");
+    EXPECT_EQ(coalescer.GetStats().gave_up, 1u);
+}
+
+TEST(Coalescer, ABatchNeverTakesAnItemWhoseDeadlineHasPassed) {
+    asio::io_context io;
+    Doubler doubler{io};
+    auto coalescer = Make(io, doubler, 64, 0);
+    std::vector<std::string> results(2);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            results[0] = co_await coalescer.Submit(0, std::chrono::steady_clock::now() - 1ms);
+        },
+        asio::detached);
+    SubmitInto(io, coalescer, 1, results);
+    io.run();
+    EXPECT_EQ(results[0], std::string("failed: ") + IntCoalescer::kGaveUp);
+    ASSERT_EQ(doubler.batches.size(), 1u);
+    EXPECT_EQ(doubler.batches[0], (std::vector<int>{1}));
+    EXPECT_EQ(results[1], "2");
+}
+
 TEST(Coalescer, ObserverSeesEveryBatchSize) {
     asio::io_context io;
     Doubler doubler{io};

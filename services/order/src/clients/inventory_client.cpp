@@ -79,7 +79,9 @@ boost::asio::awaitable<InventoryReply> InventoryClient::Reserve(const std::strin
                                                                 const std::string& items_json,
                                                                 core::Deadline deadline, const CallContext& context) {
     ReserveCall call{order_id, items_json, deadline, context};
-    co_return co_await reserves_.Submit(std::move(call));
+    InventoryReply reply = co_await reserves_.Submit(std::move(call), deadline.When());
+    if (reply.status == 0 && reply.error == core::kBatchGaveUp) deadline_expiries_.Inc();
+    co_return reply;
 }
 
 boost::asio::awaitable<std::vector<InventoryReply>> InventoryClient::ReserveBatch(std::vector<ReserveCall>& calls) {

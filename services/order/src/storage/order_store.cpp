@@ -128,10 +128,11 @@ namespace {
 
 std::size_t AtLeastOne(int value) { return static_cast<std::size_t>(std::max(1, value)); }
 
-/// What every call of a batch gets when the batch itself could not run.
+/// What every call of a batch gets when the batch itself could not run, or a call whose deadline passed while it
+/// waited for a batch (a timeout: nothing was sent).
 template <class T>
 pg::Result<T> BatchFailed(const std::string& why) {
-    return pg::Error{pg::ErrorKind::kOther, "", why};
+    return pg::Error{why == core::kBatchGaveUp ? pg::ErrorKind::kTimeout : pg::ErrorKind::kOther, "", why};
 }
 
 }  // namespace
@@ -161,7 +162,7 @@ Awaitable<CreateOutcome> OrderStore::Create(const std::string& key, const std::s
                                             const std::string& order_id, const std::string& customer_id,
                                             const std::string& items_json, int lease_ms, core::Deadline deadline) {
     CreateCall call{key, fingerprint, order_id, customer_id, items_json, lease_ms, 0, "", deadline};
-    co_return co_await creates_.Submit(std::move(call));
+    co_return co_await creates_.Submit(std::move(call), deadline.When());
 }
 
 Awaitable<CreateOutcome> OrderStore::CreateDeferred(const std::string& key, const std::string& fingerprint,
@@ -169,7 +170,7 @@ Awaitable<CreateOutcome> OrderStore::CreateDeferred(const std::string& key, cons
                                                     const std::string& items_json, int lease_ms, int delay_ms,
                                                     const std::string& error, core::Deadline deadline) {
     CreateCall call{key, fingerprint, order_id, customer_id, items_json, lease_ms, delay_ms, error, deadline};
-    co_return co_await deferred_creates_.Submit(std::move(call));
+    co_return co_await deferred_creates_.Submit(std::move(call), deadline.When());
 }
 
 namespace {
@@ -247,7 +248,7 @@ Awaitable<Transition> OrderStore::FinishReserve(const std::string& order_id, boo
                                                 const std::string& reason, int problem_status,
                                                 const std::string& problem_body, core::Deadline deadline) {
     FinishCall call{order_id, confirmed, items_json, total_cents, reason, problem_status, problem_body, deadline};
-    co_return co_await finishes_.Submit(std::move(call));
+    co_return co_await finishes_.Submit(std::move(call), deadline.When());
 }
 
 boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBatch(std::vector<FinishCall>& calls) {

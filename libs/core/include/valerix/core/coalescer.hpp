@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -22,6 +23,9 @@
 
 namespace valerix::core {
 
+/// The reason given to the failure result of a Coalescer item that gave up while queued (its deadline passed).
+inline constexpr const char* kBatchGaveUp = "the deadline passed while waiting for a batch";
+
 /// Application-level group commit: coroutines submit one item each and get one result each, while the work runs in
 /// batches — one database transaction or one HTTP call for many items.
 ///
@@ -30,6 +34,10 @@ namespace valerix::core {
 /// intents) share a batch and an item that comes alone runs alone, without waiting for company. With `max_in_flight`
 /// set, no more than that many batches run at once; items queued meanwhile go together in the next one, which is what
 /// makes batches grow with the load. Single-threaded: use from the executor's thread.
+///
+/// An item may carry a time to give up at (its caller's deadline): if that passes while it still waits in the queue
+/// (behind batches in flight), it leaves the queue and gets the failure result at once; a batch never takes an item
+/// whose time has passed. An item already in a running batch waits for that batch.
 template <class Item, class Result>
 class Coalescer {
 public:
@@ -38,10 +46,15 @@ public:
     /// The result every item of a batch gets when the batch throws or answers with the wrong number of results.
     using Failure = std::function<Result(const std::string& why)>;
 
+    using TimePoint = std::chrono::steady_clock::time_point;
+
+    static constexpr const char* kGaveUp = kBatchGaveUp;
+
     struct Stats {
         std::uint64_t batches = 0;
         std::uint64_t items = 0;
         std::size_t largest = 0;
+        std::uint64_t gave_up = 0;  ///< items whose time passed while queued (never sent)
     };
 
     Coalescer(boost::asio::any_io_executor executor, std::size_t max_batch, std::size_t max_in_flight, RunBatch run,
@@ -55,14 +68,20 @@ public:
     Coalescer(const Coalescer&) = delete;
     Coalescer& operator=(const Coalescer&) = delete;
 
-    boost::asio::awaitable<Result> Submit(Item item) {
-        Slot slot{std::move(item), std::nullopt,
-                  boost::asio::steady_timer(executor_, boost::asio::steady_timer::time_point::max())};
+    boost::asio::awaitable<Result> Submit(Item item, TimePoint give_up_at = TimePoint::max()) {
+        Slot slot{std::move(item), std::nullopt, boost::asio::steady_timer(executor_, give_up_at), give_up_at};
         queue_.push_back(&slot);
         ScheduleBatch();
-        if (!slot.result) {
-            boost::system::error_code ignored;  // cancelled = the result is in
+        while (!slot.result) {
+            boost::system::error_code ignored;  // cancelled = the result is in; expired = time to give up
             co_await slot.ready.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+            if (slot.result) break;
+            if (!slot.taken) {
+                queue_.erase(std::find(queue_.begin(), queue_.end(), &slot));
+                ++stats_.gave_up;
+                co_return failure_(kGaveUp);
+            }
+            slot.ready.expires_at(TimePoint::max());  // in a running batch: its answer comes
         }
         co_return std::move(*slot.result);
     }
@@ -79,6 +98,8 @@ private:
         Item item;
         std::optional<Result> result;
         boost::asio::steady_timer ready;
+        TimePoint give_up_at;
+        bool taken = false;  ///< out of the queue, into a batch
     };
 
     void ScheduleBatch() {
@@ -94,10 +115,20 @@ private:
     void StartBatch() {
         if (queue_.empty() || (max_in_flight_ != 0 && in_flight_ >= max_in_flight_)) return;
         std::vector<Slot*> batch;
+        const auto now = std::chrono::steady_clock::now();
         while (!queue_.empty() && batch.size() < max_batch_) {
-            batch.push_back(queue_.front());
+            Slot* slot = queue_.front();
             queue_.pop_front();
+            slot->taken = true;
+            if (slot->give_up_at <= now) {  // its timer has fired or is about to: answer it without sending it
+                slot->result.emplace(failure_(kGaveUp));
+                slot->ready.cancel();
+                ++stats_.gave_up;
+                continue;
+            }
+            batch.push_back(slot);
         }
+        if (batch.empty()) return;
         ++in_flight_;
         ++stats_.batches;
         stats_.items += batch.size();
