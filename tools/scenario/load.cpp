@@ -395,7 +395,9 @@ class LoadDriver::Impl {
             co_return;
         }
 
-        // Ship: a real client ships what is confirmed; a PENDING order is polled until the reconciler decides it.
+        // Ship: a real client ships what is confirmed; a PENDING order is polled until the reconciler decides it,
+        // every 0.5 s at first, then less often (up to every 4 s), as a polite client backs off a slow answer.
+        auto poll_every = std::chrono::milliseconds(500);
         while (record.known_status != "CONFIRMED") {
             ++record.followup_polls;
             Outcome got = co_await Send(record, kPoll, kGet, base, kNoBody, false);
@@ -415,7 +417,8 @@ class LoadDriver::Impl {
                                           std::to_string(policy_.confirm_wait_ms) + " ms";
                 co_return;
             }
-            co_await SleepUntil(Clock::now() + 500ms);
+            co_await SleepUntil(Clock::now() + poll_every);
+            poll_every = std::min<std::chrono::milliseconds>(poll_every * 2, 4s);
         }
         const std::string target = base + "/ship";
         Outcome outcome = co_await SendFollowup(record, kShip, target);
