@@ -17,6 +17,7 @@
 #include <valerix/testing/files.hpp>
 #include <valerix/testing/http_client.hpp>
 
+#include "injection_metrics.hpp"
 #include "invariants.hpp"
 #include "load.hpp"
 #include "report.hpp"
@@ -114,51 +115,6 @@ std::string ChaosSummary(const json::object& chaos) {
                schedule(crash);
     return out;
 }
-
-// Sums a Prometheus counter family per label set over every inventory incarnation (a restarted process starts its
-// counters at 0, so each PID's last value is kept; a drop within one reported incarnation is a restart too).
-class InjectionMetrics {
-  public:
-    void Observe(int incarnation, const std::string& metrics_text) {
-        std::istringstream lines(metrics_text);
-        std::string line;
-        std::lock_guard lock(mutex_);
-        while (std::getline(lines, line)) {
-            const std::string prefix = "valerix_chaos_injections_total{";
-            if (line.rfind(prefix, 0) != 0) continue;
-            auto close = line.find('}');
-            if (close == std::string::npos) continue;
-            std::string labels = line.substr(prefix.size(), close - prefix.size());
-            double value = std::atof(line.c_str() + close + 1);
-            std::string kind = Label(labels, "kind"), action = Label(labels, "action");
-            double& last = last_[incarnation][kind + "/" + action];
-            // A counter that went down restarted with a process the stack did not report (an external stack's
-            // supervisor restarted it): keep what the previous process had counted.
-            if (value < last) carried_[kind + "/" + action] += last;
-            last = value;
-        }
-    }
-    std::map<std::string, long long> Totals() const {
-        std::lock_guard lock(mutex_);
-        std::map<std::string, long long> totals;
-        for (const auto& [incarnation, values] : last_) {
-            for (const auto& [label, value] : values) totals[label] += static_cast<long long>(value);
-        }
-        for (const auto& [label, value] : carried_) totals[label] += static_cast<long long>(value);
-        return totals;
-    }
-
-  private:
-    static std::string Label(const std::string& labels, const std::string& name) {
-        auto at = labels.find(name + "=\"");
-        if (at == std::string::npos) return "";
-        at += name.size() + 2;
-        return labels.substr(at, labels.find('"', at) - at);
-    }
-    mutable std::mutex mutex_;
-    std::map<int, std::map<std::string, double>> last_;
-    std::map<std::string, double> carried_;
-};
 
 // One chaos injection as inventory logged it.
 struct LoggedInjection {
@@ -326,6 +282,13 @@ void Runner::TakeBaseline() {
                                          "ON r.id = i.reservation_id WHERE r.status = 'COMMITTED' GROUP BY i.sku")) {
         baseline_[row[0]].second = std::stoll(row[1]);
     }
+    // An external stack's inventory may have injected before (earlier runs): count only this run's injections.
+    testing::HttpClient client(stack_->Inventory().host, stack_->Inventory().port);
+    auto response = client.Request("GET", "/metrics", "", {}, 2s);
+    if (response.status != 200) {
+        throw ScenarioError("GET /metrics on inventory answered " + std::to_string(response.status));
+    }
+    metrics_.SetBaseline(response.body);
 }
 
 bool Runner::PutChaos(const json::object& chaos, std::string& detail, std::chrono::milliseconds patience) {
