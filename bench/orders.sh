@@ -324,9 +324,13 @@ if wants gremlin && [[ -n $SATURATION ]]; then
   level=${LEVELS%% *}
   rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
   say "Latency gremlin every 5th inventory call +3 s: open loop at $level % ($rate orders/s) for ${SECONDS_PER_RUN}s"
+  # A delayed order holds its client's connection for up to the 5 s deadline: give the generator as many
+  # connections as that needs (rate x 6 s), or orders queue inside the generator for a connection and the
+  # undelayed ones look slow for a reason no real population of clients has.
+  connections=$($PY -c "print(max(256, int($rate * 6)))")
   set_chaos '{"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000}}'
   lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
-    --label "gremlin-$level" --json "$WORK/gremlin_$level.json" | sed 's/^/    /'
+    --max-connections "$connections" --label "gremlin-$level" --json "$WORK/gremlin_$level.json" | sed 's/^/    /'
   chaos_off
   check_not_restarted
   # Let the delayed calls finish and the reconciler settle before the next part.

@@ -162,6 +162,22 @@ TEST(LoadgenReport, PercentilesUseNearestRank) {
     EXPECT_EQ(Summarize(none).count, 0u);
 }
 
+TEST(LoadgenReport, AnswersWithinOneSecondAreSummarizedInAllAndPerStatus) {
+    auto parsed = ParseOptions({"--scenario", "orders", "--rate", "10", "--duration", "1"});
+    ASSERT_TRUE(parsed.errors.empty());
+    RunResult result;
+    result.samples = {{5'000'000, 201}, {15'000'000, 201}, {2'500'000'000, 201}, {1'000'000, 202}};
+    result.statuses = {{201, 3}, {202, 1}};
+    auto report = JsonReport(parsed.options, result);
+    const auto& prompt = report.at("latency_ms_under_1s").as_object();
+    EXPECT_EQ(prompt.at("count").as_uint64(), 3u);
+    EXPECT_DOUBLE_EQ(prompt.at("max").as_double(), 15);
+    const auto& by_status = report.at("latency_ms_under_1s_by_status").as_object();
+    EXPECT_EQ(by_status.at("201").at("count").as_uint64(), 2u);  // the 2.5 s one is not among them
+    EXPECT_DOUBLE_EQ(by_status.at("201").at("p50").as_double(), 5);
+    EXPECT_EQ(by_status.at("202").at("count").as_uint64(), 1u);
+}
+
 /// An order endpoint on a thread of its own: answers 201 after `delay_first` for the first request and at once for
 /// the others, and records the Idempotency-Keys it saw.
 class FakeOrderService {

@@ -1,9 +1,11 @@
 // valerix-loadgen: open-loop (fixed arrival rate) or closed-loop HTTP load against the Valerix services.
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <valerix/core/random.hpp>
 
 #include "load_run.hpp"
@@ -24,6 +26,18 @@ int main(int argc, char** argv) {
         return 2;
     }
     const auto& options = parsed.options;
+    // Each connection is a descriptor, and Debian's default soft limit (1,024) is below what an open loop under a
+    // slow server needs: take what the hard limit allows, or say early that it is not enough.
+    const rlim_t wanted = static_cast<rlim_t>(options.max_connections) + 64;
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < wanted) {
+        files.rlim_cur = files.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, files.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &files);
+        if (files.rlim_cur < wanted) {
+            std::cerr << "valerix-loadgen: --max-connections " << options.max_connections << " needs " << wanted
+                      << " open files, the limit is " << files.rlim_cur << "; fewer connections will open\n";
+        }
+    }
     core::SeededRandom random(options.seed != 0 ? options.seed : core::EntropySeed());
 
     loadgen::RunResult result;
