@@ -84,6 +84,7 @@ Settings LoadSettings() {
     // Group commit: the most writes (creates, reserve outcomes; reserves sent to inventory) one batch takes; 1 = off.
     s.batching.max_batch = static_cast<int>(env.Int("VALERIX_BATCH_MAX", 64, 1, 256));
     s.batching.max_in_flight = static_cast<int>(env.Int("VALERIX_BATCH_IN_FLIGHT", 4, 1, 1000));
+    s.batching.overlap_at = static_cast<int>(env.Int("VALERIX_BATCH_OVERLAP", s.batching.max_batch, 1, 256));
     s.call_policy.reserve_batch = s.batching.max_batch;
     s.reconciler.interval = env.Millis("VALERIX_RECONCILER_INTERVAL_MS", 250, 1, 600000);
     s.reconciler.batch = static_cast<int>(env.Int("VALERIX_RECONCILER_BATCH", 256, 1, 10000));

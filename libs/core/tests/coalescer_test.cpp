@@ -1,5 +1,6 @@
 #include <valerix/core/coalescer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -24,13 +25,16 @@ struct Doubler {
     std::vector<std::vector<int>> batches;
     std::chrono::milliseconds hold{0};
     bool throw_on_next = false;
+    int running = 0, most_running = 0;
 
     asio::awaitable<std::vector<std::string>> operator()(std::vector<int>& items) {
         batches.push_back(items);
+        most_running = std::max(most_running, ++running);
         if (hold.count() > 0) {
             asio::steady_timer timer(io, hold);
             co_await timer.async_wait(asio::use_awaitable);
         }
+        --running;
         if (std::exchange(throw_on_next, false)) throw std::runtime_error("database gone");
         std::vector<std::string> results;
         for (int item : items) results.push_back(std::to_string(item * 2));
@@ -40,10 +44,11 @@ struct Doubler {
 
 using IntCoalescer = Coalescer<int, std::string>;
 
-IntCoalescer Make(asio::io_context& io, Doubler& doubler, std::size_t max_batch, std::size_t max_in_flight) {
+IntCoalescer Make(asio::io_context& io, Doubler& doubler, std::size_t max_batch, std::size_t max_in_flight,
+                  std::size_t overlap_at = 1) {
     return IntCoalescer(
         io.get_executor(), max_batch, max_in_flight, [&doubler](std::vector<int>& items) { return doubler(items); },
-        [](const std::string& why) { return "failed: " + why; });
+        [](const std::string& why) { return "failed: " + why; }, overlap_at);
 }
 
 void SubmitInto(asio::io_context& io, IntCoalescer& coalescer, int item, std::vector<std::string>& results) {
@@ -113,6 +118,31 @@ TEST(Coalescer, WhileTheInFlightLimitIsReachedLaterItemsGoTogetherInTheNextBatch
     EXPECT_EQ(doubler.batches[0], (std::vector<int>{0}));
     EXPECT_EQ(doubler.batches[1], (std::vector<int>{1, 2, 3, 4, 5}));
     EXPECT_EQ(results[5], "10");
+}
+
+TEST(Coalescer, WithOverlapAtASecondBatchStartsOnlyWhenAFullOneWaits) {
+    asio::io_context io;
+    Doubler doubler{io, {}, 30ms};
+    auto coalescer = Make(io, doubler, 4, 4, 4);
+    std::vector<std::string> results(8);
+    SubmitInto(io, coalescer, 0, results);
+    // Two while the first batch runs: not a full batch, so they wait for it rather than start a second one.
+    asio::steady_timer few(io, 5ms);
+    few.async_wait([&](boost::system::error_code) {
+        for (int i = 1; i < 3; ++i) SubmitInto(io, coalescer, i, results);
+    });
+    // Five more: now a full batch waits and runs beside the first; the three left wait again.
+    asio::steady_timer burst(io, 10ms);
+    burst.async_wait([&](boost::system::error_code) {
+        for (int i = 3; i < 8; ++i) SubmitInto(io, coalescer, i, results);
+    });
+    io.run();
+    ASSERT_EQ(doubler.batches.size(), 3u);
+    EXPECT_EQ(doubler.batches[0], (std::vector<int>{0}));
+    EXPECT_EQ(doubler.batches[1], (std::vector<int>{1, 2, 3, 4}));
+    EXPECT_EQ(doubler.batches[2], (std::vector<int>{5, 6, 7}));
+    EXPECT_EQ(doubler.most_running, 2);
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)], std::to_string(i * 2));
 }
 
 TEST(Coalescer, ABatchThatThrowsFailsEachOfItsItemsAndTheNextBatchWorks) {

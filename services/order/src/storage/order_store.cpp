@@ -135,18 +135,23 @@ pg::Result<T> BatchFailed(const std::string& why) {
     return pg::Error{why == core::kBatchGaveUp ? pg::ErrorKind::kTimeout : pg::ErrorKind::kOther, "", why};
 }
 
+std::size_t OverlapAt(const StoreBatching& batching) {
+    return AtLeastOne(batching.overlap_at > 0 ? batching.overlap_at : batching.max_batch);
+}
+
 }  // namespace
 
 OrderStore::OrderStore(pg::Pool& pool, StoreBatching batching)
     : pool_(pool),
       creates_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
                [this](std::vector<CreateCall>& calls) { return CreateBatch(calls, false); },
-               &BatchFailed<CreateOutcome>),
+               &BatchFailed<CreateOutcome>, OverlapAt(batching)),
       deferred_creates_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
                         [this](std::vector<CreateCall>& calls) { return CreateBatch(calls, true); },
-                        &BatchFailed<CreateOutcome>),
+                        &BatchFailed<CreateOutcome>, OverlapAt(batching)),
       finishes_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
-                [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); }, &BatchFailed<Transition>) {}
+                [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); }, &BatchFailed<Transition>,
+                OverlapAt(batching)) {}
 
 void OrderStore::ObserveBatches(metrics::Family<metrics::Histogram>& sizes) {
     auto observe = [&sizes](const char* operation) {

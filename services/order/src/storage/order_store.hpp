@@ -53,6 +53,9 @@ struct Backlog {
 struct StoreBatching {
     int max_batch = 64;
     int max_in_flight = 4;  ///< batches of one kind running at once; more calls wait and go in the next batch
+    /// While a batch of a kind runs, another starts only when this many calls wait (0: a full batch, max_batch);
+    /// 1 starts one whenever a call waits, up to max_in_flight.
+    int overlap_at = 0;
 };
 
 /// A create waiting for its batch (see OrderStore::Create / CreateDeferred).

@@ -33,7 +33,11 @@ inline constexpr const char* kBatchGaveUp = "the deadline passed while waiting f
 /// most `max_batch`), so items submitted together (a burst of replies handled in one turn, the reconciler's leased
 /// intents) share a batch and an item that comes alone runs alone, without waiting for company. With `max_in_flight`
 /// set, no more than that many batches run at once; items queued meanwhile go together in the next one, which is what
-/// makes batches grow with the load. Single-threaded: use from the executor's thread.
+/// makes batches grow with the load. With `overlap_at` set too, a batch starts while others of its kind run only when
+/// that many items wait (e.g. a full batch): at moderate load one batch runs at a time and the next takes everything
+/// that came meanwhile (fewer, larger transactions and no queueing behind batches that compete for the same CPUs and
+/// disk), while a burst (the reconciler's window) still runs up to `max_in_flight` batches side by side.
+/// Single-threaded: use from the executor's thread.
 ///
 /// An item may carry a time to give up at (its caller's deadline): if that passes while it still waits in the queue
 /// (behind batches in flight), it leaves the queue and gets the failure result at once; a batch never takes an item
@@ -57,11 +61,13 @@ public:
         std::uint64_t gave_up = 0;  ///< items whose time passed while queued (never sent)
     };
 
+    /// `max_in_flight` 0 = no limit; `overlap_at` 0 or 1 = a batch starts whenever an item waits (within the limit).
     Coalescer(boost::asio::any_io_executor executor, std::size_t max_batch, std::size_t max_in_flight, RunBatch run,
-              Failure failure)
+              Failure failure, std::size_t overlap_at = 1)
         : executor_(std::move(executor)),
           max_batch_(max_batch == 0 ? 1 : max_batch),
           max_in_flight_(max_in_flight),
+          overlap_at_(overlap_at == 0 ? 1 : overlap_at),
           run_(std::move(run)),
           failure_(std::move(failure)) {}
 
@@ -102,9 +108,15 @@ private:
         bool taken = false;  ///< out of the queue, into a batch
     };
 
+    /// May a batch start now? When not, the batch that finishes starts the next.
+    bool MayStart() const {
+        if (queue_.empty()) return false;
+        if (max_in_flight_ != 0 && in_flight_ >= max_in_flight_) return false;
+        return in_flight_ == 0 || queue_.size() >= overlap_at_;
+    }
+
     void ScheduleBatch() {
-        if (scheduled_ || queue_.empty()) return;
-        if (max_in_flight_ != 0 && in_flight_ >= max_in_flight_) return;  // the batch that finishes starts the next
+        if (scheduled_ || !MayStart()) return;
         scheduled_ = true;
         boost::asio::post(executor_, [this] {
             scheduled_ = false;
@@ -113,7 +125,7 @@ private:
     }
 
     void StartBatch() {
-        if (queue_.empty() || (max_in_flight_ != 0 && in_flight_ >= max_in_flight_)) return;
+        if (!MayStart()) return;
         std::vector<Slot*> batch;
         const auto now = std::chrono::steady_clock::now();
         while (!queue_.empty() && batch.size() < max_batch_) {
@@ -161,6 +173,7 @@ private:
     boost::asio::any_io_executor executor_;
     std::size_t max_batch_;
     std::size_t max_in_flight_;
+    std::size_t overlap_at_;
     RunBatch run_;
     Failure failure_;
     std::function<void(std::size_t)> observer_;
