@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 /// Doubles each item; records the batches it saw; optionally holds each batch on a timer first.
 struct Doubler {
     asio::io_context& io;
-    std::vector<std::vector<int>> batches;
+    std::vector<std::vector<int>> batches{};
     std::chrono::milliseconds hold{0};
     bool throw_on_next = false;
     int running = 0, most_running = 0;
