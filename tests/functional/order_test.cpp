@@ -231,6 +231,26 @@ TEST_F(OrderTest, ListsNewestFirstWithCursorsAndStatusFilter) {
         ++pages;
     } while (!cursor.empty() && pages < 1000);
     for (const auto& id : mine) EXPECT_TRUE(seen.contains(id));
+
+    // Without a filter: every order once, newest first across pages.
+    std::set<std::string> all;
+    std::string previous_created;
+    cursor.clear();
+    pages = 0;
+    do {
+        auto target = "/api/v1/orders?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor);
+        auto page = ParseObject(order_->Client().Request("GET", target).body);
+        for (const auto& order : page.at("orders").as_array()) {
+            std::string created(order.at("created_at").as_string());
+            if (!previous_created.empty()) EXPECT_LE(created, previous_created) << "newest first";
+            previous_created = created;
+            EXPECT_TRUE(all.insert(std::string(order.at("id").as_string())).second) << "no order twice";
+        }
+        cursor = page.at("next_cursor").is_null() ? "" : std::string(page.at("next_cursor").as_string());
+        ++pages;
+    } while (!cursor.empty() && pages < 1000);
+    for (const auto& id : mine) EXPECT_TRUE(all.contains(id));
+    EXPECT_GE(all.size(), seen.size());
     EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders?limit=0").status, 422);
     EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders?status=LOST").status, 422);
     EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders?cursor=zz").status, 422);

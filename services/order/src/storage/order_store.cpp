@@ -1,5 +1,7 @@
 #include "storage/order_store.hpp"
 
+#include <array>
+
 #include <valerix/core/random.hpp>
 
 namespace valerix::order {
@@ -45,12 +47,10 @@ constexpr pg::Statement kFinishShip{"order_finish_ship", "SELECT finish_ship($1:
 constexpr pg::Statement kCancel{"order_cancel", "SELECT outcome, body FROM cancel_order($1::uuid, $2::int)"};
 constexpr pg::Statement kFinishRelease{"order_finish_release", "SELECT finish_release($1::uuid)"};
 constexpr pg::Statement kGet{"order_get", "SELECT order_json($1::uuid)"};
-constexpr pg::Statement kList{
-    "order_list",
-    "SELECT order_json(id), created_at::text, id FROM orders "
-    "WHERE ($1::text IS NULL OR status = $1) "
-    "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) "
-    "ORDER BY created_at DESC, id DESC LIMIT $4::int"};
+// Listing newest first, one statement per filter so that each is an index scan that stops after the page: a single
+// statement with "$1 IS NULL OR status = $1" gets a generic plan that scans orders_by_created and filters, which
+// read the whole table for a rare status (1.4 s on 515,000 orders). The text copy of created_at (the cursor) has a
+// name of its own: an output column named created_at would make ORDER BY sort by the text, never by the index.
 constexpr pg::Statement kClaim{
     "order_claim_intents",
     "WITH due AS (SELECT order_id, kind FROM inventory_intents "
@@ -133,6 +133,39 @@ std::size_t AtLeastOne(int value) { return static_cast<std::size_t>(std::max(1, 
 template <class T>
 pg::Result<T> BatchFailed(const std::string& why) {
     return pg::Error{why == core::kBatchGaveUp ? pg::ErrorKind::kTimeout : pg::ErrorKind::kOther, "", why};
+}
+
+/// The statement of one listing filter, by status or not, after a cursor or from the newest. Each is an index scan
+/// that stops after the page; one statement with "$1 IS NULL OR status = $1" got a generic plan that scanned
+/// orders_by_created and filtered, reading the whole table for a rare status (1.4 s on 515,000 orders).
+pg::Statement ListStatement(bool by_status, bool after) {
+    struct Listing {
+        std::string name, sql;
+    };
+    static const std::array<Listing, 4> listings = [] {
+        std::array<Listing, 4> out;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const bool status = (i & 1) != 0, cursor = (i & 2) != 0;
+            int next = 1;
+            auto param = [&next] { return "$" + std::to_string(next++); };
+            std::string where;
+            if (status) where = "status = " + param();
+            if (cursor) {
+                where += where.empty() ? "" : " AND ";
+                where += "(created_at, id) < (" + param() + "::timestamptz, ";
+                where += param() + "::uuid)";
+            }
+            out[i].name = std::string("order_list") + (status ? "_status" : "") + (cursor ? "_after" : "");
+            // The text copy of created_at (for the cursor) has a name of its own: an output column named created_at
+            // would make ORDER BY sort by the text, never by the index.
+            out[i].sql = "SELECT order_json(id), created_at::text AS cursor_created_at, id FROM orders " +
+                         (where.empty() ? "" : "WHERE " + where + " ") + "ORDER BY created_at DESC, id DESC LIMIT " +
+                         param() + "::int";
+        }
+        return out;
+    }();
+    const auto& listing = listings[(by_status ? 1 : 0) + (after ? 2 : 0)];
+    return pg::Statement{listing.name, listing.sql};  // views of strings that live as long as the program
 }
 
 std::size_t OverlapAt(const StoreBatching& batching) {
@@ -355,15 +388,17 @@ Awaitable<std::optional<std::string>> OrderStore::Get(const std::string& order_i
 
 Awaitable<OrderPage> OrderStore::List(const std::optional<std::string>& status, int limit,
                                       const std::optional<std::string>& cursor, core::Deadline deadline) {
-    pg::Params params{status, std::nullopt, std::nullopt, std::to_string(limit + 1)};
-    if (cursor) {
-        auto decoded = DecodeCursor(*cursor);
-        if (decoded) {
-            params[1] = decoded->first;
-            params[2] = decoded->second;
-        }
+    std::optional<std::pair<std::string, std::string>> after;
+    if (cursor) after = DecodeCursor(*cursor);  // an unreadable cursor starts from the newest
+    pg::Params params;
+    if (status) params.emplace_back(*status);
+    if (after) {
+        params.emplace_back(after->first);
+        params.emplace_back(after->second);
     }
-    auto rows = co_await pool_.Execute(kList, params, deadline);
+    params.emplace_back(std::to_string(limit + 1));
+    const pg::Statement statement = ListStatement(status.has_value(), after.has_value());
+    auto rows = co_await pool_.Execute(statement, params, deadline);
     if (!rows) co_return rows.error();
     OrderPage page;
     int count = std::min(rows->Size(), limit);
