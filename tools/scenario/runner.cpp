@@ -193,6 +193,7 @@ class Runner {
     void SetCatalog();
     void TakeBaseline();
     bool PutChaos(const json::object& chaos, std::string& detail, std::chrono::milliseconds patience);
+    testing::HttpResponse InventoryMetrics(std::chrono::milliseconds timeout);
     void ScrapeMetrics();
     long long Backlog();
     using Action = std::pair<double, std::function<void()>>;
@@ -283,8 +284,7 @@ void Runner::TakeBaseline() {
         baseline_[row[0]].second = std::stoll(row[1]);
     }
     // An external stack's inventory may have injected before (earlier runs): count only this run's injections.
-    testing::HttpClient client(stack_->Inventory().host, stack_->Inventory().port);
-    auto response = client.Request("GET", "/metrics", "", {}, 2s);
+    auto response = InventoryMetrics(2s);
     if (response.status != 200) {
         throw ScenarioError("GET /metrics on inventory answered " + std::to_string(response.status));
     }
@@ -309,12 +309,16 @@ bool Runner::PutChaos(const json::object& chaos, std::string& detail, std::chron
     }
 }
 
+testing::HttpResponse Runner::InventoryMetrics(std::chrono::milliseconds timeout) {
+    testing::HttpClient client(stack_->Inventory().host, stack_->Inventory().port);
+    return client.Request("GET", "/metrics", "", {}, timeout);
+}
+
 void Runner::ScrapeMetrics() {
     try {
         // Counters restart at 0 with each inventory incarnation; a scrape that straddles a restart is dropped.
         int incarnation = stack_->InventoryIncarnation();
-        testing::HttpClient client(stack_->Inventory().host, stack_->Inventory().port);
-        auto response = client.Request("GET", "/metrics", "", {}, 1s);
+        auto response = InventoryMetrics(1s);
         if (response.status == 200 && incarnation == stack_->InventoryIncarnation()) {
             metrics_.Observe(incarnation, response.body);
         }

@@ -47,10 +47,6 @@ constexpr pg::Statement kFinishShip{"order_finish_ship", "SELECT finish_ship($1:
 constexpr pg::Statement kCancel{"order_cancel", "SELECT outcome, body FROM cancel_order($1::uuid, $2::int)"};
 constexpr pg::Statement kFinishRelease{"order_finish_release", "SELECT finish_release($1::uuid)"};
 constexpr pg::Statement kGet{"order_get", "SELECT order_json($1::uuid)"};
-// Listing newest first, one statement per filter so that each is an index scan that stops after the page: a single
-// statement with "$1 IS NULL OR status = $1" gets a generic plan that scans orders_by_created and filters, which
-// read the whole table for a rare status (1.4 s on 515,000 orders). The text copy of created_at (the cursor) has a
-// name of its own: an output column named created_at would make ORDER BY sort by the text, never by the index.
 constexpr pg::Statement kClaim{
     "order_claim_intents",
     "WITH due AS (SELECT order_id, kind FROM inventory_intents "
