@@ -220,5 +220,28 @@ TEST(Coalescer, ObserverSeesEveryBatchSize) {
     EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 1}));
 }
 
+TEST(Coalescer, TimingObserversSplitACallersTimeIntoQueueingAndTheBatch) {
+    asio::io_context io;
+    Doubler doubler{io, {}, 30ms};
+    auto coalescer = Make(io, doubler, 64, 1);
+    std::vector<std::chrono::steady_clock::duration> waits, runs;
+    coalescer.SetTimingObservers([&waits](auto waited) { waits.push_back(waited); },
+                                 [&runs](auto ran) { runs.push_back(ran); });
+    std::vector<std::string> results(3);
+    SubmitInto(io, coalescer, 0, results);
+    // Two more queue behind the held first batch: they wait for it to finish (~30 ms), then run for ~30 ms.
+    asio::steady_timer later(io, 5ms);
+    later.async_wait([&](boost::system::error_code) {
+        for (int i = 1; i < 3; ++i) SubmitInto(io, coalescer, i, results);
+    });
+    io.run();
+    ASSERT_EQ(waits.size(), 3u);
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_LT(waits[0], 20ms);  // alone: started on the next turn of the loop
+    EXPECT_GE(waits[1], 20ms);  // queued from ~5 ms until the first batch ended at ~30 ms
+    EXPECT_GE(waits[2], 20ms);
+    for (auto ran : runs) EXPECT_GE(ran, 30ms);
+}
+
 }  // namespace
 }  // namespace valerix::core

@@ -47,9 +47,7 @@ InventoryClient::InventoryClient(boost::asio::io_context& io, http::Client& http
                              .WithLabels({"inventory"})),
       latency_(registry.AddHistogram("valerix_dependency_call_duration_seconds", "Duration of one attempt.",
                                      {"dependency"}, metrics::DefaultLatencyBuckets())),
-      batch_sizes_(registry.AddHistogram("valerix_batch_size",
-                                         "Calls sharing one transaction (group commit), by operation.", {"operation"},
-                                         {1, 2, 4, 8, 16, 32, 64, 128, 256})),
+      batches_(registry),
       reserves_(io.get_executor(), static_cast<std::size_t>(std::max(1, policy.reserve_batch)), 0,
                 [this](std::vector<ReserveCall>& calls) { return ReserveBatch(calls); },
                 [](const std::string& why) {
@@ -57,8 +55,7 @@ InventoryClient::InventoryClient(boost::asio::io_context& io, http::Client& http
                     reply.error = why;
                     return reply;
                 }) {
-    auto* reserve_sizes = &batch_sizes_.WithLabels({"reserve"});
-    reserves_.SetObserver([reserve_sizes](std::size_t size) { reserve_sizes->Observe(static_cast<double>(size)); });
+    batches_.Observe(reserves_, "reserve");
 }
 
 const core::Coalescer<ReserveCall, InventoryReply>::Stats& InventoryClient::ReserveBatchStats() const {

@@ -12,6 +12,7 @@
 #include <valerix/core/logging.hpp>
 #include <valerix/core/random.hpp>
 #include <valerix/http/client.hpp>
+#include <valerix/metrics/batch_metrics.hpp>
 #include <valerix/metrics/registry.hpp>
 #include <valerix/resilience/backoff.hpp>
 #include <valerix/resilience/circuit_breaker.hpp>
@@ -87,8 +88,8 @@ public:
     resilience::RetryBudget& Budget() { return budget_; }
 
     const core::Coalescer<ReserveCall, InventoryReply>::Stats& ReserveBatchStats() const;
-    /// Group-commit batch sizes (valerix_batch_size{operation}); the store's batches are counted here too.
-    metrics::Family<metrics::Histogram>& BatchSizes() { return batch_sizes_; }
+    /// Group-commit batch metrics (valerix_batch_*{operation}); the store's batches are counted here too.
+    metrics::BatchMetrics& Batches() { return batches_; }
 
 private:
     boost::asio::awaitable<std::vector<InventoryReply>> ReserveBatch(std::vector<ReserveCall>& calls);
@@ -112,7 +113,7 @@ private:
     metrics::Counter& breaker_refusals_;
     metrics::Counter& deadline_expiries_;
     metrics::Family<metrics::Histogram>& latency_;
-    metrics::Family<metrics::Histogram>& batch_sizes_;
+    metrics::BatchMetrics batches_;
     core::Coalescer<ReserveCall, InventoryReply> reserves_;
 };
 

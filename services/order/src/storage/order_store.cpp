@@ -182,14 +182,10 @@ OrderStore::OrderStore(pg::Pool& pool, StoreBatching batching)
                 [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); }, &BatchFailed<Transition>,
                 OverlapAt(batching)) {}
 
-void OrderStore::ObserveBatches(metrics::Family<metrics::Histogram>& sizes) {
-    auto observe = [&sizes](const char* operation) {
-        auto* histogram = &sizes.WithLabels({operation});
-        return [histogram](std::size_t size) { histogram->Observe(static_cast<double>(size)); };
-    };
-    creates_.SetObserver(observe("create_order"));
-    deferred_creates_.SetObserver(observe("create_order_deferred"));
-    finishes_.SetObserver(observe("finish_reserve"));
+void OrderStore::ObserveBatches(metrics::BatchMetrics& batches) {
+    batches.Observe(creates_, "create_order");
+    batches.Observe(deferred_creates_, "create_order_deferred");
+    batches.Observe(finishes_, "finish_reserve");
 }
 
 Awaitable<CreateOutcome> OrderStore::Create(const std::string& key, const std::string& fingerprint,

@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <valerix/core/coalescer.hpp>
+#include <valerix/metrics/batch_metrics.hpp>
 #include <valerix/metrics/registry.hpp>
 #include <valerix/pg/pool.hpp>
 
@@ -123,8 +124,8 @@ public:
     Awaitable<int> PurgeKeys(std::chrono::seconds retention, core::Deadline deadline);
     Awaitable<void> Ping(core::Deadline deadline);
 
-    /// Feeds valerix_batch_size{operation} with the size of every create and finish-reserve batch.
-    void ObserveBatches(metrics::Family<metrics::Histogram>& sizes);
+    /// Feeds valerix_batch_*{operation} from every create and finish-reserve batch.
+    void ObserveBatches(metrics::BatchMetrics& batches);
 
     const core::Coalescer<CreateCall, pg::Result<CreateOutcome>>::Stats& CreateBatchStats() const {
         return creates_.GetStats();

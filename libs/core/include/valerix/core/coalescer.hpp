@@ -75,7 +75,8 @@ public:
     Coalescer& operator=(const Coalescer&) = delete;
 
     boost::asio::awaitable<Result> Submit(Item item, TimePoint give_up_at = TimePoint::max()) {
-        Slot slot{std::move(item), std::nullopt, boost::asio::steady_timer(executor_, give_up_at), give_up_at};
+        Slot slot{std::move(item), std::nullopt, boost::asio::steady_timer(executor_, give_up_at), give_up_at,
+                  std::chrono::steady_clock::now()};
         queue_.push_back(&slot);
         ScheduleBatch();
         while (!slot.result) {
@@ -95,6 +96,14 @@ public:
     /// Called with the size of each batch as it starts (e.g. to feed a histogram).
     void SetObserver(std::function<void(std::size_t)> observer) { observer_ = std::move(observer); }
 
+    using Duration = std::chrono::steady_clock::duration;
+    /// `waited` is called for each item as its batch starts, with the time it spent queued; `ran` as each batch
+    /// finishes, with the time it took. Together they split a caller's wait into queueing and work.
+    void SetTimingObservers(std::function<void(Duration)> waited, std::function<void(Duration)> ran) {
+        waited_ = std::move(waited);
+        ran_ = std::move(ran);
+    }
+
     const Stats& GetStats() const { return stats_; }
     std::size_t Queued() const { return queue_.size(); }
     std::size_t InFlight() const { return in_flight_; }
@@ -105,6 +114,7 @@ private:
         std::optional<Result> result;
         boost::asio::steady_timer ready;
         TimePoint give_up_at;
+        TimePoint queued_at;
         bool taken = false;  ///< out of the queue, into a batch
     };
 
@@ -138,6 +148,7 @@ private:
                 ++stats_.gave_up;
                 continue;
             }
+            if (waited_) waited_(now - slot->queued_at);
             batch.push_back(slot);
         }
         if (batch.empty()) return;
@@ -156,12 +167,14 @@ private:
         for (auto* slot : batch) items.push_back(std::move(slot->item));
         std::vector<Result> results;
         std::string failed;
+        const auto started = std::chrono::steady_clock::now();
         try {
             results = co_await run_(items);
             if (results.size() != batch.size()) failed = "a batch returned a result count that does not match";
         } catch (const std::exception& e) {
             failed = e.what();
         }
+        if (ran_) ran_(std::chrono::steady_clock::now() - started);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             batch[i]->result.emplace(failed.empty() ? std::move(results[i]) : failure_(failed));
             batch[i]->ready.cancel();
@@ -177,6 +190,8 @@ private:
     RunBatch run_;
     Failure failure_;
     std::function<void(std::size_t)> observer_;
+    std::function<void(Duration)> waited_;
+    std::function<void(Duration)> ran_;
     std::deque<Slot*> queue_;
     bool scheduled_ = false;
     std::size_t in_flight_ = 0;
