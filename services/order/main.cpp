@@ -74,7 +74,20 @@ Settings LoadSettings() {
     s.call_policy.backoff.cap = env.Millis("VALERIX_RETRY_BACKOFF_CAP_MS", 1000, 1, 600000);
     s.budget.ratio = env.Double("VALERIX_RETRY_BUDGET_RATIO", 0.2, 0, 10);
     s.budget.min_retries_per_second = static_cast<int>(env.Int("VALERIX_RETRY_BUDGET_MIN_PER_SECOND", 5, 0, 100000));
-    s.breaker.window_size = static_cast<int>(env.Int("VALERIX_BREAKER_WINDOW", 20, 1, 100000));
+    // A time-based window by default: outcomes are recorded when calls end, and a timed-out call ends a per-try
+    // timeout after it began, so a count-based window of a few dozen calls filled up with old timeouts whenever
+    // sending paused for a fraction of a second (2026-12-05: a 20 % slow dependency opened a 20-call window within
+    // seconds at ~300 calls/s). Ten seconds of outcomes hold thousands of calls at load and still every call at low
+    // rates.
+    const auto window_type = env.String("VALERIX_BREAKER_WINDOW_TYPE", "time");
+    if (window_type == "count") {
+        s.breaker.window_type = resilience::CircuitBreakerConfig::WindowType::kCountBased;
+        s.breaker.window_size = static_cast<int>(env.Int("VALERIX_BREAKER_WINDOW", 20, 1, 100000));
+    } else {
+        if (window_type != "time") env.AddProblem("VALERIX_BREAKER_WINDOW_TYPE must be time or count");
+        s.breaker.window_type = resilience::CircuitBreakerConfig::WindowType::kTimeBased;
+        s.breaker.window_size = static_cast<int>(env.Int("VALERIX_BREAKER_WINDOW", 10, 1, 3600));
+    }
     s.breaker.minimum_calls = static_cast<int>(env.Int("VALERIX_BREAKER_MIN_CALLS", 10, 1, 100000));
     s.breaker.failure_rate_threshold = env.Double("VALERIX_BREAKER_FAILURE_RATE", 50, 1, 100);
     s.breaker.slow_call_rate_threshold = env.Double("VALERIX_BREAKER_SLOW_CALL_RATE", 80, 1, 100);
@@ -139,16 +152,20 @@ int main() {
                 .WithLabels({"inventory", std::string(resilience::ToString(transition.from)),
                              std::string(resilience::ToString(transition.to))})
                 .Inc();
-            logger.Warn("circuit breaker changed state", {{"dependency", "inventory"},
-                                                          {"from", resilience::ToString(transition.from)},
-                                                          {"to", resilience::ToString(transition.to)}});
+            logger.Warn("circuit breaker changed state",
+                        {{"dependency", "inventory"},
+                         {"from", resilience::ToString(transition.from)},
+                         {"to", resilience::ToString(transition.to)},
+                         {"calls", transition.calls},
+                         {"failed_calls", transition.failed_calls},
+                         {"slow_calls", transition.slow_calls}});
         });
         resilience::RetryBudget budget(settings.budget, clock);
         order::InventoryClient inventory(io, inventory_http, breaker, budget, settings.call_policy, random, clock,
                                          registry, logger);
         order::OrderStore store(pool, settings.batching);
         order::OrderWorkflow workflow(store, inventory, settings.workflow, random, clock, registry, logger);
-        store.ObserveBatches(inventory.BatchSizes());
+        store.ObserveBatches(inventory.Batches());
         order::Reconciler reconciler(io, store, workflow, inventory, settings.reconciler, random, clock, registry,
                                      logger);
         // The latency people see: the order routes, not health checks, scrapes or the gateway's once-a-second

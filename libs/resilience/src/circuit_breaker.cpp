@@ -72,8 +72,9 @@ bool CircuitBreaker::ReachesThreshold(const Counts& counts) const {
                                 Percent(counts.slow, counts.calls) >= config_.slow_call_rate_threshold);
 }
 
-void CircuitBreaker::TransitionTo(BreakerState to, core::Clock::TimePoint now, Pending& pending) {
-    const Transition transition{state_, to, now};
+void CircuitBreaker::TransitionTo(BreakerState to, core::Clock::TimePoint now, Pending& pending,
+                                  const Counts& decided_by) {
+    const Transition transition{state_, to, now, decided_by.calls, decided_by.failed, decided_by.slow};
     state_ = to;
     window_->Reset();
     trials_ = Counts{};
@@ -99,7 +100,7 @@ bool CircuitBreaker::TryAcquirePermission() {
         std::lock_guard lock(mutex_);
         const auto now = clock_.Now();
         if (state_ == BreakerState::kOpen && now - opened_at_ >= config_.wait_in_open) {
-            TransitionTo(BreakerState::kHalfOpen, now, pending);
+            TransitionTo(BreakerState::kHalfOpen, now, pending, Counts{});
         }
         switch (state_) {
             case BreakerState::kClosed:
@@ -138,7 +139,7 @@ void CircuitBreaker::OnOutcome(bool failed, std::chrono::nanoseconds duration) {
                 const auto sum = window_->Sum(second);
                 const Counts counts{sum.calls, sum.failed, sum.slow};
                 if (counts.calls >= minimum_calls_ && ReachesThreshold(counts)) {
-                    TransitionTo(BreakerState::kOpen, now, pending);
+                    TransitionTo(BreakerState::kOpen, now, pending, counts);
                 }
                 break;
             }
@@ -152,7 +153,8 @@ void CircuitBreaker::OnOutcome(bool failed, std::chrono::nanoseconds duration) {
                 trials_.failed += failed ? 1 : 0;
                 trials_.slow += slow ? 1 : 0;
                 if (trials_.calls >= config_.permitted_calls_in_half_open) {
-                    TransitionTo(ReachesThreshold(trials_) ? BreakerState::kOpen : BreakerState::kClosed, now, pending);
+                    TransitionTo(ReachesThreshold(trials_) ? BreakerState::kOpen : BreakerState::kClosed, now, pending,
+                                 trials_);
                 }
                 break;
         }

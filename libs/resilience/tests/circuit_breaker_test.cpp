@@ -339,6 +339,32 @@ TEST(CircuitBreaker, TransitionListenerSeesEveryChange) {
     EXPECT_EQ(recent.back().to, BreakerState::kClosed);
 }
 
+TEST(CircuitBreaker, TransitionsCarryTheOutcomesThatDecidedThem) {
+    ManualClock clock;
+    CircuitBreaker breaker("inventory", SmallConfig(), clock);
+    Succeed(breaker, 3);
+    Fail(breaker, 2, kSlow);
+    Fail(breaker, 1);  // 6 calls: 3 failed (2 of them slow) opens
+    clock.Advance(5s);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(breaker.TryAcquirePermission());
+    breaker.OnSuccess(kFast);
+    breaker.OnSuccess(kSlow);
+    breaker.OnFailure(kFast);  // trials: 1 of 3 failed, 1 slow: closes
+
+    const auto recent = breaker.RecentTransitions();
+    ASSERT_EQ(recent.size(), 3u);
+    EXPECT_EQ(recent[0].to, BreakerState::kOpen);
+    EXPECT_EQ(recent[0].calls, 6);
+    EXPECT_EQ(recent[0].failed_calls, 3);
+    EXPECT_EQ(recent[0].slow_calls, 2);
+    EXPECT_EQ(recent[1].to, BreakerState::kHalfOpen);
+    EXPECT_EQ(recent[1].calls, 0) << "the wait, not outcomes, decides open -> half-open";
+    EXPECT_EQ(recent[2].to, BreakerState::kClosed);
+    EXPECT_EQ(recent[2].calls, 3);
+    EXPECT_EQ(recent[2].failed_calls, 1);
+    EXPECT_EQ(recent[2].slow_calls, 1);
+}
+
 TEST(CircuitBreaker, RecentTransitionsAreCapped) {
     ManualClock clock;
     CircuitBreaker breaker("inventory", SmallConfig(), clock);

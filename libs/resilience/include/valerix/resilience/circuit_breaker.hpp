@@ -101,6 +101,11 @@ class CircuitBreaker {
         BreakerState from;
         BreakerState to;
         core::Clock::TimePoint at;
+        /// The outcomes that decided it: the window (closed -> open) or the trials (half-open -> open or closed);
+        /// zero for open -> half-open.
+        int calls = 0;
+        int failed_calls = 0;
+        int slow_calls = 0;
     };
     using TransitionListener = std::function<void(const Transition&)>;
 
@@ -130,7 +135,8 @@ class CircuitBreaker {
     void OnOutcome(bool failed, std::chrono::nanoseconds duration);
     std::int64_t SecondAt(core::Clock::TimePoint now) const;
     bool ReachesThreshold(const Counts& counts) const;
-    void TransitionTo(BreakerState to, core::Clock::TimePoint now, Pending& pending);  // requires mutex_
+    // requires mutex_; `decided_by` are the outcomes behind the transition
+    void TransitionTo(BreakerState to, core::Clock::TimePoint now, Pending& pending, const Counts& decided_by);
     static void Notify(const Pending& pending);
 
     const std::string name_;
