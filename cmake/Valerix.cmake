@@ -15,6 +15,8 @@ endfunction()
 function(valerix_embed_migrations target dir ns)
   file(GLOB files CONFIGURE_DEPENDS "${dir}/*.sql")
   list(SORT files)
+  # The SQL is read at configure time: editing a migration must re-run CMake, not only adding one.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${files})
   set(entries "")
   foreach(f ${files})
     get_filename_component(base ${f} NAME_WE)

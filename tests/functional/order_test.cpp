@@ -129,6 +129,39 @@ TEST_F(OrderTest, CreateConfirmsWithPricesAndReplaysTheStoredAnswer) {
     EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders/" + NewUuid()).status, 404);
 }
 
+TEST_F(OrderTest, SingleIntentUpdatesTakeThePrimaryKeyAndOnlyDueQueriesTheDueIndex) {
+    // PL/pgSQL caches generic plans; with the due index partial on state = 'pending' alone, the generic plan of
+    // "this intent, if still pending" walked every pending intent (migration 0004). The planner makes that choice
+    // on a table like a running system's — many finished intents, few pending — so the plans are taken in a
+    // transaction that creates one (never committed: the connection closes without COMMIT).
+    auto plan = [](const std::string& prepare, const std::string& execute) {
+        std::string text;
+        for (const auto& row : postgres_->Query(
+                 "order_db",
+                 "BEGIN; "
+                 "WITH o AS (INSERT INTO orders (id, customer_id, status, items) SELECT gen_random_uuid(), 'plan', "
+                 "           'CONFIRMED', '[]'::jsonb FROM generate_series(1, 20000) RETURNING id) "
+                 "INSERT INTO inventory_intents (order_id, kind, state) SELECT id, 'reserve', 'done' FROM o; "
+                 "ANALYZE orders, inventory_intents; REINDEX TABLE inventory_intents; "
+                 "SET LOCAL plan_cache_mode = force_generic_plan; " +
+                     prepare + "; EXPLAIN " + execute)) {
+            text += row[0] + "\n";
+        }
+        return text;
+    };
+    for (const std::string kind : {"reserve", "commit", "release"}) {
+        auto update = plan("PREPARE one_intent(uuid, text) AS UPDATE inventory_intents SET state = 'done' "
+                           "WHERE order_id = $1 AND kind = $2 AND state = 'pending'",
+                           "EXECUTE one_intent(gen_random_uuid(), '" + kind + "')");
+        EXPECT_NE(update.find("inventory_intents_pkey"), std::string::npos) << update;
+        EXPECT_EQ(update.find("inventory_intents_due"), std::string::npos) << update;
+    }
+    auto claim = plan("PREPARE due(int) AS SELECT order_id FROM inventory_intents WHERE state = 'pending' "
+                      "AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1",
+                      "EXECUTE due(256)");
+    EXPECT_NE(claim.find("inventory_intents_due"), std::string::npos) << claim;
+}
+
 TEST_F(OrderTest, ValidationProblemsNameTheField) {
     auto invalid = Create(NewUuid(), R"({"customer_id":"c","items":[{"sku":"A","quantity":0}]})");
     EXPECT_EQ(invalid.status, 422);

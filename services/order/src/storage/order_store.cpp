@@ -59,7 +59,7 @@ constexpr pg::Statement kClaim{
 constexpr pg::Statement kBacklog{
     "order_backlog",
     "SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 "
-    "FROM inventory_intents WHERE state = 'pending'"};
+    "FROM inventory_intents WHERE state = 'pending' AND next_attempt_at IS NOT NULL"};  // the due index (0004)
 constexpr pg::Statement kPurge{
     "order_purge_keys",
     "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
