@@ -142,7 +142,8 @@ class LoadRun {
         if (response) {
             ++result_.responses;
             ++result_.statuses[response->status];
-            result_.samples.push_back({(done - intended).count(), response->status});
+            result_.samples.push_back(
+                {(done - intended).count(), response->status, (intended - measure_start_).count()});
         } else {
             ++result_.errors;
             ++result_.error_kinds[std::string(http::ToString(response.error().kind))];

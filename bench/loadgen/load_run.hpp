@@ -16,6 +16,7 @@ namespace valerix::loadgen {
 struct Sample {
     std::int64_t latency_ns = 0;  ///< open loop: from its scheduled start; closed loop: from when it was sent
     int status = 0;
+    std::int64_t start_ns = 0;  ///< that start, from the end of the warm-up
 };
 
 /// What a run measured. Only requests that started inside the measured window (after the warm-up) count.

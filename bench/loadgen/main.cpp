@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <stdexcept>
 #include <sys/resource.h>
@@ -53,6 +54,17 @@ int main(int argc, char** argv) {
         out << boost::json::serialize(loadgen::JsonReport(options, result)) << "\n";
         if (!out) {
             std::cerr << "valerix-loadgen: cannot write " << options.json_path << "\n";
+            return 1;
+        }
+    }
+    if (!options.samples_path.empty()) {
+        std::ofstream out(options.samples_path);
+        out << "start_ms,latency_ms,status\n" << std::fixed << std::setprecision(3);
+        for (const auto& sample : result.samples) {
+            out << sample.start_ns / 1e6 << ',' << sample.latency_ns / 1e6 << ',' << sample.status << '\n';
+        }
+        if (!out) {
+            std::cerr << "valerix-loadgen: cannot write " << options.samples_path << "\n";
             return 1;
         }
     }

@@ -19,12 +19,12 @@ constexpr std::string_view kInventoryUrl = "http://127.0.0.1:3002";
 /// Flags that take no value.
 constexpr std::array<std::string_view, 3> kSwitches = {"--hot", "--quiet", "--help"};
 /// Flags that take one value.
-constexpr std::array<std::string_view, 25> kValued = {
+constexpr std::array<std::string_view, 26> kValued = {
     "--url",       "--scenario",        "--rate",       "--concurrency", "--duration",     "--warmup",
     "--requests",  "--max-connections", "--timeout-ms", "--skus",        "--sku-prefix",   "--sku-width",
     "--skus-file", "--hot-skus",        "--hot-share",  "--max-items",   "--max-quantity", "--customers",
     "--token",     "--token-file",      "--stock",      "--price-cents", "--json",         "--label",
-    "--seed"};
+    "--seed",      "--samples"};
 
 template <std::size_t N>
 bool Contains(const std::array<std::string_view, N>& names, std::string_view name) {
@@ -318,6 +318,7 @@ ParseOutcome ParseOptions(const std::vector<std::string>& args) {
     if (auto price = flags.Integer("--price-cents", 0, 1000000000000)) o.price_cents = *price;
 
     o.json_path = flags.Text("--json").value_or("");
+    o.samples_path = flags.Text("--samples").value_or("");
     o.label = flags.Text("--label").value_or("");
     if (auto seed = flags.Integer("--seed", 0, std::numeric_limits<long long>::max())) {
         o.seed = static_cast<std::uint64_t>(*seed);
@@ -363,6 +364,8 @@ seed-products:
 
 Output:
   --json FILE            write the full result as JSON      --label TEXT   name of the run in the report
+  --samples FILE         one CSV line per measured answer: start_ms (scheduled, from the end of the warm-up),
+                         latency_ms, status — to see when the slow ones started
   --seed N               reproducible SKUs and ids (default: random)  --quiet  no progress lines
 Exit status: 0 after a run (whatever the status codes), 2 for bad flags, 1 when the run could not start.
 )";

@@ -54,6 +54,7 @@ struct LoadOptions {
     long long price_cents = 100;
 
     std::string json_path;
+    std::string samples_path;
     std::string label;
     std::uint64_t seed = 0;  ///< 0: from the OS
     bool quiet = false;
