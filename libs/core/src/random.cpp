@@ -32,6 +32,17 @@ std::string RandomUuid(Random& random) {
            hex.substr(20);
 }
 
+std::string TimeOrderedUuid(Random& random, std::int64_t unix_ms) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string hex = RandomHex(random, 16);
+    auto ms = static_cast<std::uint64_t>(unix_ms) & 0xffffffffffffULL;
+    for (int i = 11; i >= 0; --i, ms >>= 4) hex[static_cast<std::size_t>(i)] = kDigits[ms & 0xf];
+    hex[12] = '7';
+    hex[16] = "89ab"[random.NextU64() % 4];
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+           hex.substr(20);
+}
+
 std::optional<std::string> CanonicalUuid(std::string_view text) {
     if (text.size() != 36) return std::nullopt;
     std::string out(text);

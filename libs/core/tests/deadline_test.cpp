@@ -82,5 +82,18 @@ TEST(Random, UuidShape) {
     EXPECT_EQ(RandomHex(random, 16).size(), 32u);
 }
 
+TEST(Random, TimeOrderedUuidCarriesTheTimeAndSortsByIt) {
+    SeededRandom random(7);
+    // 2026-12-05T19:30:00Z = 1796499000000 ms = 0x01a2_47af_4ac0 -> "01a247af-4ac0-7..."
+    std::string uuid = TimeOrderedUuid(random, 1796499000000);
+    ASSERT_EQ(uuid.size(), 36u);
+    EXPECT_EQ(uuid.substr(0, 13), "01a247af-4ac0");
+    EXPECT_EQ(uuid[14], '7');
+    EXPECT_NE(std::string("89ab").find(uuid[19]), std::string::npos);
+    EXPECT_TRUE(CanonicalUuid(uuid).has_value());
+    EXPECT_LT(TimeOrderedUuid(random, 1796499000000), TimeOrderedUuid(random, 1796499000001));
+    EXPECT_NE(TimeOrderedUuid(random, 1796499000000), TimeOrderedUuid(random, 1796499000000)) << "74 random bits";
+}
+
 }  // namespace
 }  // namespace valerix::core

@@ -61,7 +61,10 @@ void OrderWorkflow::CountStatus(std::string_view status) { orders_.WithLabels({s
 boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::Create(const std::string& key, const OrderRequest& request,
                                                                  core::Deadline caller_deadline,
                                                                  const CallContext& context) {
-    std::string order_id = core::RandomUuid(random_);
+    // Time-ordered: orders, their intents and keys, and inventory's reservations are all keyed by this id.
+    std::string order_id = core::TimeOrderedUuid(
+        random_, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count());
     std::string items = ItemsJson(request);
     std::string fingerprint = Fingerprint(request);
     const int lease_ms = static_cast<int>(config_.lease.count());
