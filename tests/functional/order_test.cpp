@@ -359,6 +359,8 @@ TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes
     EXPECT_EQ(replay.status, 202) << replay.body;
     EXPECT_EQ(replay.Header("Idempotent-Replayed"), "true");
     EXPECT_EQ(ParseObject(replay.body).at("id").as_string(), pending.back());
+    auto reused = Create(fast_key, OrderBody("ivy", "O-DOWN", 2));
+    EXPECT_EQ(reused.status, 422) << "a deferred create's key still refuses another body: " << reused.body;
     EXPECT_NE(order_->Client().Request("GET", "/metrics").body.find("valerix_circuit_breaker_refusals_total"),
               std::string::npos);
 
