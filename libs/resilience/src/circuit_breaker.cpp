@@ -138,7 +138,11 @@ void CircuitBreaker::OnOutcome(bool failed, std::chrono::nanoseconds duration) {
                 window_->Record(second, failed, slow);
                 const auto sum = window_->Sum(second);
                 const Counts counts{sum.calls, sum.failed, sum.slow};
-                if (counts.calls >= minimum_calls_ && ReachesThreshold(counts)) {
+                // Only a call that went badly can open the breaker. A timeout is recorded when it expires, seconds
+                // after the calls sent with it, so once load stops a time window can read over the threshold only
+                // because the successes aged out before the late failures did; the next call — fine, against a
+                // dependency that has recovered — must not open the breaker on that stale reading.
+                if ((failed || slow) && counts.calls >= minimum_calls_ && ReachesThreshold(counts)) {
                     TransitionTo(BreakerState::kOpen, now, pending, counts);
                 }
                 break;

@@ -302,6 +302,27 @@ TEST(CircuitBreaker, TimeBasedWindowCountsEverythingWithinIt) {
     EXPECT_EQ(breaker.State(), BreakerState::kOpen);
 }
 
+TEST(CircuitBreaker, ASuccessNeverOpensItEvenWhenTheWindowStillReadsOverTheThreshold) {
+    // 2026-12-06: after a gremlin run the successes, recorded as they answered, aged out of the time window before
+    // the timeouts recorded 2 s later; the next call, a success against a recovered dependency, read 107 failed of
+    // 206 and opened the breaker, so the following clean run was answered 202 for 5 s.
+    ManualClock clock;
+    auto config = SmallConfig();
+    config.window_type = WindowType::kTimeBased;
+    config.window_size = 10;
+    CircuitBreaker breaker("inventory", config, clock);
+    Succeed(breaker, 6);
+    clock.Advance(2s);
+    Fail(breaker, 5);  // the late timeouts: 5 of 11, 45 %
+    ASSERT_EQ(breaker.State(), BreakerState::kClosed);
+    clock.Advance(9s);  // the successes left the window, the failures did not
+    EXPECT_DOUBLE_EQ(breaker.GetSnapshot().failure_rate, 100);
+    Succeed(breaker, 1);  // 5 of 6 failed in the window, but this call went well
+    EXPECT_EQ(breaker.State(), BreakerState::kClosed);
+    Fail(breaker, 1);  // a failure still opens it on the window as it stands: 6 of 7
+    EXPECT_EQ(breaker.State(), BreakerState::kOpen);
+}
+
 TEST(CircuitBreaker, TransitionListenerSeesEveryChange) {
     ManualClock clock;
     CircuitBreaker breaker("inventory", SmallConfig(), clock);
