@@ -31,6 +31,8 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
   --skus N            bench catalog size, BENCH-00001.. (default 10000)
   --pg-clients "N .." pgbench clients per database; the best is kept (default "16 32")
   --drain-orders N    PENDING orders for the reconciler drain (default 10000)
+  --gremlin-pairs N   clean + gremlin run pairs at the first level (default 3; the first pair's clean run is the
+                      open-loop run): one pair's ratio moves 1.0-1.9 x run to run here, the median is the figure
   --fastfail-rate R   open-loop creates per second while the breaker is open (default: the first
                       --levels share of the uniform saturation, or 100 without a saturation run)
   --only LIST         run only these parts, comma-separated: pgbench,saturation,open,gateway,gremlin,
@@ -47,6 +49,7 @@ LEVELS="50"
 SKUS=10000
 PG_CLIENTS="16 32"
 DRAIN_ORDERS=10000
+GREMLIN_PAIRS=3
 FASTFAIL_RATE=""
 ONLY="pgbench,saturation,open,gateway,gremlin,fastfail,drain"
 OUT=/tmp
@@ -59,6 +62,7 @@ while (($#)); do
     --levels) LEVELS=$2; shift 2 ;;
     --skus) SKUS=$2; shift 2 ;;
     --pg-clients) PG_CLIENTS=$2; shift 2 ;;
+    --gremlin-pairs) GREMLIN_PAIRS=$2; shift 2 ;;
     --drain-orders) DRAIN_ORDERS=$2; shift 2 ;;
     --fastfail-rate) FASTFAIL_RATE=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
@@ -77,7 +81,7 @@ die() {
 say() { echo "==> $*"; }
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && (($1 > 0)); }
-for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVELS $PG_CLIENTS; do
+for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVELS $PG_CLIENTS $GREMLIN_PAIRS; do
   is_uint "$n" || die "expected a positive integer, got '$n' (see --help)"
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
@@ -129,6 +133,18 @@ breaker_field() {
   body=$(curl -fsS "$ORDER_URL/api/v1/resilience") || { echo unknown; return 0; }
   $PY -c "import json,sys; print(json.loads(sys.argv[1])['dependencies'][0]['breaker']['$1'])" "$body"
 }
+# The tail of a gremlin run (the last delayed calls timing out and their retries, with no new orders to dilute them)
+# can open the breaker after the load stops; with no traffic it stays open. A few orders one at a time give it its
+# trial calls, so the next measured run starts against a closed breaker.
+wait_breaker_closed() {
+  local i
+  for ((i = 0; i < 30; i++)); do
+    [[ $(breaker_field state) == closed ]] && return 0
+    lg --scenario orders "${CATALOG[@]}" --concurrency 1 --requests 5 >/dev/null || true
+    sleep 1
+  done
+  echo "    the breaker is still $(breaker_field state) after 30 s: the next run starts with it so" >&2
+}
 # Another `./valerix up` (rebuild) or a crash during the run would make the figures meaningless: stop and say so.
 SERVICE_PIDS=""
 service_pids() { echo "$(ctl pid order) $(ctl pid inventory)"; }
@@ -161,7 +177,7 @@ cat >"$WORK/meta.json" <<EOF
  "machine": "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)",
  "load_average_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "seconds_per_run": $SECONDS_PER_RUN, "catalog_skus": $SKUS, "data_dir": "$DATA",
- "command": "bench/orders.sh --seconds $SECONDS_PER_RUN --warmup $WARMUP --workers '$WORKERS' --levels '$LEVELS' --skus $SKUS --pg-clients '$PG_CLIENTS' --drain-orders $DRAIN_ORDERS --fastfail-rate ${FASTFAIL_RATE:-auto} --only $ONLY"}
+ "command": "bench/orders.sh --seconds $SECONDS_PER_RUN --warmup $WARMUP --workers '$WORKERS' --levels '$LEVELS' --skus $SKUS --pg-clients '$PG_CLIENTS' --drain-orders $DRAIN_ORDERS --gremlin-pairs $GREMLIN_PAIRS --fastfail-rate ${FASTFAIL_RATE:-auto} --only $ONLY"}
 EOF
 
 say "Chaos off; seeding $SKUS bench SKUs (BENCH-$(printf "%0${WIDTH}d" 1)..) with 1e9 units each"
@@ -328,13 +344,27 @@ if wants gremlin && [[ -n $SATURATION ]]; then
   # connections as that needs (rate x 6 s), or orders queue inside the generator for a connection and the
   # undelayed ones look slow for a reason no real population of clients has.
   connections=$($PY -c "print(max(256, int($rate * 6)))")
-  set_chaos '{"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000}}'
-  lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
-    --max-connections "$connections" --label "gremlin-$level" --json "$WORK/gremlin_$level.json" | sed 's/^/    /'
-  chaos_off
-  check_not_restarted
-  # Let the delayed calls finish and the reconciler settle before the next part.
-  sleep 5
+  for ((pair = 1; pair <= GREMLIN_PAIRS; pair++)); do
+    # Pair 1 is judged against the open-loop run above; later pairs take their own clean run just before.
+    if ((pair == 1)); then
+      gremlin_json="$WORK/gremlin_$level.json"
+    else
+      say "Gremlin pair $pair of $GREMLIN_PAIRS: clean, then the gremlin, at $rate orders/s"
+      wait_breaker_closed
+      lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+        --max-connections "$connections" --label "gremlin-clean-$level-$pair" \
+        --json "$WORK/gremlinpair-$level-$pair-clean.json" | sed 's/^/    /'
+      gremlin_json="$WORK/gremlinpair-$level-$pair-chaos.json"
+    fi
+    wait_breaker_closed
+    set_chaos '{"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000}}'
+    lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+      --max-connections "$connections" --label "gremlin-$level-$pair" --json "$gremlin_json" | sed 's/^/    /'
+    chaos_off
+    check_not_restarted
+    # Let the delayed calls finish and the reconciler settle before the next run.
+    sleep 5
+  done
 fi
 
 if wants fastfail || wants drain; then
