@@ -1,6 +1,7 @@
 #include <valerix/core/random.hpp>
 
 #include <cctype>
+#include <utility>
 
 namespace valerix::core {
 
@@ -9,8 +10,21 @@ std::uint64_t EntropySeed() {
     return (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
 
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+/// 32 hex digits as a canonical UUID of `version`, with the RFC 9562 variant bits drawn from `random`.
+std::string FormatUuid(std::string hex, char version, Random& random) {
+    hex[12] = version;
+    hex[16] = "89ab"[random.NextU64() % 4];
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+           hex.substr(20);
+}
+
+}  // namespace
+
 std::string RandomHex(Random& random, std::size_t bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
     std::string out;
     out.reserve(bytes * 2);
     std::uint64_t word = 0;
@@ -18,29 +32,19 @@ std::string RandomHex(Random& random, std::size_t bytes) {
         if (i % 8 == 0) word = random.NextU64();
         auto byte = static_cast<unsigned>(word & 0xff);
         word >>= 8;
-        out.push_back(kDigits[byte >> 4]);
-        out.push_back(kDigits[byte & 0xf]);
+        out.push_back(kHexDigits[byte >> 4]);
+        out.push_back(kHexDigits[byte & 0xf]);
     }
     return out;
 }
 
-std::string RandomUuid(Random& random) {
-    std::string hex = RandomHex(random, 16);
-    hex[12] = '4';
-    hex[16] = "89ab"[random.NextU64() % 4];
-    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-           hex.substr(20);
-}
+std::string RandomUuid(Random& random) { return FormatUuid(RandomHex(random, 16), '4', random); }
 
 std::string TimeOrderedUuid(Random& random, std::int64_t unix_ms) {
-    static constexpr char kDigits[] = "0123456789abcdef";
     std::string hex = RandomHex(random, 16);
     auto ms = static_cast<std::uint64_t>(unix_ms) & 0xffffffffffffULL;
-    for (int i = 11; i >= 0; --i, ms >>= 4) hex[static_cast<std::size_t>(i)] = kDigits[ms & 0xf];
-    hex[12] = '7';
-    hex[16] = "89ab"[random.NextU64() % 4];
-    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-           hex.substr(20);
+    for (int i = 11; i >= 0; --i, ms >>= 4) hex[static_cast<std::size_t>(i)] = kHexDigits[ms & 0xf];
+    return FormatUuid(std::move(hex), '7', random);
 }
 
 std::optional<std::string> CanonicalUuid(std::string_view text) {
