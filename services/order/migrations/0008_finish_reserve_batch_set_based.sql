@@ -8,9 +8,6 @@
 --   the order, or the problem; the row says applied, with that status code and the order's JSON;
 -- - an order already decided (by the reconciler, or cancelled meanwhile) is left as it is; the row answers what a
 --   replay of its key would (the stored 201/409/422), else the order's JSON.
--- Every statement finds its rows through `= ANY (array)` on the table's own column, which the planner answers from
--- the index even in a generic plan made while the tables were empty; joined to unnest() alone, that plan was a
--- sequential scan and a hash join (a fresh stack ran at half speed until autovacuum analyzed the tables).
 -- The rows are locked in id order (the caller sorts the batch by id, as before). A batch naming one order twice (a
 -- request and the reconciler finishing it together) goes through finish_reserve row by row: the second must see
 -- what the first did. It is rare.
@@ -51,12 +48,12 @@ BEGIN
             status_reason = CASE WHEN a.confirmed THEN NULL ELSE a.reason END,
             updated_at = now()
         FROM unnest(p_ids, p_confirmed, p_items, p_total_cents, p_reasons) AS a(id, confirmed, items, total_cents, reason)
-        WHERE o.id = ANY (v_pending) AND a.id = o.id;
+        WHERE o.id = a.id AND a.id = ANY (v_pending);
         UPDATE idempotency_keys k
         SET response_status = CASE WHEN a.confirmed THEN 201 ELSE a.problem_status END,
             response_body = CASE WHEN a.confirmed THEN order_json(a.id)::text ELSE a.problem END
         FROM unnest(p_ids, p_confirmed, p_problem_statuses, p_problems) AS a(id, confirmed, problem_status, problem)
-        WHERE k.order_id = ANY (v_pending) AND a.id = k.order_id;
+        WHERE k.order_id = a.id AND a.id = ANY (v_pending);
     END IF;
     RETURN QUERY
         SELECT a.n, a.id = ANY (COALESCE(v_pending, '{}')), o.status,
@@ -68,7 +65,7 @@ BEGIN
                     WHEN k.response_status IN (201, 409, 422) THEN k.response_body
                     ELSE order_json(a.id)::text END
         FROM unnest(p_ids, p_confirmed, p_problem_statuses) WITH ORDINALITY AS a(id, confirmed, problem_status, n)
-        JOIN orders o ON o.id = a.id AND o.id = ANY (p_ids)
-        LEFT JOIN idempotency_keys k ON k.order_id = a.id AND k.order_id = ANY (p_ids);
+        JOIN orders o ON o.id = a.id
+        LEFT JOIN idempotency_keys k ON k.order_id = a.id;
 END
 $$;
