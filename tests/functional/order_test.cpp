@@ -162,6 +162,126 @@ TEST_F(OrderTest, SingleIntentUpdatesTakeThePrimaryKeyAndOnlyDueQueriesTheDueInd
     EXPECT_NE(claim.find("inventory_intents_due"), std::string::npos) << claim;
 }
 
+TEST_F(OrderTest, ABatchOfCreatesAnswersEachOrderAsItsOwnCreateWould) {
+    // create_order_batch (0007) writes a batch with one statement per table; an order whose key exists already —
+    // stored earlier, or named twice in the same batch — still gets create_order's answer. Run in a transaction that
+    // is never committed.
+    auto stored = NewUuid();
+    ASSERT_EQ(Create(stored, OrderBody("carol", "O-MISSING-SKU", 1)).status, 422);
+    auto twice = NewUuid(), fresh = NewUuid();
+    auto rows = postgres_->Query(
+        "order_db",
+        "BEGIN; CREATE TEMP TABLE b AS SELECT * FROM create_order_batch(ARRAY['" + twice + "', '" + twice +
+            "', '" + stored + "', '" + fresh + "'], ARRAY['a', 'a', 'other body', 'b'], ARRAY[gen_random_uuid(), "
+            "gen_random_uuid(), gen_random_uuid(), gen_random_uuid()], ARRAY['c', 'c', 'c', 'c'], "
+            "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000]); "
+        "SELECT ord, outcome, coalesce(response_status::text, '-'), order_id IS NOT NULL, "
+        "(SELECT count(*) FROM orders o WHERE o.id = b.order_id), "
+        "(SELECT count(*) FROM inventory_intents i WHERE i.order_id = b.order_id AND i.state = 'pending') "
+        "FROM b ORDER BY ord");
+    ASSERT_EQ(rows.size(), 4u);
+    const std::vector<std::vector<std::string>> want{{"1", "created", "-", "t", "1", "1"},
+                                                     {"2", "in_flight", "-", "t", "1", "1"},
+                                                     {"3", "key_reused", "-", "t", "1", "0"},
+                                                     {"4", "created", "-", "t", "1", "1"}};
+    EXPECT_EQ(rows, want);
+}
+
+TEST_F(OrderTest, ABatchOfFinishedReservationsAnswersEachOrderAsItsOwnFinishWould) {
+    // finish_reserve_batch (0008) does each step once for the batch; every order still gets finish_reserve's answer:
+    // confirmed, rejected, already decided (the stored answer), unknown (no row), and one order named twice in a
+    // batch (the second sees the first's work). In a transaction that is never committed.
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(NewUuid());
+    auto uuids = [&](std::initializer_list<int> which) {
+        std::string out = "ARRAY[";
+        for (int i : which) out += (out.size() > 6 ? ", '" : "'") + ids[i] + "'::uuid";
+        return out + "]";
+    };
+    const std::string items = R"('[{"sku":"X","quantity":1,"unit_price_cents":5}]'::jsonb)";
+    auto finish = [&](const std::string& table, std::initializer_list<int> which, const std::string& confirmed,
+                      const std::string& statuses, const std::string& problems) {
+        std::string all_items = "ARRAY[" + items;
+        for (std::size_t i = 1; i < which.size(); ++i) all_items += ", " + items;
+        std::string many = "ARRAY[" + std::string("5::bigint");
+        std::string reasons = "ARRAY[''";
+        for (std::size_t i = 1; i < which.size(); ++i) many += ", 5", reasons += ", 'out of stock'";
+        return "CREATE TEMP TABLE " + table + " AS SELECT * FROM finish_reserve_batch(" + uuids(which) + ", " +
+               confirmed + ", " + all_items + "], " + many + "], " + reasons + "], " + statuses + ", " + problems +
+               "); ";
+    };
+    auto rows = postgres_->Query(
+        "order_db",
+        "BEGIN; CREATE TEMP TABLE c AS SELECT * FROM create_order_batch(ARRAY['" + ids[0] + "', '" + ids[1] +
+            "', '" + ids[2] + "', '" + ids[4] + "'], ARRAY['a', 'b', 'c', 'e'], " + uuids({0, 1, 2, 4}) +
+            ", ARRAY['c', 'c', 'c', 'c'], ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000]); " +
+            finish("f0", {2}, "ARRAY[true]", "ARRAY[201]", "ARRAY['']") +
+            finish("f1", {0, 1, 2, 3}, "ARRAY[true, false, false, true]", "ARRAY[201, 409, 409, 201]",
+                   R"(ARRAY['', '{"p":1}', '{"p":2}', ''])") +
+            finish("f2", {4, 4}, "ARRAY[true, true]", "ARRAY[201, 201]", "ARRAY['', '']") +
+            "SELECT 'f1', ord, applied, status, response_status, body::json->>'status' FROM f1 UNION ALL "
+            "SELECT 'f2', ord, applied, status, response_status, body::json->>'status' FROM f2 UNION ALL "
+            "SELECT 'key', NULL, NULL, o.status || ' ' || coalesce(o.total_cents::text, '-'), k.response_status, "
+            "       coalesce(k.response_body::json->>'status', k.response_body) "
+            "FROM unnest(" + uuids({0, 1, 2}) + ") WITH ORDINALITY AS a(id, n) JOIN orders o ON o.id = a.id "
+            "JOIN idempotency_keys k ON k.order_id = a.id UNION ALL "
+            "SELECT 'pending intents', NULL, NULL, count(*)::text, NULL, NULL FROM inventory_intents "
+            "WHERE order_id = ANY (" + uuids({0, 1, 2, 4}) + ") AND state = 'pending' "
+            "ORDER BY 1, 2, 4");
+    const std::vector<std::vector<std::string>> want{
+        {"f1", "1", "t", "CONFIRMED", "201", "CONFIRMED"},  // applied: the order's JSON
+        {"f1", "2", "t", "REJECTED", "409", "REJECTED"},    // applied: the order's JSON; the key keeps the problem
+        {"f1", "3", "f", "CONFIRMED", "201", "CONFIRMED"},  // decided before: the stored answer
+        {"f2", "1", "t", "CONFIRMED", "201", "CONFIRMED"},
+        {"f2", "2", "f", "CONFIRMED", "201", "CONFIRMED"},  // the same order again: already decided
+        {"key", "", "", "CONFIRMED 5", "201", "CONFIRMED"},
+        {"key", "", "", "CONFIRMED 5", "201", "CONFIRMED"},
+        {"key", "", "", "REJECTED -", "409", R"({"p":1})"},
+        {"pending intents", "", "", "0", "", ""}};
+    EXPECT_EQ(rows, want);
+}
+
+TEST_F(OrderTest, BatchFunctionsFindRowsByIndexWithPlansMadeOnEmptyTables) {
+    // On a fresh stack PL/pgSQL plans the batch functions' statements while the tables are empty and keeps generic
+    // plans: a table joined to unnest() was then a sequential scan (a fresh stack ran at half speed until autovacuum
+    // analyzed), and a join with `= ANY` on both sides ran the ANY once per row (quadratic index scans). Empty,
+    // never-analyzed temporary copies of the tables come first in the search path, so the functions are planned
+    // against them, generically; the transaction's own table statistics count the scans.
+    constexpr int kOrders = 24;
+    auto rows = postgres_->Query(
+        "order_db",
+        "BEGIN; "
+        "CREATE TEMP TABLE idempotency_keys (LIKE public.idempotency_keys INCLUDING ALL); "
+        "CREATE TEMP TABLE orders (LIKE public.orders INCLUDING ALL); "
+        "CREATE TEMP TABLE inventory_intents (LIKE public.inventory_intents INCLUDING ALL); "
+        "SET LOCAL plan_cache_mode = force_generic_plan; "
+        // Building the copies' indexes counts as sequential scans: what the functions do is counted from here.
+        "CREATE TEMP TABLE before AS SELECT relid, seq_scan, idx_scan FROM pg_stat_xact_user_tables; "
+        "CREATE TEMP TABLE g AS SELECT gen_random_uuid() AS id, gen_random_uuid()::text AS key "
+        "FROM generate_series(1, " + std::to_string(kOrders) + "); "
+        "CREATE TEMP TABLE c AS SELECT * FROM create_order_batch("
+        "  (SELECT array_agg(key ORDER BY key) FROM g), (SELECT array_agg(key ORDER BY key) FROM g), "
+        "  (SELECT array_agg(id ORDER BY key) FROM g), (SELECT array_agg('c'::text) FROM g), "
+        "  (SELECT array_agg('[]'::jsonb) FROM g), (SELECT array_agg(10000) FROM g)); "
+        "CREATE TEMP TABLE f AS SELECT * FROM finish_reserve_batch("
+        "  (SELECT array_agg(id ORDER BY id) FROM g), (SELECT array_agg(true) FROM g), "
+        "  (SELECT array_agg('[]'::jsonb) FROM g), (SELECT array_agg(5::bigint) FROM g), "
+        "  (SELECT array_agg(''::text) FROM g), (SELECT array_agg(201) FROM g), (SELECT array_agg(''::text) FROM g)); "
+        "SELECT s.relname, s.seq_scan - b.seq_scan, coalesce(s.idx_scan, 0) - coalesce(b.idx_scan, 0), "
+        "       (SELECT count(*) FROM c WHERE outcome = 'created'), (SELECT count(*) FROM f WHERE applied) "
+        "FROM pg_stat_xact_user_tables s JOIN before b USING (relid) "
+        "WHERE s.relid IN ('pg_temp.idempotency_keys'::regclass, "
+        "  'pg_temp.orders'::regclass, 'pg_temp.inventory_intents'::regclass) ORDER BY s.relname");
+    ASSERT_EQ(rows.size(), 3u);
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row[0]);
+        EXPECT_EQ(row[3], std::to_string(kOrders)) << "created";
+        EXPECT_EQ(row[4], std::to_string(kOrders)) << "applied";
+        EXPECT_EQ(row[1], "0") << "sequential scans";
+        EXPECT_LE(std::stoi(row[2]), 4 * kOrders) << "index scans: a few per order, not one per pair of orders";
+    }
+}
+
 TEST_F(OrderTest, ValidationProblemsNameTheField) {
     auto invalid = Create(NewUuid(), R"({"customer_id":"c","items":[{"sku":"A","quantity":0}]})");
     EXPECT_EQ(invalid.status, 422);

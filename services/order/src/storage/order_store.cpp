@@ -15,13 +15,13 @@ constexpr pg::Statement kCreateDeferred{
     "order_create_deferred",
     "SELECT outcome, order_id, response_status, body "
     "FROM create_order_deferred($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int, $7::int, $8)"};
-// The batch forms: one statement calls the function once per row, in array order, in one transaction.
+// The batch forms answer with ord, the row's position in the arrays. create_order_batch (0007) and finish_reserve_batch
+// (0008) do each step once for the whole batch; the deferred create calls its function once per row, in array order,
+// in one transaction.
 constexpr pg::Statement kCreateBatch{
     "order_create_batch",
-    "SELECT a.ord, c.outcome, c.order_id, c.response_status, c.body "
-    "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[]) "
-    "     WITH ORDINALITY AS a(key, fingerprint, id, customer, items, lease_ms, ord) "
-    "CROSS JOIN LATERAL create_order(a.key, md5(a.fingerprint), a.id, a.customer, a.items, a.lease_ms) AS c"};
+    "SELECT ord, outcome, order_id, response_status, body "
+    "FROM create_order_batch($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[])"};
 constexpr pg::Statement kCreateDeferredBatch{
     "order_create_deferred_batch",
     "SELECT a.ord, c.outcome, c.order_id, c.response_status, c.body "
@@ -31,11 +31,8 @@ constexpr pg::Statement kCreateDeferredBatch{
     "                                         a.delay_ms, a.error) AS c"};
 constexpr pg::Statement kFinishReserveBatch{
     "order_finish_reserve_batch",
-    "SELECT a.ord, f.applied, f.status, f.response_status, f.body "
-    "FROM unnest($1::uuid[], $2::bool[], $3::jsonb[], $4::bigint[], $5::text[], $6::int[], $7::text[]) "
-    "     WITH ORDINALITY AS a(id, confirmed, items, total, reason, problem_status, problem, ord) "
-    "CROSS JOIN LATERAL finish_reserve(a.id, a.confirmed, a.items, a.total, a.reason, a.problem_status, "
-    "                                  a.problem) AS f"};
+    "SELECT ord, applied, status, response_status, body "
+    "FROM finish_reserve_batch($1::uuid[], $2::bool[], $3::jsonb[], $4::bigint[], $5::text[], $6::int[], $7::text[])"};
 constexpr pg::Statement kFinishReserve{
     "order_finish_reserve",
     "SELECT applied, status, response_status, body "
