@@ -67,6 +67,16 @@ std::int64_t CircuitBreaker::SecondAt(core::Clock::TimePoint now) const {
     return std::max<std::int64_t>(0, std::chrono::floor<std::chrono::seconds>(now - origin_).count());
 }
 
+std::int64_t CircuitBreaker::StartedIn(core::Clock::TimePoint now, std::chrono::nanoseconds duration) const {
+    // A time-based window files each outcome under the second its call started, so a call that timed out after
+    // 2 s counts with the calls sent alongside it, not with those sent 2 s later; the successes and failures of one
+    // moment then leave the window together. A call older than the window counts in its oldest second.
+    const auto ended = SecondAt(now);
+    if (config_.window_type != CircuitBreakerConfig::WindowType::kTimeBased) return ended;
+    return std::max(SecondAt(now - std::chrono::duration_cast<core::Clock::TimePoint::duration>(duration)),
+                    ended - config_.window_size + 1);
+}
+
 bool CircuitBreaker::ReachesThreshold(const Counts& counts) const {
     return counts.calls > 0 && (Percent(counts.failed, counts.calls) >= config_.failure_rate_threshold ||
                                 Percent(counts.slow, counts.calls) >= config_.slow_call_rate_threshold);
@@ -135,13 +145,12 @@ void CircuitBreaker::OnOutcome(bool failed, std::chrono::nanoseconds duration) {
         switch (state_) {
             case BreakerState::kClosed: {
                 const auto second = SecondAt(now);
-                window_->Record(second, failed, slow);
+                window_->Record(StartedIn(now, duration), failed, slow);
                 const auto sum = window_->Sum(second);
                 const Counts counts{sum.calls, sum.failed, sum.slow};
-                // Only a call that went badly can open the breaker. A timeout is recorded when it expires, seconds
-                // after the calls sent with it, so once load stops a time window can read over the threshold only
-                // because the successes aged out before the late failures did; the next call — fine, against a
-                // dependency that has recovered — must not open the breaker on that stale reading.
+                // Only a call that went badly can open the breaker: a call that went well is no evidence against the
+                // dependency, whatever the window reads (a count window still files timeouts as they expire, seconds
+                // after the calls sent with them).
                 if ((failed || slow) && counts.calls >= minimum_calls_ && ReachesThreshold(counts)) {
                     TransitionTo(BreakerState::kOpen, now, pending, counts);
                 }

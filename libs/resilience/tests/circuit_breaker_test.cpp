@@ -27,6 +27,14 @@ CircuitBreakerConfig SmallConfig() {
     return config;
 }
 
+/// SmallConfig with a window of the last 10 seconds.
+CircuitBreakerConfig TimeWindowConfig() {
+    auto config = SmallConfig();
+    config.window_type = WindowType::kTimeBased;
+    config.window_size = 10;
+    return config;
+}
+
 constexpr auto kFast = 10ms;
 constexpr auto kSlow = 200ms;
 
@@ -264,10 +272,8 @@ TEST(CircuitBreaker, HalfOpenIgnoresOutcomesWithNoTrialOutstanding) {
 
 TEST(CircuitBreaker, TimeBasedWindowForgetsOldOutcomes) {
     ManualClock clock;
-    auto config = SmallConfig();
-    config.window_type = WindowType::kTimeBased;
-    config.window_size = 10;  // seconds
-    CircuitBreaker breaker("inventory", config, clock);
+    CircuitBreaker breaker("inventory", TimeWindowConfig(), clock);
+    clock.Advance(500ms);  // calls of 10 ms in the middle of a second: each is filed under the second it started
     Fail(breaker, 4);
     clock.Advance(10s);
     EXPECT_EQ(breaker.GetSnapshot().buffered_calls, 0);
@@ -289,10 +295,7 @@ TEST(CircuitBreaker, TimeBasedWindowForgetsOldOutcomes) {
 
 TEST(CircuitBreaker, TimeBasedWindowCountsEverythingWithinIt) {
     ManualClock clock;
-    auto config = SmallConfig();
-    config.window_type = WindowType::kTimeBased;
-    config.window_size = 10;
-    CircuitBreaker breaker("inventory", config, clock);
+    CircuitBreaker breaker("inventory", TimeWindowConfig(), clock);
     for (int i = 0; i < 4; ++i) {
         Fail(breaker, 1);
         clock.Advance(2s);
@@ -306,20 +309,48 @@ TEST(CircuitBreaker, ASuccessNeverOpensItEvenWhenTheWindowStillReadsOverTheThres
     // 2026-12-06: after a gremlin run the successes, recorded as they answered, aged out of the time window before
     // the timeouts recorded 2 s later; the next call, a success against a recovered dependency, read 107 failed of
     // 206 and opened the breaker, so the following clean run was answered 202 for 5 s.
+    // Timeouts are now filed under the second their call started (next test); fast failures that come late still
+    // make such a reading.
     ManualClock clock;
-    auto config = SmallConfig();
-    config.window_type = WindowType::kTimeBased;
-    config.window_size = 10;
-    CircuitBreaker breaker("inventory", config, clock);
+    CircuitBreaker breaker("inventory", TimeWindowConfig(), clock);
+    clock.Advance(500ms);
     Succeed(breaker, 6);
     clock.Advance(2s);
-    Fail(breaker, 5);  // the late timeouts: 5 of 11, 45 %
+    Fail(breaker, 5);  // late failures: 5 of 11, 45 %
     ASSERT_EQ(breaker.State(), BreakerState::kClosed);
     clock.Advance(9s);  // the successes left the window, the failures did not
     EXPECT_DOUBLE_EQ(breaker.GetSnapshot().failure_rate, 100);
     Succeed(breaker, 1);  // 5 of 6 failed in the window, but this call went well
     EXPECT_EQ(breaker.State(), BreakerState::kClosed);
     Fail(breaker, 1);  // a failure still opens it on the window as it stands: 6 of 7
+    EXPECT_EQ(breaker.State(), BreakerState::kOpen);
+}
+
+TEST(CircuitBreaker, ATimeWindowFilesATimeoutUnderTheSecondItsCallStarted) {
+    // The root of the stale reading above: a timeout reported 2 s after its call went out is filed with the calls
+    // sent alongside it, so the successes and failures of one moment leave the window together.
+    ManualClock clock;
+    CircuitBreaker breaker("inventory", TimeWindowConfig(), clock);
+    clock.Advance(500ms);
+    Succeed(breaker, 6);
+    clock.Advance(2s);
+    Fail(breaker, 5, 2s);  // the calls sent with the successes, timed out: 5 of 11
+    ASSERT_EQ(breaker.State(), BreakerState::kClosed);
+    EXPECT_EQ(breaker.GetSnapshot().buffered_calls, 11);
+    clock.Advance(9s);  // 11.5 s: all of second 0 has left the window
+    EXPECT_EQ(breaker.GetSnapshot().buffered_calls, 0);
+    EXPECT_DOUBLE_EQ(breaker.GetSnapshot().failure_rate, -1);
+    Fail(breaker, 4);  // four fresh failures are fewer than the minimum of five
+    EXPECT_EQ(breaker.State(), BreakerState::kClosed);
+    Fail(breaker, 1);
+    EXPECT_EQ(breaker.State(), BreakerState::kOpen);
+}
+
+TEST(CircuitBreaker, ACallLongerThanTheTimeWindowCountsInItsOldestSecond) {
+    ManualClock clock;
+    CircuitBreaker breaker("inventory", TimeWindowConfig(), clock);
+    clock.Advance(30s);
+    Fail(breaker, 5, 25s);  // started before the window's oldest second: still counted, and it opens the breaker
     EXPECT_EQ(breaker.State(), BreakerState::kOpen);
 }
 

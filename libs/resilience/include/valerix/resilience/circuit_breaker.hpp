@@ -134,6 +134,7 @@ class CircuitBreaker {
 
     void OnOutcome(bool failed, std::chrono::nanoseconds duration);
     std::int64_t SecondAt(core::Clock::TimePoint now) const;
+    std::int64_t StartedIn(core::Clock::TimePoint now, std::chrono::nanoseconds duration) const;
     bool ReachesThreshold(const Counts& counts) const;
     // requires mutex_; `decided_by` are the outcomes behind the transition
     void TransitionTo(BreakerState to, core::Clock::TimePoint now, Pending& pending, const Counts& decided_by);
