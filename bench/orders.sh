@@ -9,7 +9,8 @@
 #      the web gateway (:8080), which proxies POST /api/v1/orders to order-service;
 #   4b. the latency gremlin (every 5th inventory call +3 s) at the first share: p50 of the orders it did not delay
 #      (answered within 1 s) against the clean run's p50;
-#   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING);
+#   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING); then the same SQL
+#      without the service: pgbench -R of create_order_deferred, one order per transaction, on a schema copy;
 #   6. reconciler drain: N PENDING orders (created while inventory is down), inventory started, seconds until the
 #      reconciler has finished them all.
 # Writes one JSON file to --out and prints a summary table. Restores the stack on exit (inventory started, chaos
@@ -186,6 +187,20 @@ lg --scenario seed-products "${CATALOG[@]}" --token-file "$TOKEN_FILE" --concurr
   sed 's/^/    /'
 [[ $($REPORT field "$WORK/seed.json" errors) == 0 ]] || die "seeding failed (see above)"
 
+# Schema copies for pgbench: it writes there, never into the stack's own tables (see the pgbench part).
+PG_PW=$(cat "$DATA/secrets/postgres-password")
+admin_sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$DATA/run" -p "$1" -U postgres -d "$2" "${@:3}"; }
+bench_db() {  # PORT SOURCE COPY [TABLE whose rows are copied too ...]
+  local port=$1 src=$2 dst=$3 t
+  admin_sql "$port" postgres -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $dst" >/dev/null
+  pg_dump -h "$DATA/run" -p "$port" -U postgres --schema-only --no-owner --no-privileges "$src" |
+    admin_sql "$port" "$dst" >/dev/null || die "could not copy the schema of $src into $dst"
+  for t in "${@:4}"; do
+    pg_dump -h "$DATA/run" -p "$port" -U postgres --data-only --table="$t" "$src" |
+      admin_sql "$port" "$dst" >/dev/null || die "could not copy table $t into $dst"
+  done
+}
+
 if wants pgbench; then
   # One order = one pass of order_db.pgbench (create_order, finish_reserve: two transactions) and one of
   # inventory_db.pgbench (reserve_stock). pgbench talks to one database, so the two parts run as two pgbench
@@ -196,18 +211,6 @@ if wants pgbench; then
   # pgbench writes into copies of the two schemas (plus the seeded catalog) on the same clusters, never into the
   # stack's own tables: a replayed order has no reservation in the other database, so in order_db/inventory_db its
   # rows would break the invariants of the design (and a later chaos scenario on this stack would report them).
-  PG_PW=$(cat "$DATA/secrets/postgres-password")
-  admin_sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$DATA/run" -p "$1" -U postgres -d "$2" "${@:3}"; }
-  bench_db() {  # PORT SOURCE COPY [TABLE whose rows are copied too ...]
-    local port=$1 src=$2 dst=$3 t
-    admin_sql "$port" postgres -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $dst" >/dev/null
-    pg_dump -h "$DATA/run" -p "$port" -U postgres --schema-only --no-owner --no-privileges "$src" |
-      admin_sql "$port" "$dst" >/dev/null || die "could not copy the schema of $src into $dst"
-    for t in "${@:4}"; do
-      pg_dump -h "$DATA/run" -p "$port" -U postgres --data-only --table="$t" "$src" |
-        admin_sql "$port" "$dst" >/dev/null || die "could not copy table $t into $dst"
-    done
-  }
   bench_db 5432 order_db order_db_pgbench
   bench_db 5433 inventory_db inventory_db_pgbench products
   echo "    pgbench runs on order_db_pgbench and inventory_db_pgbench (schema copies; dropped afterwards)"
@@ -397,6 +400,19 @@ if wants fastfail || wants drain; then
     echo "    breaker refused $((refused_after - refused_before)) calls during the run; state now $(breaker_field state)"
     [[ $($REPORT field "$WORK/fastfail.json" status) =~ ^\{\"202\":\ [0-9]+\}$ ]] ||
       die "creates during the fast-fail run were not all 202 PENDING: $($REPORT field "$WORK/fastfail.json" status)"
+
+    # The same SQL without the service: create_order_deferred, one order per transaction, at the same rate from
+    # pgbench (-R, latency from the scheduled start, as valerix-loadgen measures), on a schema copy of order_db.
+    say "Breaker fast-fail, the database alone: pgbench -R $FASTFAIL_RATE of create_order_deferred for 5 s"
+    bench_db 5432 order_db order_db_pgbench
+    rm -rf "$WORK/ffpg" && mkdir -p "$WORK/ffpg"
+    (cd "$WORK/ffpg" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p 5432 -U postgres -n -M prepared -c 4 -j 2 \
+      -R "$FASTFAIL_RATE" -T 5 -l -D skus="$SKUS" -D width="$WIDTH" -f "$ROOT/bench/order_db_deferred.pgbench" \
+      order_db_pgbench >"$WORK/ffpg.txt" 2>&1) || { cat "$WORK/ffpg.txt" >&2; die "pgbench of create_order_deferred failed"; }
+    admin_sql 5432 postgres -c "DROP DATABASE IF EXISTS order_db_pgbench" >/dev/null
+    $REPORT pgbench-log "$FASTFAIL_RATE" 4 "$WORK/ffpg" >"$WORK/fastfail_pgbench.json" ||
+      die "could not read the pgbench log in $WORK/ffpg"
+    echo "    $($REPORT field "$WORK/fastfail_pgbench.json" summary)"
   fi
 
   if wants drain; then

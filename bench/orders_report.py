@@ -6,6 +6,8 @@ the run's JSON and summary table. Standard library only.
   orders_report.py procs NAME=PID[+] ...       JSON {NAME: {"cpu_s", "rss_peak_mb"}}; PID+ adds the PID's children
   orders_report.py cpudelta BEFORE AFTER N    JSON CPU seconds per 1,000 orders between two `procs` snapshots
   orders_report.py summary DIR OUT_FILE        assemble DIR/*.json into OUT_FILE and print the summary table
+  orders_report.py pgbench-log RATE CLIENTS DIR  JSON latency percentiles of the pgbench -l logs in DIR (from each
+                                               transaction's scheduled start, as pgbench -R measures)
 """
 import json
 import os
@@ -92,6 +94,36 @@ def load(directory, name):
         return None
     with open(path) as f:
         return json.load(f)
+
+
+def pgbench_log(rate, clients, directory):
+    """The pgbench per-transaction logs in DIR (client transaction latency_us script epoch_s epoch_us [lag_us])."""
+    latencies, ends = [], []
+    for name in os.listdir(directory):
+        with open(os.path.join(directory, name)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 6:
+                    continue
+                latencies.append(int(parts[2]) / 1000.0)
+                ends.append(int(parts[4]) + int(parts[5]) / 1e6)
+    if not latencies:
+        raise ValueError(f"no pgbench log lines in {directory}")
+    latencies.sort()
+
+    def at(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    span = max(ends) - min(ends) or 1.0
+    result = {"tool": "pgbench", "sql": "create_order_deferred, one order per transaction", "target_rate": rate,
+              "clients": clients, "transactions": len(latencies), "achieved_per_s": round(len(latencies) / span, 1),
+              "latency_ms": {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "p99_9": at(0.999),
+                             "max": latencies[-1]}}
+    lat = result["latency_ms"]
+    result["summary"] = (f"PostgreSQL alone at {rate:,.1f}/s ({clients} clients): p50 {lat['p50']:.2f} / "
+                         f"p99 {lat['p99']:.2f} ms, p99.9 {lat['p99_9']:.2f}, max {lat['max']:.2f} ms, "
+                         f"{result['achieved_per_s']:,.1f}/s achieved")
+    return result
 
 
 def fmt(value, digits=1):
@@ -223,6 +255,15 @@ def summary(directory, out_file):
         rows.append((f"breaker open: create ({fmt(fast['target_rate'])}/s)",
                      f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
                      f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, status {fast['status']}"))
+    alone = load(directory, "fastfail_pgbench")
+    if alone:
+        result["breaker_fast_fail_database_alone"] = alone
+        lat = alone["latency_ms"]
+        rows.append((f"  the same SQL, PostgreSQL alone ({fmt(alone['target_rate'])}/s)",
+                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms; pgbench -R, {alone['clients']} "
+                     f"clients, create_order_deferred one order per transaction, "
+                     f"{fmt(alone['achieved_per_s'])}/s achieved"))
     fill = load(directory, "pending_fill")
     if fill:
         result["pending_fill"] = fill
@@ -257,6 +298,8 @@ def main(argv):
         print(json.dumps(procs(argv[2:])))
     elif len(argv) == 5 and argv[1] == "cpudelta":
         print(json.dumps(cpu_delta(argv[2], argv[3], int(argv[4]))))
+    elif len(argv) == 5 and argv[1] == "pgbench-log":
+        print(json.dumps(pgbench_log(float(argv[2]), int(argv[3]), argv[4])))
     elif len(argv) == 4 and argv[1] == "summary":
         summary(argv[2], argv[3])
     else:
