@@ -248,22 +248,21 @@ def summary(directory, out_file):
                                + ("" if set(e["clean_status"]) <= {"201"} else f" (clean run {e['clean_status']})")
                                for e in entries)))
 
+    def tail_row(title, run, detail):
+        lat = run["latency_ms"]
+        rows.append((f"{title} ({fmt(run['target_rate'])}/s)", f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms{detail}"))
+
     fast = load(directory, "fastfail")
     if fast:
         result["breaker_fast_fail"] = fast
-        lat = fast["latency_ms"]
-        rows.append((f"breaker open: create ({fmt(fast['target_rate'])}/s)",
-                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
-                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, status {fast['status']}"))
+        tail_row("breaker open: create", fast, f", status {fast['status']}")
     alone = load(directory, "fastfail_pgbench")
     if alone:
         result["breaker_fast_fail_database_alone"] = alone
-        lat = alone["latency_ms"]
-        rows.append((f"  the same SQL, PostgreSQL alone ({fmt(alone['target_rate'])}/s)",
-                     f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
-                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms; pgbench -R, {alone['clients']} "
-                     f"clients, create_order_deferred one order per transaction, "
-                     f"{fmt(alone['achieved_per_s'])}/s achieved"))
+        tail_row("  the same SQL, PostgreSQL alone", alone,
+                 f"; pgbench -R, {alone['clients']} clients, create_order_deferred one order per transaction, "
+                 f"{fmt(alone['achieved_per_s'])}/s achieved")
     fill = load(directory, "pending_fill")
     if fill:
         result["pending_fill"] = fill
