@@ -17,6 +17,8 @@
 # off). See docs/benchmarks.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 cd "$ROOT"
 DATA="${VALERIX_DATA_DIR:-/var/lib/valerix}"
 
@@ -94,11 +96,7 @@ if { wants open || wants gateway || wants gremlin; } && ! wants saturation; then
 fi
 
 ((EUID == 0)) || die "run as root (psql over the PostgreSQL socket, ./valerix ctl)"
-if [[ -z $LOADGEN ]]; then
-  for candidate in build-bench/bench/loadgen/valerix-loadgen build/bench/loadgen/valerix-loadgen; do
-    [[ -x $candidate ]] && { LOADGEN=$candidate; break; }
-  done
-fi
+[[ -n $LOADGEN ]] || LOADGEN=$(valerix_loadgen "$ROOT")
 [[ -n $LOADGEN && -x $LOADGEN ]] ||
   die "valerix-loadgen not found; build it: cmake -S . -B build-bench -G Ninja && ninja -C build-bench valerix-loadgen"
 for tool in pgbench psql curl awk; do command -v $tool >/dev/null || die "$tool is missing: ./valerix deps"; done

@@ -9,6 +9,8 @@
 # Seeds nothing: run bench/orders.sh once (or the seed-products scenario) so the BENCH- catalog exists.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 DATA=${VALERIX_DATA_DIR:-/var/lib/valerix}
 RATE=500 SECONDS_=20 LABEL=run SKUS=10000
 while (($#)); do
@@ -21,10 +23,7 @@ while (($#)); do
     *) echo "wal_per_order.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-LOADGEN=
-for candidate in build-bench/bench/loadgen/valerix-loadgen build/bench/loadgen/valerix-loadgen; do
-  [[ -x $ROOT/$candidate ]] && { LOADGEN=$ROOT/$candidate; break; }
-done
+LOADGEN=$(valerix_loadgen "$ROOT")
 [[ -n $LOADGEN ]] || { echo "wal_per_order.sh: valerix-loadgen not built (./valerix build)" >&2; exit 1; }
 WIDTH=${#SKUS}; ((WIDTH < 4)) && WIDTH=4
 q() { psql -X -q -At -h "$DATA/run" -p "$1" -U postgres "$2" -c "$3"; }
