@@ -244,19 +244,10 @@ TEST_F(OrderTest, ABatchOfFinishedReservationsAnswersEachOrderAsItsOwnFinishWoul
 TEST_F(OrderTest, BatchFunctionsFindRowsByIndexWithPlansMadeOnEmptyTables) {
     // On a fresh stack PL/pgSQL plans the batch functions' statements while the tables are empty and keeps generic
     // plans: a table joined to unnest() was then a sequential scan (a fresh stack ran at half speed until autovacuum
-    // analyzed), and a join with `= ANY` on both sides ran the ANY once per row (quadratic index scans). Empty,
-    // never-analyzed temporary copies of the tables come first in the search path, so the functions are planned
-    // against them, generically; the transaction's own table statistics count the scans.
+    // analyzed), and a join with `= ANY` on both sides ran the ANY once per row (quadratic index scans).
     constexpr int kOrders = 24;
-    auto rows = postgres_->Query(
-        "order_db",
-        "BEGIN; "
-        "CREATE TEMP TABLE idempotency_keys (LIKE public.idempotency_keys INCLUDING ALL); "
-        "CREATE TEMP TABLE orders (LIKE public.orders INCLUDING ALL); "
-        "CREATE TEMP TABLE inventory_intents (LIKE public.inventory_intents INCLUDING ALL); "
-        "SET LOCAL plan_cache_mode = force_generic_plan; "
-        // Building the copies' indexes counts as sequential scans: what the functions do is counted from here.
-        "CREATE TEMP TABLE before AS SELECT relid, seq_scan, idx_scan FROM pg_stat_xact_user_tables; "
+    auto rows = ScansWithPlansMadeOnFreshTables(
+        *postgres_, "order_db", {"idempotency_keys", "orders", "inventory_intents"}, "",
         "CREATE TEMP TABLE g AS SELECT gen_random_uuid() AS id, gen_random_uuid()::text AS key "
         "FROM generate_series(1, " + std::to_string(kOrders) + "); "
         "CREATE TEMP TABLE c AS SELECT * FROM create_order_batch("
@@ -266,12 +257,8 @@ TEST_F(OrderTest, BatchFunctionsFindRowsByIndexWithPlansMadeOnEmptyTables) {
         "CREATE TEMP TABLE f AS SELECT * FROM finish_reserve_batch("
         "  (SELECT array_agg(id ORDER BY id) FROM g), (SELECT array_agg(true) FROM g), "
         "  (SELECT array_agg('[]'::jsonb) FROM g), (SELECT array_agg(5::bigint) FROM g), "
-        "  (SELECT array_agg(''::text) FROM g), (SELECT array_agg(201) FROM g), (SELECT array_agg(''::text) FROM g)); "
-        "SELECT s.relname, s.seq_scan - b.seq_scan, coalesce(s.idx_scan, 0) - coalesce(b.idx_scan, 0), "
-        "       (SELECT count(*) FROM c WHERE outcome = 'created'), (SELECT count(*) FROM f WHERE applied) "
-        "FROM pg_stat_xact_user_tables s JOIN before b USING (relid) "
-        "WHERE s.relid IN ('pg_temp.idempotency_keys'::regclass, "
-        "  'pg_temp.orders'::regclass, 'pg_temp.inventory_intents'::regclass) ORDER BY s.relname");
+        "  (SELECT array_agg(''::text) FROM g), (SELECT array_agg(201) FROM g), (SELECT array_agg(''::text) FROM g))",
+        "(SELECT count(*) FROM c WHERE outcome = 'created'), (SELECT count(*) FROM f WHERE applied)");
     ASSERT_EQ(rows.size(), 3u);
     for (const auto& row : rows) {
         SCOPED_TRACE(row[0]);
@@ -395,7 +382,9 @@ TEST_F(OrderTest, ListsNewestFirstWithCursorsAndStatusFilter) {
         auto page = ParseObject(order_->Client().Request("GET", target).body);
         for (const auto& order : page.at("orders").as_array()) {
             std::string created(order.at("created_at").as_string());
-            if (!previous_created.empty()) EXPECT_LE(created, previous_created) << "newest first";
+            if (!previous_created.empty()) {
+                EXPECT_LE(created, previous_created) << "newest first";
+            }
             previous_created = created;
             EXPECT_TRUE(all.insert(std::string(order.at("id").as_string())).second) << "no order twice";
         }

@@ -139,6 +139,27 @@ std::string InventoryViolations(testing::PostgresServer& postgres, const std::st
     return out;
 }
 
+std::vector<std::vector<std::string>> ScansWithPlansMadeOnFreshTables(testing::PostgresServer& postgres,
+                                                                      const std::string& db,
+                                                                      const std::vector<std::string>& tables,
+                                                                      const std::string& fill, const std::string& work,
+                                                                      const std::string& checks) {
+    std::string sql = "BEGIN; ";
+    std::string relids;
+    for (const auto& table : tables) {
+        sql += "CREATE TEMP TABLE " + table + " (LIKE public." + table + " INCLUDING ALL); ";
+        relids += (relids.empty() ? "'pg_temp." : ", 'pg_temp.") + table + "'::regclass";
+    }
+    // Building and filling the copies counts as scans: what the work does is counted from the snapshot on.
+    if (!fill.empty()) sql += fill + "; ";
+    sql += "SET LOCAL plan_cache_mode = force_generic_plan; "
+           "CREATE TEMP TABLE scans_before AS SELECT relid, seq_scan, idx_scan FROM pg_stat_xact_user_tables; " +
+           work + "; SELECT s.relname, s.seq_scan - b.seq_scan, coalesce(s.idx_scan, 0) - coalesce(b.idx_scan, 0), " +
+           checks + " FROM pg_stat_xact_user_tables s JOIN scans_before b USING (relid) WHERE s.relid IN (" + relids +
+           ") ORDER BY s.relname";
+    return postgres.Query(db, sql);
+}
+
 std::string CrossServiceViolations(testing::PostgresServer& postgres) {
     // Both databases live on the same test server; dblink is not assumed, so compare in C++.
     auto orders = postgres.Query("order_db",

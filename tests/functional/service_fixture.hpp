@@ -67,4 +67,15 @@ std::string InventoryViolations(testing::PostgresServer& postgres, const std::st
 /// Violations of the cross-service invariants of DESIGN.md §3 (orders vs reservations), as text.
 std::string CrossServiceViolations(testing::PostgresServer& postgres);
 
+/// Table scans made by `work` with the plans a PL/pgSQL function would keep from a fresh stack. In one transaction,
+/// empty, never-analyzed temporary copies of `tables` come first in the search path, `fill` (if any) puts rows in them, every
+/// plan is generic (`force_generic_plan`), and then `work` runs; the transaction's own statistics count its scans.
+/// One row per table, by name: {name, sequential scans, index scans, then the columns of `checks`}, a SELECT list
+/// evaluated after the work (e.g. counts of a temporary table the work filled).
+std::vector<std::vector<std::string>> ScansWithPlansMadeOnFreshTables(testing::PostgresServer& postgres,
+                                                                      const std::string& db,
+                                                                      const std::vector<std::string>& tables,
+                                                                      const std::string& fill, const std::string& work,
+                                                                      const std::string& checks);
+
 }  // namespace valerix::functional

@@ -169,7 +169,9 @@ TEST_F(WebTest, ADownServiceIsAFast503AndShowsInTheSnapshot) {
     std::this_thread::sleep_for(700ms);
     auto snapshot = ParseObject(web_->Client().Request("GET", "/api/v1/system").body);
     for (const auto& component : snapshot.at("components").as_array()) {
-        if (component.at("name").as_string() == "inventory") EXPECT_EQ(component.at("status").as_string(), "down");
+        if (component.at("name").as_string() == "inventory") {
+            EXPECT_EQ(component.at("status").as_string(), "down");
+        }
     }
     EXPECT_EQ(web_->Client().Request("GET", "/health").status, 503);
     inventory_->Start();
