@@ -7,6 +7,9 @@
 #      searched down from the closed-loop figure in 10 % steps;
 #   4. open loop at shares of the open-loop saturation (default 50 %): p50/p99/p99.9; the first share also through
 #      the web gateway (:8080), which proxies POST /api/v1/orders to order-service;
+#   4a. the same rate from both sides: half the database-only ceiling of step 2, offered to the service (open loop)
+#      and, without it, to both databases' parts of the order (pgbench -R, a 3 s warm-up dropped): the latency the
+#      database alone has at half its own capacity, against the service's end-to-end latency at that rate;
 #   4b. the latency gremlin (every 5th inventory call +3 s) at the first share: p50 of the orders it did not delay
 #      (answered within 1 s) against the clean run's p50;
 #   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING); then the same SQL
@@ -38,8 +41,8 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
                       open-loop run): one pair's ratio moves 1.0-1.9 x run to run here, the median is the figure
   --fastfail-rate R   open-loop creates per second while the breaker is open (default: the first
                       --levels share of the uniform saturation, or 100 without a saturation run)
-  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,gateway,gremlin,
-                      fastfail,drain
+  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,dbhalf,gateway,gremlin,
+                      fastfail,drain (dbhalf needs pgbench in the same run)
   --out DIR           where the JSON goes (default /tmp)
   --loadgen PATH      valerix-loadgen binary (default build-bench/, then build/)
 EOF
@@ -54,7 +57,7 @@ PG_CLIENTS="16 32"
 DRAIN_ORDERS=10000
 GREMLIN_PAIRS=3
 FASTFAIL_RATE=""
-ONLY="pgbench,saturation,open,gateway,gremlin,fastfail,drain"
+ONLY="pgbench,saturation,open,dbhalf,gateway,gremlin,fastfail,drain"
 OUT=/tmp
 LOADGEN=""
 while (($#)); do
@@ -89,7 +92,7 @@ for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVE
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
 for part in ${ONLY//,/ }; do
-  [[ $part =~ ^(pgbench|saturation|open|gateway|gremlin|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
+  [[ $part =~ ^(pgbench|saturation|open|dbhalf|gateway|gremlin|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
 done
 if { wants open || wants gateway || wants gremlin; } && ! wants saturation; then
   die "--only open/gateway/gremlin need saturation too (the rates are shares of it)"
@@ -327,6 +330,41 @@ if wants open && [[ -n $SATURATION ]]; then
   done
 fi
 
+if wants dbhalf && [[ -f $WORK/pgbench.json ]]; then
+  # The latency target is a share of the service's own saturation, which is several times the database-only
+  # ceiling; here both sides get the same rate, half of that ceiling, so the service's latency has a reference:
+  # what PostgreSQL alone answers at half its own capacity on this machine, at this moment.
+  HALF=$($PY -c "print(round($($REPORT field "$WORK/pgbench.json" best_orders_per_s) / 2, 1))")
+  say "Half the database-only ceiling, $HALF orders/s: the service (open loop, ${SECONDS_PER_RUN}s)"
+  lg --scenario orders "${CATALOG[@]}" --rate "$HALF" --duration "$SECONDS_PER_RUN" --warmup 1 --label dbhalf \
+    --json "$WORK/dbhalf_service.json" | sed 's/^/    /'
+  check_not_restarted
+  say "Half the database-only ceiling, $HALF orders/s: PostgreSQL alone (pgbench -R, 4 clients per database," \
+    "3 + ${SECONDS_PER_RUN}s)"
+  bench_db 5432 order_db order_db_pgbench
+  bench_db 5433 inventory_db inventory_db_pgbench products
+  rm -rf "$WORK/halfpg" && mkdir -p "$WORK/halfpg/order_db" "$WORK/halfpg/inventory_db"
+  half_pgbench() {  # PORT DB SCRIPT
+    (cd "$WORK/halfpg/$2" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p "$1" -U postgres -n -M prepared -c 4 -j 2 \
+      -R "$HALF" -T $((SECONDS_PER_RUN + 3)) -l -D skus="$SKUS" -D width="$WIDTH" -f "$ROOT/bench/$3" \
+      "$2_pgbench" >"$WORK/halfpg/$2.txt" 2>&1) || { cat "$WORK/halfpg/$2.txt" >&2; die "pgbench -R on $2 failed"; }
+  }
+  half_pgbench 5432 order_db order_db.pgbench &
+  order_job=$!
+  half_pgbench 5433 inventory_db inventory_db.pgbench &
+  inventory_job=$!
+  wait $order_job
+  wait $inventory_job
+  admin_sql 5432 postgres -c "DROP DATABASE IF EXISTS order_db_pgbench" >/dev/null
+  admin_sql 5433 postgres -c "DROP DATABASE IF EXISTS inventory_db_pgbench" >/dev/null
+  $REPORT pgbench-log "$HALF" 4 "$WORK/halfpg/order_db" 3 "order_db's part: create_order, finish_reserve" \
+    >"$WORK/dbhalf_order_db.json" || die "could not read the pgbench log in $WORK/halfpg/order_db"
+  $REPORT pgbench-log "$HALF" 4 "$WORK/halfpg/inventory_db" 3 "inventory_db's part: reserve_stock" \
+    >"$WORK/dbhalf_inventory_db.json" || die "could not read the pgbench log in $WORK/halfpg/inventory_db"
+  echo "    $($REPORT field "$WORK/dbhalf_order_db.json" summary)"
+  echo "    $($REPORT field "$WORK/dbhalf_inventory_db.json" summary)"
+fi
+
 if wants gateway && [[ -n $SATURATION ]]; then
   level=${LEVELS%% *}
   rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
@@ -378,7 +416,7 @@ if wants fastfail || wants drain; then
   ORDER_PID_NOW=$(ctl pid order)
 
   say "Tripping the breaker: creates until GET /api/v1/resilience says open"
-  for attempt in $(seq 1 30); do
+  for _ in $(seq 1 30); do
     [[ $(breaker_field state) == open ]] && break
     lg --scenario orders "${CATALOG[@]}" --concurrency 4 --requests 8 >/dev/null
   done

@@ -6,8 +6,11 @@ the run's JSON and summary table. Standard library only.
   orders_report.py procs NAME=PID[+] ...       JSON {NAME: {"cpu_s", "rss_peak_mb"}}; PID+ adds the PID's children
   orders_report.py cpudelta BEFORE AFTER N    JSON CPU seconds per 1,000 orders between two `procs` snapshots
   orders_report.py summary DIR OUT_FILE        assemble DIR/*.json into OUT_FILE and print the summary table
-  orders_report.py pgbench-log RATE CLIENTS DIR  JSON latency percentiles of the pgbench -l logs in DIR (from each
-                                               transaction's scheduled start, as pgbench -R measures)
+  orders_report.py pgbench-log RATE CLIENTS DIR [SKIP_S [SQL]]
+                                               JSON latency percentiles of the pgbench -l logs in DIR (from each
+                                               transaction's scheduled start, as pgbench -R measures), without the
+                                               transactions that ended in the first SKIP_S seconds (a warm-up);
+                                               SQL names what the script ran
 """
 import json
 import os
@@ -96,31 +99,35 @@ def load(directory, name):
         return json.load(f)
 
 
-def pgbench_log(rate, clients, directory):
-    """The pgbench per-transaction logs in DIR (client transaction latency_us script epoch_s epoch_us [lag_us])."""
-    latencies, ends = [], []
+def pgbench_log(rate, clients, directory, skip_s=0.0, sql="create_order_deferred, one order per transaction"):
+    """The pgbench per-transaction logs in DIR (client transaction latency_us script epoch_s epoch_us [lag_us]; the
+    time is when the transaction ended), without those that ended in the first skip_s seconds of the run."""
+    rows = []  # (end, latency_ms)
     for name in os.listdir(directory):
         with open(os.path.join(directory, name)) as f:
             for line in f:
                 parts = line.split()
                 if len(parts) < 6:
                     continue
-                latencies.append(int(parts[2]) / 1000.0)
-                ends.append(int(parts[4]) + int(parts[5]) / 1e6)
-    if not latencies:
-        raise ValueError(f"no pgbench log lines in {directory}")
-    latencies.sort()
+                rows.append((int(parts[4]) + int(parts[5]) / 1e6, int(parts[2]) / 1000.0))
+    if rows:
+        start = min(end for end, _ in rows) + skip_s
+        rows = [row for row in rows if row[0] >= start]
+    if not rows:
+        raise ValueError(f"no pgbench log lines in {directory}" + (f" after the first {skip_s:g} s" if skip_s else ""))
+    latencies = sorted(latency for _, latency in rows)
+    ends = [end for end, _ in rows]
 
     def at(q):
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 
     span = max(ends) - min(ends) or 1.0
-    result = {"tool": "pgbench", "sql": "create_order_deferred, one order per transaction", "target_rate": rate,
-              "clients": clients, "transactions": len(latencies), "achieved_per_s": round(len(latencies) / span, 1),
+    result = {"tool": "pgbench", "sql": sql, "target_rate": rate, "clients": clients, "warm_up_dropped_s": skip_s,
+              "transactions": len(latencies), "achieved_per_s": round(len(latencies) / span, 1),
               "latency_ms": {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "p99_9": at(0.999),
                              "max": latencies[-1]}}
     lat = result["latency_ms"]
-    result["summary"] = (f"PostgreSQL alone at {rate:,.1f}/s ({clients} clients): p50 {lat['p50']:.2f} / "
+    result["summary"] = (f"PostgreSQL alone at {rate:,.1f}/s ({clients} clients, {sql}): p50 {lat['p50']:.2f} / "
                          f"p99 {lat['p99']:.2f} ms, p99.9 {lat['p99_9']:.2f}, max {lat['max']:.2f} ms, "
                          f"{result['achieved_per_s']:,.1f}/s achieved")
     return result
@@ -187,10 +194,28 @@ def summary(directory, out_file):
                 f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms, achieved "
                 f"{fmt(run['ok_per_s'])}/s, status {run['status']}, errors {run['errors']}")
 
+    def tail_row(title, run, detail):
+        lat = run["latency_ms"]
+        rows.append((f"{title} ({fmt(run['target_rate'])}/s)", f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
+                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms{detail}"))
+
     result["open_loop"] = {}
     for level, run in runs_by_level("open_"):
         result["open_loop"][level] = run
         rows.append(latency_row(f"open loop at {level} %", run))
+
+    half = load(directory, "dbhalf_service")
+    if half:
+        result["half_database_ceiling"] = {"service": half}
+        rows.append(latency_row("at half the pgbench ceiling: the service", half))
+        for db in ("order_db", "inventory_db"):
+            alone = load(directory, f"dbhalf_{db}")
+            if not alone:
+                continue
+            result["half_database_ceiling"][db] = alone
+            tail_row(f"  PostgreSQL alone, {alone['sql']}", alone,
+                     f"; pgbench -R, {alone['clients']} clients, first {fmt(alone['warm_up_dropped_s'], 0)} s "
+                     f"dropped, {fmt(alone['achieved_per_s'])}/s achieved")
 
     for level, run in runs_by_level("gateway_"):
         result.setdefault("gateway", {})[level] = run
@@ -248,11 +273,6 @@ def summary(directory, out_file):
                                + ("" if set(e["clean_status"]) <= {"201"} else f" (clean run {e['clean_status']})")
                                for e in entries)))
 
-    def tail_row(title, run, detail):
-        lat = run["latency_ms"]
-        rows.append((f"{title} ({fmt(run['target_rate'])}/s)", f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
-                     f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms{detail}"))
-
     fast = load(directory, "fastfail")
     if fast:
         result["breaker_fast_fail"] = fast
@@ -297,8 +317,11 @@ def main(argv):
         print(json.dumps(procs(argv[2:])))
     elif len(argv) == 5 and argv[1] == "cpudelta":
         print(json.dumps(cpu_delta(argv[2], argv[3], int(argv[4]))))
-    elif len(argv) == 5 and argv[1] == "pgbench-log":
-        print(json.dumps(pgbench_log(float(argv[2]), int(argv[3]), argv[4])))
+    elif 5 <= len(argv) <= 7 and argv[1] == "pgbench-log":
+        extra = {"skip_s": float(argv[5])} if len(argv) >= 6 else {}
+        if len(argv) == 7:
+            extra["sql"] = argv[6]
+        print(json.dumps(pgbench_log(float(argv[2]), int(argv[3]), argv[4], **extra)))
     elif len(argv) == 4 and argv[1] == "summary":
         summary(argv[2], argv[3])
     else:

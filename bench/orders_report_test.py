@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
 """Unit tests of bench/orders_report.py's parts that compute figures (run by CTest as bench.orders_report)."""
+import contextlib
+import io
+import json
 import os
 import sys
 import tempfile
@@ -35,6 +38,58 @@ class PgbenchLog(unittest.TestCase):
             open(os.path.join(directory, "pgbench_log.1"), "w").close()
             with self.assertRaises(ValueError):
                 orders_report.pgbench_log(500.0, 1, directory)
+
+    def test_transactions_that_ended_in_the_warm_up_are_dropped(self):
+        with tempfile.TemporaryDirectory() as directory:
+            # 100 transactions a second for 5 s: the first second's are slow (a cold start), the rest 1..400 ms.
+            latencies = [900_000] * 100 + [ms * 1000 for ms in range(1, 401)]
+            self.write_logs(directory, [latencies])
+            warm = orders_report.pgbench_log(100.0, 1, directory, skip_s=1.0, sql="order_db's part")
+            cold = orders_report.pgbench_log(100.0, 1, directory)
+        self.assertEqual(warm["transactions"], 400)
+        self.assertEqual(warm["latency_ms"]["max"], 400.0)
+        self.assertEqual(warm["latency_ms"]["p99"], 397.0)
+        self.assertEqual(cold["latency_ms"]["p99"], 900.0)
+        self.assertIn("order_db's part", warm["summary"])
+
+    def test_a_warm_up_longer_than_the_run_is_an_error(self):
+        with tempfile.TemporaryDirectory() as directory:
+            self.write_logs(directory, [[1000] * 50])
+            with self.assertRaises(ValueError):
+                orders_report.pgbench_log(100.0, 1, directory, skip_s=5.0)
+
+
+class Summary(unittest.TestCase):
+    def test_half_ceiling_rows_put_the_service_next_to_each_database_alone(self):
+        def run(rate, p50, p99):
+            return {"target_rate": rate, "ok_per_s": rate, "status": {"201": 10}, "errors": 0,
+                    "latency_ms": {"p50": p50, "p99": p99, "p99_9": p99, "max": p99}}
+
+        with tempfile.TemporaryDirectory() as directory:
+            files = {"dbhalf_service": run(300.0, 3.5, 20.0),
+                     "dbhalf_order_db": dict(run(300.0, 2.4, 13.5), sql="order_db's part", clients=4,
+                                             warm_up_dropped_s=3.0, achieved_per_s=299.0),
+                     "dbhalf_inventory_db": dict(run(300.0, 2.0, 9.1), sql="inventory_db's part", clients=4,
+                                                 warm_up_dropped_s=3.0, achieved_per_s=298.0)}
+            for name, value in files.items():
+                with open(os.path.join(directory, name + ".json"), "w") as f:
+                    json.dump(value, f)
+            out = os.path.join(directory, "result.json")
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                orders_report.summary(directory, out)
+            with open(out) as f:
+                result = json.load(f)
+        half = result["half_database_ceiling"]
+        self.assertEqual(half["service"]["latency_ms"]["p99"], 20.0)
+        self.assertEqual(half["order_db"]["latency_ms"]["p99"], 13.5)
+        self.assertEqual(half["inventory_db"]["latency_ms"]["p99"], 9.1)
+        lines = printed.getvalue().splitlines()
+        service = next(i for i, line in enumerate(lines) if "at half the pgbench ceiling: the service" in line)
+        self.assertIn("p50 3.50 / p99 20.00 ms", lines[service])
+        self.assertIn("order_db's part (300.0/s)", lines[service + 1])
+        self.assertIn("p99 13.50 ms", lines[service + 1])
+        self.assertIn("inventory_db's part", lines[service + 2])
 
 
 if __name__ == "__main__":
