@@ -160,6 +160,18 @@ std::vector<std::vector<std::string>> ScansWithPlansMadeOnFreshTables(testing::P
     return postgres.Query(db, sql);
 }
 
+std::string FunctionsWithoutPlanSettings(testing::PostgresServer& postgres, const std::string& db) {
+    auto rows = postgres.Query(db, R"sql(
+        SELECT p.oid::regprocedure::text
+        FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+        WHERE p.pronamespace = 'public'::regnamespace AND l.lanname = 'plpgsql'
+          AND NOT (coalesce(p.proconfig, '{}') @> ARRAY['plan_cache_mode=force_generic_plan', 'enable_seqscan=off'])
+        ORDER BY 1)sql");
+    std::string out;
+    for (const auto& row : rows) out += row[0] + "\n";
+    return out;
+}
+
 std::string CrossServiceViolations(testing::PostgresServer& postgres) {
     // Both databases live on the same test server; dblink is not assumed, so compare in C++.
     auto orders = postgres.Query("order_db",

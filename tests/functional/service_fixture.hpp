@@ -78,4 +78,9 @@ std::vector<std::vector<std::string>> ScansWithPlansMadeOnFreshTables(testing::P
                                                                       const std::string& fill, const std::string& work,
                                                                       const std::string& checks);
 
+/// The PL/pgSQL functions of `db` that do not carry both `plan_cache_mode = force_generic_plan` and
+/// `enable_seqscan = off` (order_db 0009, inventory_db 0007), one name per line; empty when all do. CREATE OR REPLACE
+/// FUNCTION without a SET clause drops a function's settings, which is what this catches.
+std::string FunctionsWithoutPlanSettings(testing::PostgresServer& postgres, const std::string& db);
+
 }  // namespace valerix::functional
