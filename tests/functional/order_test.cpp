@@ -187,6 +187,40 @@ TEST_F(OrderTest, ABatchOfCreatesAnswersEachOrderAsItsOwnCreateWould) {
     EXPECT_EQ(rows, want);
 }
 
+TEST_F(OrderTest, ABatchOfDeferredCreatesAnswersEachOrderAsItsOwnDeferredCreateWould) {
+    // Given delays and errors, create_order_batch (0010) writes with one statement per table what
+    // create_order_deferred writes for each order: the key with its 202, the order PENDING, the reserve intent due
+    // after the delay with the error. A key stored earlier with another body, or named twice in the batch, gets
+    // existing_key_answer's answer, as the single call would. In a transaction that is never committed.
+    auto stored = NewUuid();
+    ASSERT_EQ(Create(stored, OrderBody("carol", "O-MISSING-SKU", 1)).status, 422);
+    auto twice = NewUuid(), fresh = NewUuid();
+    auto rows = postgres_->Query(
+        "order_db",
+        "BEGIN; CREATE TEMP TABLE b AS SELECT * FROM create_order_batch(ARRAY['" + twice + "', '" + twice +
+            "', '" + stored + "', '" + fresh + "'], ARRAY['a', 'a', 'other body', 'b'], ARRAY[gen_random_uuid(), "
+            "gen_random_uuid(), gen_random_uuid(), gen_random_uuid()], ARRAY['c', 'c', 'c', 'c'], "
+            "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000], "
+            "ARRAY[60000, 60000, 60000, 60000], ARRAY['breaker open', 'breaker open', 'breaker open', 'no answer']); "
+        "SELECT b.ord, b.outcome, coalesce(b.response_status::text, '-'), "
+        "       b.order_id = (SELECT k.order_id FROM idempotency_keys k WHERE k.key = (ARRAY['" + twice + "', '" +
+            twice + "', '" + stored + "', '" + fresh + "'])[b.ord]), "
+        "       coalesce(b.body::json->>'status', '-'), coalesce(o.status, '-'), "
+        "       coalesce(k.response_status::text, '-'), coalesce(i.last_error, '-'), "
+        "       coalesce((i.next_attempt_at > now() + interval '59 seconds')::text, '-') "
+        "FROM b LEFT JOIN orders o ON o.id = b.order_id "
+        "LEFT JOIN idempotency_keys k ON k.order_id = b.order_id "
+        "LEFT JOIN inventory_intents i ON i.order_id = b.order_id AND i.kind = 'reserve' AND i.state = 'pending' "
+        "ORDER BY b.ord");
+    ASSERT_EQ(rows.size(), 4u);
+    const std::vector<std::vector<std::string>> want{
+        {"1", "deferred", "202", "t", "PENDING", "PENDING", "202", "breaker open", "true"},
+        {"2", "replay", "202", "t", "PENDING", "PENDING", "202", "breaker open", "true"},
+        {"3", "key_reused", "-", "t", "-", "REJECTED", "422", "-", "-"},
+        {"4", "deferred", "202", "t", "PENDING", "PENDING", "202", "no answer", "true"}};
+    EXPECT_EQ(rows, want);
+}
+
 TEST_F(OrderTest, ABatchOfFinishedReservationsAnswersEachOrderAsItsOwnFinishWould) {
     // finish_reserve_batch (0008) does each step once for the batch; every order still gets finish_reserve's answer:
     // confirmed, rejected, already decided (the stored answer), unknown (no row), and one order named twice in a
@@ -257,15 +291,21 @@ TEST_F(OrderTest, BatchFunctionsFindRowsByIndexWithPlansMadeOnEmptyTables) {
         "CREATE TEMP TABLE f AS SELECT * FROM finish_reserve_batch("
         "  (SELECT array_agg(id ORDER BY id) FROM g), (SELECT array_agg(true) FROM g), "
         "  (SELECT array_agg('[]'::jsonb) FROM g), (SELECT array_agg(5::bigint) FROM g), "
-        "  (SELECT array_agg(''::text) FROM g), (SELECT array_agg(201) FROM g), (SELECT array_agg(''::text) FROM g))",
-        "(SELECT count(*) FROM c WHERE outcome = 'created'), (SELECT count(*) FROM f WHERE applied)");
+        "  (SELECT array_agg(''::text) FROM g), (SELECT array_agg(201) FROM g), (SELECT array_agg(''::text) FROM g)); "
+        "CREATE TEMP TABLE d AS SELECT * FROM create_order_batch("
+        "  (SELECT array_agg(key || 'd' ORDER BY key) FROM g), (SELECT array_agg(key ORDER BY key) FROM g), "
+        "  (SELECT array_agg(gen_random_uuid()) FROM g), (SELECT array_agg('c'::text) FROM g), "
+        "  (SELECT array_agg('[]'::jsonb) FROM g), (SELECT array_agg(10000) FROM g), (SELECT array_agg(500) FROM g), "
+        "  (SELECT array_agg('breaker open'::text) FROM g))",
+        "(SELECT count(*) FROM c WHERE outcome = 'created') + (SELECT count(*) FROM d WHERE outcome = 'deferred'), "
+        "(SELECT count(*) FROM f WHERE applied)");
     ASSERT_EQ(rows.size(), 3u);
     for (const auto& row : rows) {
         SCOPED_TRACE(row[0]);
-        EXPECT_EQ(row[3], std::to_string(kOrders)) << "created";
+        EXPECT_EQ(row[3], std::to_string(2 * kOrders)) << "created, then created deferred";
         EXPECT_EQ(row[4], std::to_string(kOrders)) << "applied";
         EXPECT_EQ(row[1], "0") << "sequential scans";
-        EXPECT_LE(std::stoi(row[2]), 4 * kOrders) << "index scans: a few per order, not one per pair of orders";
+        EXPECT_LE(std::stoi(row[2]), 6 * kOrders) << "index scans: a few per order, not one per pair of orders";
     }
 }
 

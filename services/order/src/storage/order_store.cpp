@@ -15,20 +15,17 @@ constexpr pg::Statement kCreateDeferred{
     "order_create_deferred",
     "SELECT outcome, order_id, response_status, body "
     "FROM create_order_deferred($1, md5($2), $3::uuid, $4, $5::jsonb, $6::int, $7::int, $8)"};
-// The batch forms answer with ord, the row's position in the arrays. create_order_batch (0007) and finish_reserve_batch
-// (0008) do each step once for the whole batch; the deferred create calls its function once per row, in array order,
-// in one transaction.
+// The batch forms answer with ord, the row's position in the arrays. create_order_batch (0007; with the delays and
+// errors, the deferred create: 0010) and finish_reserve_batch (0008) do each step once for the whole batch.
 constexpr pg::Statement kCreateBatch{
     "order_create_batch",
     "SELECT ord, outcome, order_id, response_status, body "
     "FROM create_order_batch($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[])"};
 constexpr pg::Statement kCreateDeferredBatch{
     "order_create_deferred_batch",
-    "SELECT a.ord, c.outcome, c.order_id, c.response_status, c.body "
-    "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[], $7::int[], $8::text[]) "
-    "     WITH ORDINALITY AS a(key, fingerprint, id, customer, items, lease_ms, delay_ms, error, ord) "
-    "CROSS JOIN LATERAL create_order_deferred(a.key, md5(a.fingerprint), a.id, a.customer, a.items, a.lease_ms, "
-    "                                         a.delay_ms, a.error) AS c"};
+    "SELECT ord, outcome, order_id, response_status, body "
+    "FROM create_order_batch($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::int[], $7::int[], "
+    "                        $8::text[])"};
 constexpr pg::Statement kFinishReserveBatch{
     "order_finish_reserve_batch",
     "SELECT ord, applied, status, response_status, body "
