@@ -97,6 +97,9 @@ done
 if { wants open || wants gateway || wants gremlin; } && ! wants saturation; then
   die "--only open/gateway/gremlin need saturation too (the rates are shares of it)"
 fi
+if wants dbhalf && ! wants pgbench; then
+  die "--only dbhalf needs pgbench too (its rate is half the pgbench ceiling)"
+fi
 
 ((EUID == 0)) || die "run as root (psql over the PostgreSQL socket, ./valerix ctl)"
 [[ -n $LOADGEN ]] || LOADGEN=$(valerix_loadgen "$ROOT")
@@ -166,6 +169,11 @@ restore() {
     for _ in $(seq 1 100); do curl -fsS "$INVENTORY_URL/live" >/dev/null 2>&1 && break; sleep 0.1; done
   fi
   chaos_off 2>/dev/null || echo "orders.sh: could not turn chaos off" >&2
+  # The pgbench schema copies, should a part have stopped before dropping them (FORCE: a pgbench may still run).
+  if declare -F admin_sql >/dev/null; then
+    admin_sql 5432 postgres -c "DROP DATABASE IF EXISTS order_db_pgbench WITH (FORCE)" >/dev/null 2>&1 || true
+    admin_sql 5433 postgres -c "DROP DATABASE IF EXISTS inventory_db_pgbench WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
 }
 trap restore EXIT
 trap 'exit 130' INT TERM
@@ -232,8 +240,11 @@ if wants pgbench; then
       -j 2 -T "$SECONDS_PER_RUN" -D skus="$SKUS" -D width="$WIDTH" -f bench/inventory_db.pgbench inventory_db_pgbench \
       >"$WORK/pg-inventory-$tag.txt" 2>&1 &
     local inventory_job=$!
-    wait $order_job || { cat "$WORK/pg-order-$tag.txt" >&2; die "pgbench on order_db failed"; }
-    wait $inventory_job || { cat "$WORK/pg-inventory-$tag.txt" >&2; die "pgbench on inventory_db failed"; }
+    local order_rc=0 inventory_rc=0
+    wait $order_job || order_rc=$?
+    wait $inventory_job || inventory_rc=$?  # both end before either failure stops the script
+    ((order_rc == 0)) || { cat "$WORK/pg-order-$tag.txt" >&2; die "pgbench on order_db failed"; }
+    ((inventory_rc == 0)) || { cat "$WORK/pg-inventory-$tag.txt" >&2; die "pgbench on inventory_db failed"; }
     echo "    $tag: order_db $(tps "$WORK/pg-order-$tag.txt") orders/s (latency $(lat "$WORK/pg-order-$tag.txt") ms" \
       "per 2 transactions), inventory_db $(tps "$WORK/pg-inventory-$tag.txt") tps" \
       "(latency $(lat "$WORK/pg-inventory-$tag.txt") ms)" >&2
@@ -344,19 +355,23 @@ if wants dbhalf && [[ -f $WORK/pgbench.json ]]; then
   bench_db 5432 order_db order_db_pgbench
   bench_db 5433 inventory_db inventory_db_pgbench products
   rm -rf "$WORK/halfpg" && mkdir -p "$WORK/halfpg/order_db" "$WORK/halfpg/inventory_db"
-  half_pgbench() {  # PORT DB SCRIPT
-    (cd "$WORK/halfpg/$2" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p "$1" -U postgres -n -M prepared -c 4 -j 2 \
+  half_pgbench() {  # PORT DB SCRIPT: runs in the background; the caller reads the exit status
+    cd "$WORK/halfpg/$2" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p "$1" -U postgres -n -M prepared -c 4 -j 2 \
       -R "$HALF" -T $((SECONDS_PER_RUN + 3)) -l -D skus="$SKUS" -D width="$WIDTH" -f "$ROOT/bench/$3" \
-      "$2_pgbench" >"$WORK/halfpg/$2.txt" 2>&1) || { cat "$WORK/halfpg/$2.txt" >&2; die "pgbench -R on $2 failed"; }
+      "$2_pgbench" >"$WORK/halfpg/$2.txt" 2>&1
   }
   half_pgbench 5432 order_db order_db.pgbench &
   order_job=$!
   half_pgbench 5433 inventory_db inventory_db.pgbench &
   inventory_job=$!
-  wait $order_job
-  wait $inventory_job
+  # Both runs end before either copy is dropped, whichever failed.
+  order_rc=0 inventory_rc=0
+  wait $order_job || order_rc=$?
+  wait $inventory_job || inventory_rc=$?
   admin_sql 5432 postgres -c "DROP DATABASE IF EXISTS order_db_pgbench" >/dev/null
   admin_sql 5433 postgres -c "DROP DATABASE IF EXISTS inventory_db_pgbench" >/dev/null
+  ((order_rc == 0)) || { cat "$WORK/halfpg/order_db.txt" >&2; die "pgbench -R on order_db failed"; }
+  ((inventory_rc == 0)) || { cat "$WORK/halfpg/inventory_db.txt" >&2; die "pgbench -R on inventory_db failed"; }
   $REPORT pgbench-log "$HALF" 4 "$WORK/halfpg/order_db" 3 "order_db's part: create_order, finish_reserve" \
     >"$WORK/dbhalf_order_db.json" || die "could not read the pgbench log in $WORK/halfpg/order_db"
   $REPORT pgbench-log "$HALF" 4 "$WORK/halfpg/inventory_db" 3 "inventory_db's part: reserve_stock" \

@@ -101,7 +101,8 @@ def load(directory, name):
 
 def pgbench_log(rate, clients, directory, skip_s=0.0, sql="create_order_deferred, one order per transaction"):
     """The pgbench per-transaction logs in DIR (client transaction latency_us script epoch_s epoch_us [lag_us]; the
-    time is when the transaction ended), without those that ended in the first skip_s seconds of the run."""
+    time is when the transaction ended), without those that ended in the first skip_s seconds of the run, which
+    starts when the first transaction was scheduled to."""
     rows = []  # (end, latency_ms)
     for name in os.listdir(directory):
         with open(os.path.join(directory, name)) as f:
@@ -111,7 +112,8 @@ def pgbench_log(rate, clients, directory, skip_s=0.0, sql="create_order_deferred
                     continue
                 rows.append((int(parts[4]) + int(parts[5]) / 1e6, int(parts[2]) / 1000.0))
     if rows:
-        start = min(end for end, _ in rows) + skip_s
+        # The run starts at the first transaction's scheduled start: its end less its latency (-R counts from there).
+        start = min(end - latency / 1000.0 for end, latency in rows) + skip_s
         rows = [row for row in rows if row[0] >= start]
     if not rows:
         raise ValueError(f"no pgbench log lines in {directory}" + (f" after the first {skip_s:g} s" if skip_s else ""))

@@ -41,12 +41,16 @@ class PgbenchLog(unittest.TestCase):
 
     def test_transactions_that_ended_in_the_warm_up_are_dropped(self):
         with tempfile.TemporaryDirectory() as directory:
-            # 100 transactions a second for 5 s: the first second's are slow (a cold start), the rest 1..400 ms.
+            # 100 transactions ending each second for 5 s: the first second's are slow (a cold start), the rest
+            # 1..400 ms. The run starts when the first was scheduled, 0.9 s before it ended: a 1.9 s warm-up drops
+            # exactly the first second's transactions.
             latencies = [900_000] * 100 + [ms * 1000 for ms in range(1, 401)]
             self.write_logs(directory, [latencies])
-            warm = orders_report.pgbench_log(100.0, 1, directory, skip_s=1.0, sql="order_db's part")
+            warm = orders_report.pgbench_log(100.0, 1, directory, skip_s=1.9, sql="order_db's part")
+            early = orders_report.pgbench_log(100.0, 1, directory, skip_s=0.9)
             cold = orders_report.pgbench_log(100.0, 1, directory)
         self.assertEqual(warm["transactions"], 400)
+        self.assertEqual(early["transactions"], 500, "0.9 s after the first scheduled start, nothing had ended yet")
         self.assertEqual(warm["latency_ms"]["max"], 400.0)
         self.assertEqual(warm["latency_ms"]["p99"], 397.0)
         self.assertEqual(cold["latency_ms"]["p99"], 900.0)

@@ -177,13 +177,17 @@ TEST_F(OrderTest, ABatchOfCreatesAnswersEachOrderAsItsOwnCreateWould) {
             "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000]); "
         "SELECT ord, outcome, coalesce(response_status::text, '-'), order_id IS NOT NULL, "
         "(SELECT count(*) FROM orders o WHERE o.id = b.order_id), "
-        "(SELECT count(*) FROM inventory_intents i WHERE i.order_id = b.order_id AND i.state = 'pending') "
+        "(SELECT count(*) FROM inventory_intents i WHERE i.order_id = b.order_id AND i.state = 'pending' "
+        "   AND i.last_error IS NULL AND i.next_attempt_at BETWEEN now() + interval '9 seconds' "
+        "                                                  AND now() + interval '11 seconds'), "
+        "(SELECT count(*) FROM idempotency_keys k WHERE k.order_id = b.order_id AND k.response_status IS NULL) "
         "FROM b ORDER BY ord");
     ASSERT_EQ(rows.size(), 4u);
-    const std::vector<std::vector<std::string>> want{{"1", "created", "-", "t", "1", "1"},
-                                                     {"2", "in_flight", "-", "t", "1", "1"},
-                                                     {"3", "key_reused", "-", "t", "1", "0"},
-                                                     {"4", "created", "-", "t", "1", "1"}};
+    // The intent of a created order is due when its 10 s lease ends, with no error; its key holds no answer yet.
+    const std::vector<std::vector<std::string>> want{{"1", "created", "-", "t", "1", "1", "1"},
+                                                     {"2", "in_flight", "-", "t", "1", "1", "1"},
+                                                     {"3", "key_reused", "-", "t", "1", "0", "0"},
+                                                     {"4", "created", "-", "t", "1", "1", "1"}};
     EXPECT_EQ(rows, want);
 }
 
@@ -191,7 +195,8 @@ TEST_F(OrderTest, ABatchOfDeferredCreatesAnswersEachOrderAsItsOwnDeferredCreateW
     // Given delays and errors, create_order_batch (0010) writes with one statement per table what
     // create_order_deferred writes for each order: the key with its 202, the order PENDING, the reserve intent due
     // after the delay with the error. A key stored earlier with another body, or named twice in the batch, gets
-    // existing_key_answer's answer, as the single call would. In a transaction that is never committed.
+    // existing_key_answer's answer, as the single call would. Each row's own delay counts (60 s for the first, 1 s for
+    // the last). In a transaction that is never committed.
     auto stored = NewUuid();
     ASSERT_EQ(Create(stored, OrderBody("carol", "O-MISSING-SKU", 1)).status, 422);
     auto twice = NewUuid(), fresh = NewUuid();
@@ -201,7 +206,7 @@ TEST_F(OrderTest, ABatchOfDeferredCreatesAnswersEachOrderAsItsOwnDeferredCreateW
             "', '" + stored + "', '" + fresh + "'], ARRAY['a', 'a', 'other body', 'b'], ARRAY[gen_random_uuid(), "
             "gen_random_uuid(), gen_random_uuid(), gen_random_uuid()], ARRAY['c', 'c', 'c', 'c'], "
             "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000], "
-            "ARRAY[60000, 60000, 60000, 60000], ARRAY['breaker open', 'breaker open', 'breaker open', 'no answer']); "
+            "ARRAY[60000, 1000, 1000, 1000], ARRAY['breaker open', 'breaker open', 'breaker open', 'no answer']); "
         "SELECT b.ord, b.outcome, coalesce(b.response_status::text, '-'), "
         "       b.order_id = (SELECT k.order_id FROM idempotency_keys k WHERE k.key = (ARRAY['" + twice + "', '" +
             twice + "', '" + stored + "', '" + fresh + "'])[b.ord]), "
@@ -217,7 +222,7 @@ TEST_F(OrderTest, ABatchOfDeferredCreatesAnswersEachOrderAsItsOwnDeferredCreateW
         {"1", "deferred", "202", "t", "PENDING", "PENDING", "202", "breaker open", "true"},
         {"2", "replay", "202", "t", "PENDING", "PENDING", "202", "breaker open", "true"},
         {"3", "key_reused", "-", "t", "-", "REJECTED", "422", "-", "-"},
-        {"4", "deferred", "202", "t", "PENDING", "PENDING", "202", "no answer", "true"}};
+        {"4", "deferred", "202", "t", "PENDING", "PENDING", "202", "no answer", "false"}};
     EXPECT_EQ(rows, want);
 }
 
