@@ -71,6 +71,22 @@ protected:
                                         std::chrono::milliseconds timeout = 10s) {
         return order_->Client().Request("POST", "/api/v1/orders", body, {{"Idempotency-Key", key}}, timeout);
     }
+    /// Four creates for create_order_batch: a key named twice (rows 1 and 2), a key stored earlier with another body
+    /// (row 3: a create refused with 422 through the API) and a fresh key (row 4). `keys` is their array literal,
+    /// `args` the function's first six arguments (bodies 'a', 'a', 'other body', 'b'; 10 s leases).
+    struct FourCreates {
+        std::string keys, args;
+    };
+    static void MakeFourCreates(FourCreates& out) {
+        auto stored = NewUuid();
+        ASSERT_EQ(Create(stored, OrderBody("carol", "O-MISSING-SKU", 1)).status, 422);
+        auto twice = NewUuid(), fresh = NewUuid();
+        out.keys = "ARRAY['" + twice + "', '" + twice + "', '" + stored + "', '" + fresh + "']";
+        out.args = out.keys +
+                   ", ARRAY['a', 'a', 'other body', 'b'], ARRAY[gen_random_uuid(), gen_random_uuid(), "
+                   "gen_random_uuid(), gen_random_uuid()], ARRAY['c', 'c', 'c', 'c'], "
+                   "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000]";
+    }
     static std::string StatusOf(const std::string& order_id) {
         auto response = order_->Client().Request("GET", "/api/v1/orders/" + order_id);
         return std::string(ParseObject(response.body).at("status").as_string());
@@ -166,15 +182,11 @@ TEST_F(OrderTest, ABatchOfCreatesAnswersEachOrderAsItsOwnCreateWould) {
     // create_order_batch (0007) writes a batch with one statement per table; an order whose key exists already —
     // stored earlier, or named twice in the same batch — still gets create_order's answer. Run in a transaction that
     // is never committed.
-    auto stored = NewUuid();
-    ASSERT_EQ(Create(stored, OrderBody("carol", "O-MISSING-SKU", 1)).status, 422);
-    auto twice = NewUuid(), fresh = NewUuid();
+    FourCreates batch;
+    ASSERT_NO_FATAL_FAILURE(MakeFourCreates(batch));
     auto rows = postgres_->Query(
         "order_db",
-        "BEGIN; CREATE TEMP TABLE b AS SELECT * FROM create_order_batch(ARRAY['" + twice + "', '" + twice +
-            "', '" + stored + "', '" + fresh + "'], ARRAY['a', 'a', 'other body', 'b'], ARRAY[gen_random_uuid(), "
-            "gen_random_uuid(), gen_random_uuid(), gen_random_uuid()], ARRAY['c', 'c', 'c', 'c'], "
-            "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000]); "
+        "BEGIN; CREATE TEMP TABLE b AS SELECT * FROM create_order_batch(" + batch.args + "); "
         "SELECT ord, outcome, coalesce(response_status::text, '-'), order_id IS NOT NULL, "
         "(SELECT count(*) FROM orders o WHERE o.id = b.order_id), "
         "(SELECT count(*) FROM inventory_intents i WHERE i.order_id = b.order_id AND i.state = 'pending' "
@@ -197,19 +209,14 @@ TEST_F(OrderTest, ABatchOfDeferredCreatesAnswersEachOrderAsItsOwnDeferredCreateW
     // after the delay with the error. A key stored earlier with another body, or named twice in the batch, gets
     // existing_key_answer's answer, as the single call would. Each row's own delay counts (60 s for the first, 1 s for
     // the last). In a transaction that is never committed.
-    auto stored = NewUuid();
-    ASSERT_EQ(Create(stored, OrderBody("carol", "O-MISSING-SKU", 1)).status, 422);
-    auto twice = NewUuid(), fresh = NewUuid();
+    FourCreates batch;
+    ASSERT_NO_FATAL_FAILURE(MakeFourCreates(batch));
     auto rows = postgres_->Query(
         "order_db",
-        "BEGIN; CREATE TEMP TABLE b AS SELECT * FROM create_order_batch(ARRAY['" + twice + "', '" + twice +
-            "', '" + stored + "', '" + fresh + "'], ARRAY['a', 'a', 'other body', 'b'], ARRAY[gen_random_uuid(), "
-            "gen_random_uuid(), gen_random_uuid(), gen_random_uuid()], ARRAY['c', 'c', 'c', 'c'], "
-            "ARRAY['[]'::jsonb, '[]', '[]', '[]'], ARRAY[10000, 10000, 10000, 10000], "
-            "ARRAY[60000, 1000, 1000, 1000], ARRAY['breaker open', 'breaker open', 'breaker open', 'no answer']); "
+        "BEGIN; CREATE TEMP TABLE b AS SELECT * FROM create_order_batch(" + batch.args +
+            ", ARRAY[60000, 1000, 1000, 1000], ARRAY['breaker open', 'breaker open', 'breaker open', 'no answer']); "
         "SELECT b.ord, b.outcome, coalesce(b.response_status::text, '-'), "
-        "       b.order_id = (SELECT k.order_id FROM idempotency_keys k WHERE k.key = (ARRAY['" + twice + "', '" +
-            twice + "', '" + stored + "', '" + fresh + "'])[b.ord]), "
+        "       b.order_id = (SELECT k.order_id FROM idempotency_keys k WHERE k.key = (" + batch.keys + ")[b.ord]), "
         "       coalesce(b.body::json->>'status', '-'), coalesce(o.status, '-'), "
         "       coalesce(k.response_status::text, '-'), coalesce(i.last_error, '-'), "
         "       coalesce((i.next_attempt_at > now() + interval '59 seconds')::text, '-') "
