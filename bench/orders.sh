@@ -209,6 +209,15 @@ bench_db() {  # PORT SOURCE COPY [TABLE whose rows are copied too ...]
       admin_sql "$port" "$dst" >/dev/null || die "could not copy table $t into $dst"
   done
 }
+# pgbench_logged PORT DB SCRIPT RATE SECONDS DIR: the references without the service. pgbench -R on a schema copy,
+# REFERENCE_CLIENTS clients, latency from each transaction's scheduled start (as valerix-loadgen counts it), one log
+# line per transaction in DIR, its output in DIR.txt.
+REFERENCE_CLIENTS=4
+pgbench_logged() {
+  rm -rf "$6" && mkdir -p "$6"
+  (cd "$6" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p "$1" -U postgres -n -M prepared -c $REFERENCE_CLIENTS -j 2 \
+    -R "$4" -T "$5" -l -D skus="$SKUS" -D width="$WIDTH" -f "$ROOT/bench/$3" "$2" >"$6.txt" 2>&1)
+}
 
 if wants pgbench; then
   # One order = one pass of order_db.pgbench (create_order, finish_reserve: two transactions) and one of
@@ -350,19 +359,15 @@ if wants dbhalf && [[ -f $WORK/pgbench.json ]]; then
   lg --scenario orders "${CATALOG[@]}" --rate "$HALF" --duration "$SECONDS_PER_RUN" --warmup 1 --label dbhalf \
     --json "$WORK/dbhalf_service.json" | sed 's/^/    /'
   check_not_restarted
-  say "Half the database-only ceiling, $HALF orders/s: PostgreSQL alone (pgbench -R, 4 clients per database," \
-    "3 + ${SECONDS_PER_RUN}s)"
+  say "Half the database-only ceiling, $HALF orders/s: PostgreSQL alone (pgbench -R, $REFERENCE_CLIENTS clients per" \
+    "database, 3 + ${SECONDS_PER_RUN}s)"
   bench_db 5432 order_db order_db_pgbench
   bench_db 5433 inventory_db inventory_db_pgbench products
-  rm -rf "$WORK/halfpg" && mkdir -p "$WORK/halfpg/order_db" "$WORK/halfpg/inventory_db"
-  half_pgbench() {  # PORT DB SCRIPT: runs in the background; the caller reads the exit status
-    cd "$WORK/halfpg/$2" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p "$1" -U postgres -n -M prepared -c 4 -j 2 \
-      -R "$HALF" -T $((SECONDS_PER_RUN + 3)) -l -D skus="$SKUS" -D width="$WIDTH" -f "$ROOT/bench/$3" \
-      "$2_pgbench" >"$WORK/halfpg/$2.txt" 2>&1
-  }
-  half_pgbench 5432 order_db order_db.pgbench &
+  rm -rf "$WORK/halfpg" && mkdir -p "$WORK/halfpg"
+  pgbench_logged 5432 order_db_pgbench order_db.pgbench "$HALF" $((SECONDS_PER_RUN + 3)) "$WORK/halfpg/order_db" &
   order_job=$!
-  half_pgbench 5433 inventory_db inventory_db.pgbench &
+  pgbench_logged 5433 inventory_db_pgbench inventory_db.pgbench "$HALF" $((SECONDS_PER_RUN + 3)) \
+    "$WORK/halfpg/inventory_db" &
   inventory_job=$!
   # Both runs end before either copy is dropped, whichever failed.
   order_rc=0 inventory_rc=0
@@ -372,9 +377,9 @@ if wants dbhalf && [[ -f $WORK/pgbench.json ]]; then
   admin_sql 5433 postgres -c "DROP DATABASE IF EXISTS inventory_db_pgbench" >/dev/null
   ((order_rc == 0)) || { cat "$WORK/halfpg/order_db.txt" >&2; die "pgbench -R on order_db failed"; }
   ((inventory_rc == 0)) || { cat "$WORK/halfpg/inventory_db.txt" >&2; die "pgbench -R on inventory_db failed"; }
-  $REPORT pgbench-log "$HALF" 4 "$WORK/halfpg/order_db" 3 "order_db's part: create_order, finish_reserve" \
+  $REPORT pgbench-log "$HALF" $REFERENCE_CLIENTS "$WORK/halfpg/order_db" 3 "order_db's part: create_order, finish_reserve" \
     >"$WORK/dbhalf_order_db.json" || die "could not read the pgbench log in $WORK/halfpg/order_db"
-  $REPORT pgbench-log "$HALF" 4 "$WORK/halfpg/inventory_db" 3 "inventory_db's part: reserve_stock" \
+  $REPORT pgbench-log "$HALF" $REFERENCE_CLIENTS "$WORK/halfpg/inventory_db" 3 "inventory_db's part: reserve_stock" \
     >"$WORK/dbhalf_inventory_db.json" || die "could not read the pgbench log in $WORK/halfpg/inventory_db"
   echo "    $($REPORT field "$WORK/dbhalf_order_db.json" summary)"
   echo "    $($REPORT field "$WORK/dbhalf_inventory_db.json" summary)"
@@ -456,12 +461,10 @@ if wants fastfail || wants drain; then
     # pgbench (-R, latency from the scheduled start, as valerix-loadgen measures), on a schema copy of order_db.
     say "Breaker fast-fail, the database alone: pgbench -R $FASTFAIL_RATE of create_order_deferred for 5 s"
     bench_db 5432 order_db order_db_pgbench
-    rm -rf "$WORK/ffpg" && mkdir -p "$WORK/ffpg"
-    (cd "$WORK/ffpg" && PGPASSWORD=$PG_PW pgbench -h 127.0.0.1 -p 5432 -U postgres -n -M prepared -c 4 -j 2 \
-      -R "$FASTFAIL_RATE" -T 5 -l -D skus="$SKUS" -D width="$WIDTH" -f "$ROOT/bench/order_db_deferred.pgbench" \
-      order_db_pgbench >"$WORK/ffpg.txt" 2>&1) || { cat "$WORK/ffpg.txt" >&2; die "pgbench of create_order_deferred failed"; }
+    pgbench_logged 5432 order_db_pgbench order_db_deferred.pgbench "$FASTFAIL_RATE" 5 "$WORK/ffpg" ||
+      { cat "$WORK/ffpg.txt" >&2; die "pgbench of create_order_deferred failed"; }
     admin_sql 5432 postgres -c "DROP DATABASE IF EXISTS order_db_pgbench" >/dev/null
-    $REPORT pgbench-log "$FASTFAIL_RATE" 4 "$WORK/ffpg" >"$WORK/fastfail_pgbench.json" ||
+    $REPORT pgbench-log "$FASTFAIL_RATE" $REFERENCE_CLIENTS "$WORK/ffpg" >"$WORK/fastfail_pgbench.json" ||
       die "could not read the pgbench log in $WORK/ffpg"
     echo "    $($REPORT field "$WORK/fastfail_pgbench.json" summary)"
   fi
