@@ -233,6 +233,34 @@ TEST_F(OrderTest, ABatchOfDeferredCreatesAnswersEachOrderAsItsOwnDeferredCreateW
     EXPECT_EQ(rows, want);
 }
 
+TEST_F(OrderTest, ABatchRefusesErrorsWithoutDelaysAndDelaysWithoutErrors) {
+    // Only a deferred create has an error: given errors but no delays, create_order_batch (0011) refuses the call
+    // instead of filing the errors on orders it answers 'created'; given delays but no errors, it refuses them as
+    // arrays of unequal length. Nothing is written either way (each call in a transaction that is never committed).
+    FourCreates batch;
+    ASSERT_NO_FATAL_FAILURE(MakeFourCreates(batch));
+    auto refusal = [&](const std::string& tail) {
+        try {
+            postgres_->Query("order_db", "BEGIN; SELECT * FROM create_order_batch(" + batch.args + tail + ")");
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    const std::string without_delays = "p_errors given without p_delay_ms", unequal = "array lengths do not match";
+    for (const std::string tail : {", NULL, ARRAY['x', 'x', 'x', 'x']", ", p_errors => ARRAY['x', 'x', 'x', 'x']"}) {
+        auto error = refusal(tail);
+        EXPECT_NE(error.find(without_delays), std::string::npos) << tail << ": " << error;
+    }
+    auto error = refusal(", ARRAY[1000, 1000, 1000, 1000]");
+    EXPECT_NE(error.find(unequal), std::string::npos) << error;
+    EXPECT_EQ(refusal(", ARRAY[1000, 1000, 1000, 1000], ARRAY['x', 'x', 'x', 'x']"), "no error");
+    EXPECT_EQ(refusal(""), "no error");
+    EXPECT_EQ(postgres_->Query("order_db", "SELECT count(*) FROM idempotency_keys WHERE key = ANY (" + batch.keys +
+                                               ") AND response_status IS DISTINCT FROM 422")[0][0],
+              "0");
+}
+
 TEST_F(OrderTest, ABatchOfFinishedReservationsAnswersEachOrderAsItsOwnFinishWould) {
     // finish_reserve_batch (0008) does each step once for the batch; every order still gets finish_reserve's answer:
     // confirmed, rejected, already decided (the stored answer), unknown (no row), and one order named twice in a
