@@ -15,7 +15,10 @@
 #   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING); then the same SQL
 #      without the service: pgbench -R of create_order_deferred, one order per transaction, on a schema copy;
 #   6. reconciler drain: N PENDING orders (created while inventory is down), inventory started, seconds until the
-#      reconciler has finished them all.
+#      reconciler has finished them all;
+#   0. (part hiccup) the machine's own noise floor: before any load, how much CPU a spinning thread per CPU loses
+#      to the host and how late a thread sleeping 1 ms wakes; after step 4, the same wake-up lateness beside one
+#      more open-loop run at the first share — what every process of the system waits for a CPU at that rate.
 # Writes one JSON file to --out and prints a summary table. Restores the stack on exit (inventory started, chaos
 # off). See docs/benchmarks.md.
 set -euo pipefail
@@ -41,8 +44,9 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
                       open-loop run): one pair's ratio moves 1.0-1.9 x run to run here, the median is the figure
   --fastfail-rate R   open-loop creates per second while the breaker is open (default: the first
                       --levels share of the uniform saturation, or 100 without a saturation run)
-  --only LIST         run only these parts, comma-separated: pgbench,saturation,open,dbhalf,gateway,gremlin,
-                      fastfail,drain (dbhalf needs pgbench in the same run)
+  --only LIST         run only these parts, comma-separated: hiccup,pgbench,saturation,open,dbhalf,gateway,
+                      gremlin,fastfail,drain (dbhalf needs pgbench in the same run; hiccup beside load needs
+                      saturation)
   --out DIR           where the JSON goes (default /tmp)
   --loadgen PATH      valerix-loadgen binary (default build-bench/, then build/)
 EOF
@@ -57,7 +61,7 @@ PG_CLIENTS="16 32"
 DRAIN_ORDERS=10000
 GREMLIN_PAIRS=3
 FASTFAIL_RATE=""
-ONLY="pgbench,saturation,open,dbhalf,gateway,gremlin,fastfail,drain"
+ONLY="hiccup,pgbench,saturation,open,dbhalf,gateway,gremlin,fastfail,drain"
 OUT=/tmp
 LOADGEN=""
 while (($#)); do
@@ -92,7 +96,7 @@ for n in $SECONDS_PER_RUN $SKUS $DRAIN_ORDERS ${FASTFAIL_RATE:-1} $WORKERS $LEVE
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "--warmup must be a whole number of seconds"
 for part in ${ONLY//,/ }; do
-  [[ $part =~ ^(pgbench|saturation|open|dbhalf|gateway|gremlin|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
+  [[ $part =~ ^(hiccup|pgbench|saturation|open|dbhalf|gateway|gremlin|fastfail|drain)$ ]] || die "--only: unknown part '$part'"
 done
 if { wants open || wants gateway || wants gremlin; } && ! wants saturation; then
   die "--only open/gateway/gremlin need saturation too (the rates are shares of it)"
@@ -105,6 +109,8 @@ fi
 [[ -n $LOADGEN ]] || LOADGEN=$(valerix_loadgen "$ROOT")
 [[ -n $LOADGEN && -x $LOADGEN ]] ||
   die "valerix-loadgen not found; build it: cmake -S . -B build-bench -G Ninja && ninja -C build-bench valerix-loadgen"
+HICCUP=$(valerix_hiccup "$ROOT")
+! wants hiccup || [[ -n $HICCUP ]] || die "valerix-hiccup not found (part hiccup); build it: ./valerix build"
 for tool in pgbench psql curl awk; do command -v $tool >/dev/null || die "$tool is missing: ./valerix deps"; done
 # Debian's python3 (./valerix deps); a pyenv shim first on PATH can take seconds per start on a busy machine.
 PY=/usr/bin/python3
@@ -195,6 +201,14 @@ chaos_off
 lg --scenario seed-products "${CATALOG[@]}" --token-file "$TOKEN_FILE" --concurrency 16 --json "$WORK/seed.json" |
   sed 's/^/    /'
 [[ $($REPORT field "$WORK/seed.json" errors) == 0 ]] || die "seeding failed (see above)"
+
+if wants hiccup; then
+  # Before any load: what the host takes from this machine's CPUs while the stack idles. The spinning threads keep
+  # every CPU busy, so they run alone, then the wake-up probe.
+  say "Machine hiccups, idle: one thread per CPU spinning ${SECONDS_PER_RUN}s, then sleeping 1 ms at a time ${SECONDS_PER_RUN}s"
+  "$HICCUP" --mode spin --seconds "$SECONDS_PER_RUN" --json "$WORK/hiccup_idle_spin.json" | sed 's/^/    /'
+  "$HICCUP" --mode wake --seconds "$SECONDS_PER_RUN" --json "$WORK/hiccup_idle_wake.json" | sed 's/^/    /'
+fi
 
 # Schema copies for pgbench: it writes there, never into the stack's own tables (see the pgbench part).
 PG_PW=$(cat "$DATA/secrets/postgres-password")
@@ -348,6 +362,21 @@ if wants open && [[ -n $SATURATION ]]; then
       --label "open-$level" --json "$WORK/open_$level.json" | sed 's/^/    /'
     check_not_restarted
   done
+fi
+
+if wants hiccup && [[ -n $SATURATION ]]; then
+  # One more run at the first share, with the wake-up probe beside it (a separate run, so the probe's 2,000
+  # wake-ups a second stay out of the figures above): how late a thread that needs a CPU gets one at this rate.
+  level=${LEVELS%% *}
+  rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
+  say "Machine hiccups beside the open loop at $level % ($rate orders/s, ${SECONDS_PER_RUN}s): wake-up lateness"
+  "$HICCUP" --mode wake --seconds $((SECONDS_PER_RUN + 1)) --json "$WORK/hiccup_load_wake.json" >"$WORK/hiccup.log" &
+  probe=$!
+  lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+    --label "hiccup-$level" --json "$WORK/hiccup_load_orders.json" | sed 's/^/    /'
+  wait "$probe" || die "valerix-hiccup failed: $(cat "$WORK/hiccup.log")"
+  sed 's/^/    /' "$WORK/hiccup.log"
+  check_not_restarted
 fi
 
 if wants dbhalf && [[ -f $WORK/pgbench.json ]]; then

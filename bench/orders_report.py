@@ -139,6 +139,39 @@ def fmt(value, digits=1):
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def hiccup_rows(idle_spin, idle_wake, load_wake, load_orders):
+    """Summary rows of valerix-hiccup's figures (any of them may be None): the CPU time a spinning thread per CPU
+    lost while the machine idled, to the host and to the machine's other processes, and how late 1 ms sleeps woke,
+    idle and beside an open-loop run of orders."""
+    rows = []
+    if idle_spin:
+        for part, by in (("host", "the host or interrupts (not switched out)"),
+                         ("processes", "other processes (switched out)")):
+            stalls = idle_spin[part]
+            rows.append((f"machine idle: {len(idle_spin['cpus'])} threads spinning {idle_spin['seconds']} s, "
+                         f"taken by {by}",
+                         f"{stalls['over_5ms']} stalls > 5 ms",
+                         f"longest {fmt(stalls['max_ms'])} ms, {stalls['over_1ms']} over 1 ms, {stalls['over_10ms']} "
+                         f"over 10 ms; {fmt(stalls['lost_ms'], 0)} ms in all"))
+
+    def wake_row(title, probe, detail=""):
+        late, samples = probe["all"]["late_us"], probe["all"]["samples"]
+        return (title, f"p99 {fmt(late['p99'] / 1000, 2)} / p99.9 {fmt(late['p99.9'] / 1000, 2)} ms",
+                f"p50 {fmt(late['p50'] / 1000, 2)} ms, max {fmt(late['max'] / 1000)} ms, {samples:,} wake-ups{detail}")
+
+    if idle_wake:
+        rows.append(wake_row("machine idle: 1 ms sleeps wake late by", idle_wake))
+    if load_wake:
+        if load_orders:
+            lat = load_orders["latency_ms"]
+            rows.append(wake_row(f"beside the open loop at {fmt(load_orders['target_rate'])}/s: 1 ms sleeps wake late by",
+                                 load_wake, f"; the orders of that run p50 {fmt(lat['p50'], 2)} / p99 "
+                                            f"{fmt(lat['p99'], 2)} ms"))
+        else:
+            rows.append(wake_row("beside the open loop: 1 ms sleeps wake late by", load_wake))
+    return rows
+
+
 def summary(directory, out_file):
     meta = load(directory, "meta") or {}
     result = {"meta": meta}
@@ -205,6 +238,11 @@ def summary(directory, out_file):
     for level, run in runs_by_level("open_"):
         result["open_loop"][level] = run
         rows.append(latency_row(f"open loop at {level} %", run))
+
+    hiccup = {name: load(directory, f"hiccup_{name}") for name in ("idle_spin", "idle_wake", "load_wake", "load_orders")}
+    if any(hiccup.values()):
+        result["hiccup"] = {name: value for name, value in hiccup.items() if value}
+        rows.extend(hiccup_rows(hiccup["idle_spin"], hiccup["idle_wake"], hiccup["load_wake"], hiccup["load_orders"]))
 
     half = load(directory, "dbhalf_service")
     if half:

@@ -12,6 +12,32 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import orders_report  # noqa: E402
 
 
+class HiccupRows(unittest.TestCase):
+    SPIN = {"mode": "spin", "seconds": 10, "cpus": [{"cpu": 0}, {"cpu": 1}],
+            "host": {"gaps": 900, "lost_ms": 412.4, "over_1ms": 60, "over_5ms": 7, "over_10ms": 3, "max_ms": 28.37},
+            "processes": {"gaps": 20, "lost_ms": 9.6, "over_1ms": 2, "over_5ms": 0, "over_10ms": 0, "max_ms": 3.0}}
+    WAKE = {"mode": "wake", "seconds": 10, "cpus": [{"cpu": 0}, {"cpu": 1}],
+            "all": {"samples": 17000, "late_us": {"p50": 91.0, "p99": 1104.0, "p99.9": 2866.0, "max": 11300.0}}}
+
+    def test_rows_in_milliseconds_with_the_orders_of_the_probed_run(self):
+        orders = {"target_rate": 1144.0, "latency_ms": {"p50": 11.1, "p99": 51.23}}
+        rows = orders_report.hiccup_rows(self.SPIN, self.WAKE, self.WAKE, orders)
+        self.assertEqual(len(rows), 4)
+        self.assertIn("taken by the host", rows[0][0])
+        self.assertEqual(rows[0][1], "7 stalls > 5 ms")
+        self.assertIn("longest 28.4 ms, 60 over 1 ms, 3 over 10 ms; 412 ms", rows[0][2])
+        self.assertIn("taken by other processes", rows[1][0])
+        self.assertEqual(rows[1][1], "0 stalls > 5 ms")
+        self.assertEqual(rows[2][1], "p99 1.10 / p99.9 2.87 ms")
+        self.assertIn("max 11.3 ms, 17,000 wake-ups", rows[2][2])
+        self.assertIn("1,144.0/s", rows[3][0])
+        self.assertIn("the orders of that run p50 11.10 / p99 51.23 ms", rows[3][2])
+
+    def test_missing_parts_give_no_rows(self):
+        self.assertEqual(orders_report.hiccup_rows(None, None, None, None), [])
+        self.assertEqual(len(orders_report.hiccup_rows(None, self.WAKE, None, None)), 1)
+
+
 class PgbenchLog(unittest.TestCase):
     def write_logs(self, directory, per_client):
         for client, latencies_us in enumerate(per_client):
