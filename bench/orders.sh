@@ -19,8 +19,9 @@
 #   0. (part hiccup) the machine's own noise floor: before any load, how much CPU a spinning thread per CPU loses
 #      to the host and how late a thread sleeping 1 ms wakes; after step 4, the same wake-up lateness beside one
 #      more open-loop run at the first share — what every process of the system waits for a CPU at that rate.
-# Writes one JSON file to --out and prints a summary table. Restores the stack on exit (inventory started, chaos
-# off). See docs/benchmarks.md.
+# Writes one JSON file to --out, prints a summary table and the issue #9 targets (met or not), and writes the run
+# into docs/benchmarks.md as its "latest run" section (--no-docs: not). Restores the stack on exit (inventory
+# started, chaos off). See docs/benchmarks.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
@@ -35,8 +36,9 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
   --seconds S         measured seconds of each load run (default 10; at most 20 is kind to a 2-core machine)
   --warmup S          warm-up before each saturation run (default 2)
   --workers "N ..."   closed-loop worker counts tried for saturation; the best is kept (default "32 64")
-  --levels "P ..."    open-loop runs at these percentages of the open-loop saturation (default "50"); the
-                      first level is also run through the gateway (part "gateway")
+  --levels "P ..."    open-loop runs at these percentages of the open-loop saturation (default "50 25 75");
+                      the first level is also run through the gateway, with the gremlin, with the breaker
+                      open, and is the one the p99 target is judged at
   --skus N            bench catalog size, BENCH-00001.. (default 10000)
   --pg-clients "N .." pgbench clients per database; the best is kept (default "16 32")
   --drain-orders N    PENDING orders for the reconciler drain (default 10000)
@@ -49,13 +51,14 @@ Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DA
                       saturation)
   --out DIR           where the JSON goes (default /tmp)
   --loadgen PATH      valerix-loadgen binary (default build-bench/, then build/)
+  --no-docs           leave docs/benchmarks.md as it is (default: its "latest run" section is rewritten)
 EOF
 }
 
 SECONDS_PER_RUN=10
 WARMUP=2
 WORKERS="32 64"
-LEVELS="50"
+LEVELS="50 25 75"
 SKUS=10000
 PG_CLIENTS="16 32"
 DRAIN_ORDERS=10000
@@ -64,6 +67,7 @@ FASTFAIL_RATE=""
 ONLY="hiccup,pgbench,saturation,open,dbhalf,gateway,gremlin,fastfail,drain"
 OUT=/tmp
 LOADGEN=""
+DOCS=1
 while (($#)); do
   case $1 in
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
@@ -78,6 +82,7 @@ while (($#)); do
     --only) ONLY=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --loadgen) LOADGEN=$2; shift 2 ;;
+    --no-docs) DOCS=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "orders.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -192,7 +197,7 @@ cat >"$WORK/meta.json" <<EOF
  "dirty": $([[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && echo true || echo false),
  "machine": "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)",
  "load_average_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
- "seconds_per_run": $SECONDS_PER_RUN, "catalog_skus": $SKUS, "data_dir": "$DATA",
+ "seconds_per_run": $SECONDS_PER_RUN, "catalog_skus": $SKUS, "data_dir": "$DATA", "levels": "$LEVELS",
  "command": "bench/orders.sh --seconds $SECONDS_PER_RUN --warmup $WARMUP --workers '$WORKERS' --levels '$LEVELS' --skus $SKUS --pg-clients '$PG_CLIENTS' --drain-orders $DRAIN_ORDERS --gremlin-pairs $GREMLIN_PAIRS --fastfail-rate ${FASTFAIL_RATE:-auto} --only $ONLY"}
 EOF
 
@@ -550,4 +555,8 @@ trap - EXIT
 echo
 mkdir -p "$OUT"
 $REPORT summary "$WORK" "$RESULT"
+if ((DOCS)); then
+  $REPORT docs "$RESULT" "$ROOT/docs/benchmarks.md"
+  echo "docs/benchmarks.md: the \"latest run\" section now holds this run (--no-docs to leave it)"
+fi
 rm -rf "$WORK"

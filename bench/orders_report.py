@@ -5,7 +5,11 @@ the run's JSON and summary table. Standard library only.
   orders_report.py field FILE PATH            print one value ("latency_ms.p99", "dependencies.0.breaker.state")
   orders_report.py procs NAME=PID[+] ...       JSON {NAME: {"cpu_s", "rss_peak_mb"}}; PID+ adds the PID's children
   orders_report.py cpudelta BEFORE AFTER N    JSON CPU seconds per 1,000 orders between two `procs` snapshots
-  orders_report.py summary DIR OUT_FILE        assemble DIR/*.json into OUT_FILE and print the summary table
+  orders_report.py summary DIR OUT_FILE        assemble DIR/*.json into OUT_FILE and print the summary table and
+                                               the issue #9 targets, each met / not met / not measured
+  orders_report.py docs OUT_FILE DOC           write the run of OUT_FILE into DOC (docs/benchmarks.md) as the
+                                               section between the "orders.sh: latest run" markers, added before
+                                               "## Orders end to end" when DOC has none
   orders_report.py pgbench-log RATE CLIENTS DIR [SKIP_S [SQL]]
                                                JSON latency percentiles of the pgbench -l logs in DIR (from each
                                                transaction's scheduled start, as pgbench -R measures), without the
@@ -137,6 +141,88 @@ def pgbench_log(rate, clients, directory, skip_s=0.0, sql="create_order_deferred
 
 def fmt(value, digits=1):
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def targets(result, first_level="50"):
+    """Issue #9's targets judged on one run's assembled result: (target, figure, verdict) each, the verdict
+    "met", "NOT MET" or "not measured" (the part did not run, or found nothing to judge)."""
+    def get(*path):
+        value = result
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return value
+
+    def judge(name, value, ok, shown):
+        if value is None:
+            return (name, "-", "not measured")
+        return (name, shown(value), "met" if ok(value) else "NOT MET")
+
+    uniform, hot = get("saturation_uniform", "ok_per_s"), get("saturation_hot", "ok_per_s")
+    hot_ratio = hot / uniform if uniform and hot is not None else None
+    drain = get("reconciler_drain")
+    drain_s = (drain["seconds_from_live"] if drain.get("drained") else float("inf")) if drain else None
+    rss = [get("cpu", "processes", name, "rss_peak_mb") for name in ("order", "inventory")]
+    rss_max = max(rss) if None not in rss else None
+    return [
+        judge("open-loop saturation >= 1.0 x the pgbench replay", get("saturation_open_loop_vs_pgbench"),
+              lambda v: v >= 1.0, lambda v: f"{v:.2f} x"),
+        judge(f"p99 <= 10 ms at {first_level} % of saturation", get("open_loop", first_level, "latency_ms", "p99"),
+              lambda v: v <= 10, lambda v: f"{v:,.1f} ms"),
+        judge("hot-SKU saturation >= 0.7 x uniform", hot_ratio, lambda v: v >= 0.7, lambda v: f"{v:.2f} x"),
+        judge("gremlin: p50 of the undelayed orders <= 1.5 x clean (median of the pairs)",
+              get("gremlin_pairs", first_level, "median_ratio"), lambda v: v <= 1.5, lambda v: f"{v:.2f} x"),
+        judge("breaker open: fast-failed creates p99 <= 2 ms", get("breaker_fast_fail", "latency_ms", "p99"),
+              lambda v: v <= 2, lambda v: f"{v:,.1f} ms"),
+        judge("reconciler clears the PENDING orders in <= 10 s", drain_s, lambda v: v <= 10,
+              lambda v: "not drained" if v == float("inf") else f"{v:.1f} s"),
+        judge("each service <= 64 MB RSS at saturation", rss_max, lambda v: v <= 64,
+              lambda v: f"{v:.1f} MB (the larger of the two)"),
+    ]
+
+
+DOC_BEGIN = "<!-- orders.sh: latest run, begin (bench/orders.sh rewrites this section; --no-docs leaves it) -->"
+DOC_END = "<!-- orders.sh: latest run, end -->"
+
+
+def docs_section(result):
+    """The markdown of one run: where, what, the summary rows and the targets."""
+    meta = result.get("meta", {})
+
+    def cell(text):
+        return str(text).replace("|", "\\|")
+
+    lines = [DOC_BEGIN, "## Latest run of `bench/orders.sh` (written by the script)", "",
+             f"{meta.get('date', '?')} · commit {meta.get('commit', '?')}"
+             + (" with uncommitted changes" if meta.get("dirty") else "")
+             + f" · {meta.get('machine', '?')} · load average at start {meta.get('load_average_at_start', '?')}"
+             + f" · data folder `{meta.get('data_dir', '?')}`", "",
+             f"Command: `{meta.get('command', '?')}`", "",
+             "| measurement | figure | detail |", "|---|---|---|"]
+    lines += [f"| {cell(m)} | {cell(f)} | {cell(d)} |" for m, f, d in result.get("summary_rows", [])]
+    lines += ["", "| issue #9 target | this run | |", "|---|---|---|"]
+    lines += [f"| {cell(t)} | {cell(f)} | {v} |" for t, f, v in result.get("targets", [])]
+    lines += ["", "The dated tables below keep every run by hand, with what changed between them.", DOC_END]
+    return "\n".join(lines)
+
+
+def write_docs(out_file, doc_file):
+    with open(out_file) as f:
+        result = json.load(f)
+    with open(doc_file) as f:
+        doc = f.read()
+    section = docs_section(result)
+    if DOC_BEGIN in doc and DOC_END in doc:
+        before, rest = doc.split(DOC_BEGIN, 1)
+        doc = before + section + rest.split(DOC_END, 1)[1]
+    elif "\n## Orders end to end" in doc:
+        before, after = doc.split("\n## Orders end to end", 1)
+        doc = before + "\n" + section + "\n\n## Orders end to end" + after
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+    with open(doc_file, "w") as f:
+        f.write(doc)
 
 
 def hiccup_rows(idle_spin, idle_wake, load_wake, load_orders):
@@ -339,6 +425,9 @@ def summary(directory, out_file):
             rows.append((f"reconciler drain of {drain['pending_at_start']:,} PENDING", "NOT DRAINED",
                          f"{drain.get('pending_left')} still pending after {drain.get('waited_s')} s"))
 
+    levels = meta.get("levels", "50").split()
+    result["summary_rows"] = rows
+    result["targets"] = targets(result, levels[0] if levels else "50")
     with open(out_file, "w") as f:
         json.dump(result, f, indent=2)
     width = max(len(r[0]) for r in rows) if rows else 10
@@ -346,6 +435,10 @@ def summary(directory, out_file):
     print(f"machine: {meta.get('machine', '?')}; commit {meta.get('commit', '?')}; {meta.get('date', '')}")
     for measurement, figure, detail in rows:
         print(f"  {measurement:<{width}}  {figure:>{fig}}  {detail}")
+    print("issue #9 targets:")
+    width = max(len(t[0]) for t in result["targets"])
+    for target, figure, verdict in result["targets"]:
+        print(f"  {target:<{width}}  {figure:>12}  {verdict}")
     print(f"JSON: {out_file}")
 
 
@@ -364,6 +457,8 @@ def main(argv):
         print(json.dumps(pgbench_log(float(argv[2]), int(argv[3]), argv[4], **extra)))
     elif len(argv) == 4 and argv[1] == "summary":
         summary(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "docs":
+        write_docs(argv[2], argv[3])
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Unit tests of bench/orders_report.py's parts that compute figures (run by CTest as bench.orders_report)."""
 import contextlib
+import copy
 import io
 import json
 import os
@@ -36,6 +37,72 @@ class HiccupRows(unittest.TestCase):
     def test_missing_parts_give_no_rows(self):
         self.assertEqual(orders_report.hiccup_rows(None, None, None, None), [])
         self.assertEqual(len(orders_report.hiccup_rows(None, self.WAKE, None, None)), 1)
+
+
+class Targets(unittest.TestCase):
+    RESULT = {
+        "saturation_open_loop_vs_pgbench": 3.11,
+        "saturation_uniform": {"ok_per_s": 2000.0}, "saturation_hot": {"ok_per_s": 1300.0},
+        "open_loop": {"50": {"latency_ms": {"p99": 163.6}}, "25": {"latency_ms": {"p99": 4.0}}},
+        "gremlin_pairs": {"50": {"median_ratio": 1.17}},
+        "breaker_fast_fail": {"latency_ms": {"p99": 18.55}},
+        "reconciler_drain": {"drained": True, "seconds_from_live": 3.1},
+        "cpu": {"processes": {"order": {"rss_peak_mb": 17.1}, "inventory": {"rss_peak_mb": 70.0}}},
+    }
+
+    def test_each_target_judged_on_its_figure(self):
+        verdicts = {t[0]: (t[1], t[2]) for t in orders_report.targets(self.RESULT)}
+        self.assertEqual(verdicts["open-loop saturation >= 1.0 x the pgbench replay"], ("3.11 x", "met"))
+        self.assertEqual(verdicts["p99 <= 10 ms at 50 % of saturation"], ("163.6 ms", "NOT MET"))
+        self.assertEqual(verdicts["hot-SKU saturation >= 0.7 x uniform"], ("0.65 x", "NOT MET"))
+        self.assertEqual(verdicts["breaker open: fast-failed creates p99 <= 2 ms"], ("18.6 ms", "NOT MET"))
+        self.assertEqual(verdicts["reconciler clears the PENDING orders in <= 10 s"], ("3.1 s", "met"))
+        self.assertEqual(verdicts["each service <= 64 MB RSS at saturation"][1], "NOT MET")
+        gremlin = [t for t in orders_report.targets(self.RESULT) if t[0].startswith("gremlin")][0]
+        self.assertEqual(gremlin[1:], ("1.17 x", "met"))
+
+    def test_the_first_level_is_judged_and_missing_parts_are_not_measured(self):
+        at_25 = {t[0]: t[2] for t in orders_report.targets(self.RESULT, "25")}
+        self.assertEqual(at_25["p99 <= 10 ms at 25 % of saturation"], "met")
+        self.assertEqual(at_25["gremlin: p50 of the undelayed orders <= 1.5 x clean (median of the pairs)"],
+                         "not measured")
+        undrained = dict(self.RESULT, reconciler_drain={"drained": False})
+        self.assertIn(("reconciler clears the PENDING orders in <= 10 s", "not drained", "NOT MET"),
+                      orders_report.targets(undrained))
+        self.assertEqual({t[2] for t in orders_report.targets({})}, {"not measured"})
+
+
+class DocsSection(unittest.TestCase):
+    RESULT = {"meta": {"date": "2026-12-06T13:11:48Z", "commit": "abc1234", "dirty": False, "machine": "2 cores",
+                       "command": "bench/orders.sh --levels '50'"},
+              "summary_rows": [["saturation | uniform", "2,332.9 orders/s", "p50 1 ms"]],
+              "targets": [["p99 <= 10 ms at 50 % of saturation", "163.6 ms", "NOT MET"]]}
+
+    def write(self, directory, doc, result):
+        out, doc_file = os.path.join(directory, "run.json"), os.path.join(directory, "benchmarks.md")
+        with open(out, "w") as f:
+            json.dump(result, f)
+        with open(doc_file, "w") as f:
+            f.write(doc)
+        orders_report.write_docs(out, doc_file)
+        with open(doc_file) as f:
+            return f.read()
+
+    def test_added_before_the_orders_section_then_replaced_in_place(self):
+        with tempfile.TemporaryDirectory() as directory:
+            result = copy.deepcopy(self.RESULT)
+            first = self.write(directory, "# Benchmarks\n\nintro\n\n## Orders end to end\n\ntables\n", result)
+            self.assertTrue(first.startswith("# Benchmarks\n\nintro\n\n" + orders_report.DOC_BEGIN))
+            self.assertIn(orders_report.DOC_END + "\n\n## Orders end to end\n\ntables\n", first)
+            self.assertIn("| saturation \\| uniform | 2,332.9 orders/s | p50 1 ms |", first)
+            self.assertIn("| p99 <= 10 ms at 50 % of saturation | 163.6 ms | NOT MET |", first)
+            self.assertIn("commit abc1234 ·", first)
+            result["meta"]["commit"] = "def5678"
+            second = self.write(directory, first, result)
+        self.assertEqual(second.count(orders_report.DOC_BEGIN), 1)
+        self.assertIn("commit def5678", second)
+        self.assertNotIn("abc1234", second)
+        self.assertTrue(second.endswith("## Orders end to end\n\ntables\n"))
 
 
 class PgbenchLog(unittest.TestCase):
