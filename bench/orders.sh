@@ -31,14 +31,14 @@ DATA="${VALERIX_DATA_DIR:-/var/lib/valerix}"
 
 usage() {
   cat <<EOF
-Usage: bench/orders.sh [options]      (root; the local stack running; VALERIX_DATA_DIR=$DATA)
+Usage: bench/orders.sh [options]      (root; uses the local stack in VALERIX_DATA_DIR=$DATA, or starts it there)
 
   --seconds S         measured seconds of each load run (default 10; at most 20 is kind to a 2-core machine)
   --warmup S          warm-up before each saturation run (default 2)
   --workers "N ..."   closed-loop worker counts tried for saturation; the best is kept (default "32 64")
-  --levels "P ..."    open-loop runs at these percentages of the open-loop saturation (default "50 25 75");
-                      the first level is also run through the gateway, with the gremlin, with the breaker
-                      open, and is the one the p99 target is judged at
+  --levels "P ..."    open-loop runs at these percentages of the open-loop saturation (default "50 25 75"),
+                      each also through the gateway; the first level is also run with the gremlin and with
+                      the breaker open, and is the one the p99 target is judged at
   --skus N            bench catalog size, BENCH-00001.. (default 10000)
   --pg-clients "N .." pgbench clients per database; the best is kept (default "16 32")
   --drain-orders N    PENDING orders for the reconciler drain (default 10000)
@@ -111,6 +111,15 @@ if wants dbhalf && ! wants pgbench; then
 fi
 
 ((EUID == 0)) || die "run as root (psql over the PostgreSQL socket, ./valerix ctl)"
+ORDER_URL=http://127.0.0.1:3001
+INVENTORY_URL=http://127.0.0.1:3002
+WEB_URL=http://127.0.0.1:8080
+if ! curl -fsS "$ORDER_URL/live" >/dev/null 2>&1; then
+  # The harness uses the running local stack, or starts it (and leaves it running: ./valerix down stops it).
+  say "No stack answering on $ORDER_URL: starting it (VALERIX_DATA_DIR=$DATA ./valerix up)"
+  VALERIX_DATA_DIR="$DATA" "$ROOT/valerix" up || die "./valerix up failed"
+  for _ in $(seq 1 60); do curl -fsS "$ORDER_URL/live" >/dev/null 2>&1 && break; sleep 1; done
+fi
 [[ -n $LOADGEN ]] || LOADGEN=$(valerix_loadgen "$ROOT")
 [[ -n $LOADGEN && -x $LOADGEN ]] ||
   die "valerix-loadgen not found; build it: cmake -S . -B build-bench -G Ninja && ninja -C build-bench valerix-loadgen"
@@ -123,9 +132,6 @@ PY=/usr/bin/python3
 TOKEN_FILE="$DATA/secrets/admin-token"
 [[ -r $TOKEN_FILE ]] || die "no admin token at $TOKEN_FILE (VALERIX_DATA_DIR=$DATA)"
 ADMIN="Authorization: Bearer $(cat "$TOKEN_FILE")"
-ORDER_URL=http://127.0.0.1:3001
-INVENTORY_URL=http://127.0.0.1:3002
-WEB_URL=http://127.0.0.1:8080
 curl -fsS "$ORDER_URL/live" >/dev/null || die "order-service is not answering on $ORDER_URL: ./valerix up"
 curl -fsS "$INVENTORY_URL/live" >/dev/null || die "inventory-service is not answering on $INVENTORY_URL: ./valerix up"
 
@@ -420,13 +426,14 @@ if wants dbhalf && [[ -f $WORK/pgbench.json ]]; then
 fi
 
 if wants gateway && [[ -n $SATURATION ]]; then
-  level=${LEVELS%% *}
-  rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
   curl -fsS "$WEB_URL/live" >/dev/null 2>&1 || die "the web gateway is not answering on $WEB_URL"
-  say "Through the gateway: open loop at $level % of saturation, $rate orders/s for ${SECONDS_PER_RUN}s via $WEB_URL"
-  lg --scenario orders "${CATALOG[@]}" --url "$WEB_URL" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
-    --label "gateway-$level" --json "$WORK/gateway_$level.json" | sed 's/^/    /'
-  check_not_restarted
+  for level in $LEVELS; do
+    rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
+    say "Through the gateway: open loop at $level % of saturation, $rate orders/s for ${SECONDS_PER_RUN}s via $WEB_URL"
+    lg --scenario orders "${CATALOG[@]}" --url "$WEB_URL" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
+      --label "gateway-$level" --json "$WORK/gateway_$level.json" | sed 's/^/    /'
+    check_not_restarted
+  done
 fi
 
 if wants gremlin && [[ -n $SATURATION ]]; then
