@@ -427,11 +427,21 @@ fi
 
 if wants gateway && [[ -n $SATURATION ]]; then
   curl -fsS "$WEB_URL/live" >/dev/null 2>&1 || die "the web gateway is not answering on $WEB_URL"
+  WEB_PID=$(pids web)
+  gateway_snapshot() {
+    $REPORT procs web="$WEB_PID" order="$ORDER_PID" inventory="$INVENTORY_PID" order_db="$ORDER_DB_PID+" \
+      inventory_db="$INVENTORY_DB_PID+" >"$1"
+  }
   for level in $LEVELS; do
     rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
     say "Through the gateway: open loop at $level % of saturation, $rate orders/s for ${SECONDS_PER_RUN}s via $WEB_URL"
+    gateway_snapshot "$WORK/cpu-before.json"
     lg --scenario orders "${CATALOG[@]}" --url "$WEB_URL" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
       --label "gateway-$level" --json "$WORK/gateway_$level.json" | sed 's/^/    /'
+    gateway_snapshot "$WORK/cpu-after.json"
+    # What the gateway adds: CPU of every process over warm-up and run, per order answered in that time.
+    answered=$($PY -c "import json; d=json.load(open('$WORK/gateway_$level.json')); print(round(d['ok_per_s'] * (d['completion_span_s'] + 1)))")
+    $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$answered" >"$WORK/cpu_gateway_$level.json"
     check_not_restarted
   done
 fi

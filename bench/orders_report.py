@@ -346,6 +346,12 @@ def summary(directory, out_file):
     for level, run in runs_by_level("gateway_"):
         result.setdefault("gateway", {})[level] = run
         rows.append(latency_row(f"through the gateway at {level} %", run))
+        cpu_here = load(directory, f"cpu_gateway_{level}")
+        if cpu_here:
+            result.setdefault("gateway_cpu", {})[level] = cpu_here
+            parts = [f"{name} {fmt(v['cpu_s_per_1000_orders'], 2)}" for name, v in cpu_here["processes"].items()]
+            rows.append(("  CPU s per 1,000 orders, that run", "", ", ".join(parts) +
+                         f"; gateway peak RSS {fmt(cpu_here['processes']['web']['rss_peak_mb'])} MB"))
 
     for level, run in runs_by_level("gremlin_"):
         result.setdefault("gremlin", {})[level] = run

@@ -188,6 +188,32 @@ class Summary(unittest.TestCase):
         self.assertIn("p99 13.50 ms", lines[service + 1])
         self.assertIn("inventory_db's part", lines[service + 2])
 
+    def test_each_gateway_level_is_followed_by_what_every_process_spent_on_it(self):
+        run = {"target_rate": 500.0, "ok_per_s": 500.0, "status": {"201": 5000}, "errors": 0,
+               "latency_ms": {"p50": 6.0, "p99": 30.0, "p99_9": 40.0, "max": 41.0}}
+        with tempfile.TemporaryDirectory() as directory:
+            before = os.path.join(directory, "before.json")
+            after = os.path.join(directory, "after.json")
+            with open(before, "w") as f:
+                json.dump({"web": {"cpu_s": 10.0, "rss_peak_mb": 9.0}, "order": {"cpu_s": 4.0, "rss_peak_mb": 17.0}}, f)
+            with open(after, "w") as f:
+                json.dump({"web": {"cpu_s": 10.6, "rss_peak_mb": 9.5}, "order": {"cpu_s": 5.2, "rss_peak_mb": 17.0}}, f)
+            cpu = orders_report.cpu_delta(before, after, 6000)
+            for name, value in {"gateway_25": run, "cpu_gateway_25": cpu}.items():
+                with open(os.path.join(directory, name + ".json"), "w") as f:
+                    json.dump(value, f)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                orders_report.summary(directory, os.path.join(directory, "result.json"))
+            with open(os.path.join(directory, "result.json")) as f:
+                result = json.load(f)
+        self.assertAlmostEqual(result["gateway_cpu"]["25"]["processes"]["web"]["cpu_s_per_1000_orders"], 0.1)
+        self.assertEqual(list(result["gateway"]), ["25"])  # the CPU file is not taken for a level of its own
+        lines = printed.getvalue().splitlines()
+        row = next(i for i, line in enumerate(lines) if "through the gateway at 25 %" in line)
+        self.assertIn("web 0.10, order 0.20", lines[row + 1])
+        self.assertIn("gateway peak RSS 9.5 MB", lines[row + 1])
+
 
 if __name__ == "__main__":
     unittest.main()
