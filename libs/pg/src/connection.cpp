@@ -49,10 +49,18 @@ void throw_exception_from_error(const Error& error, const boost::source_location
 void ArrayLiteral::Add(std::string_view element) {
     if (size_++ > 0) text_ += ',';
     text_ += '"';
-    for (char c : element) {
-        if (c == '"' || c == '\\') text_ += '\\';
-        text_ += c;
+    // Copies the runs between the characters that need a backslash in one append each: per character, an append
+    // is a capacity check, and this runs for every value of every batched statement (callgrind: 4.8 % of the order
+    // service's instructions when it appended character by character).
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < element.size(); ++i) {
+        if (element[i] == '"' || element[i] == '\\') {
+            text_.append(element.data() + run, i - run);
+            text_ += '\\';
+            run = i;  // the character itself starts the next run
+        }
     }
+    text_.append(element.data() + run, element.size() - run);
     text_ += '"';
 }
 

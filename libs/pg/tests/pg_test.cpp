@@ -65,6 +65,26 @@ TEST_F(PgTest, ExecutesPreparedStatementsWithParameters) {
     EXPECT_EQ(pool.Open(), 1u) << "the connection is reused";
 }
 
+TEST_F(PgTest, ArrayLiteralElementsArriveAsWritten) {
+    constexpr Statement kElements{"elements", "SELECT e, e IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n"};
+    const std::vector<std::string> written = {"plain", "", "with \"quotes\"", "back\\slash", "\"", "\\\\\"",
+                                              "{braces}, commas", "NULL", "héllo"};
+    ArrayLiteral array;
+    for (const auto& element : written) array.Add(element);
+    array.AddNull();
+    EXPECT_EQ(array.Size(), written.size() + 1);
+    Pool pool(io_, Config(), logger_, clock_);
+    auto rows = Run(pool.Execute(kElements, MakeParams(array.Text()), In(5s)));
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_EQ(rows->Size(), static_cast<int>(written.size() + 1));
+    for (std::size_t i = 0; i < written.size(); ++i) {
+        EXPECT_EQ(rows->Text(static_cast<int>(i), 0), written[i]) << "element " << i;
+        EXPECT_FALSE(rows->Bool(static_cast<int>(i), 1)) << "element " << i;
+    }
+    EXPECT_TRUE(rows->Bool(static_cast<int>(written.size()), 1)) << "AddNull is SQL NULL, not the text NULL";
+    EXPECT_EQ(ArrayLiteral().Text(), "{}");
+}
+
 TEST_F(PgTest, MapsSqlStateToTypedErrors) {
     Pool pool(io_, Config(), logger_, clock_);
     auto run = [&](std::string_view sql) {
