@@ -124,11 +124,14 @@ for service in $SERVICES; do
     [[ $($PY -c "import json; print(json.load(open('$WORK/probe.json'))['status'].get('201', 0))") == 1 ]] && break
     sleep 1
   done
+  # Grow the PostgreSQL pools first (16 connections each by default): a new connection's SCRAM-SHA-256 login is
+  # ~40 M instructions (OpenSSL's PBKDF2), and under callgrind's slowness more calls overlap than they would.
+  orders warm 64 2000 "$WORK/warm.json"
   callgrind_control -z "$GRIND_PID" >/dev/null 2>&1
   sleep 5
   dump "$GRIND_PID" "$service-idle"
   for c in $CONCURRENCY; do
-    # Warm up at this concurrency, so that the connection pools have grown to it before counting.
+    # Warm up at this concurrency too (batch sizes settle).
     orders warm "$c" $((200 > 20 * c ? 200 : 20 * c)) "$WORK/warm.json"
     callgrind_control -z "$GRIND_PID" >/dev/null 2>&1
     orders "$service-c$c" "$c" "$ORDERS" "$WORK/$service-c$c.json"
