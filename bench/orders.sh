@@ -309,9 +309,17 @@ if wants saturation; then
   pids() { ctl pid "$1"; }
   ORDER_PID=$(pids order); INVENTORY_PID=$(pids inventory)
   ORDER_DB_PID=$(pids order-db); INVENTORY_DB_PID=$(pids inventory-db)
+  # snapshot FILE [NAME=PID ...]: CPU seconds and peak RSS of these processes and the services and their databases.
   snapshot() {
-    $REPORT procs order="$ORDER_PID" inventory="$INVENTORY_PID" order_db="$ORDER_DB_PID+" \
-      inventory_db="$INVENTORY_DB_PID+" >"$1"
+    local out=$1
+    shift
+    $REPORT procs "$@" order="$ORDER_PID" inventory="$INVENTORY_PID" order_db="$ORDER_DB_PID+" \
+      inventory_db="$INVENTORY_DB_PID+" >"$out"
+  }
+  # answered RUN_JSON WARMUP_S: the orders a load run answered 201 over its warm-up and measured time alike, which
+  # is what CPU counted around the whole run is divided by.
+  answered() {
+    $PY -c "import json; d=json.load(open('$1')); print(round(d['ok_per_s'] * (d['completion_span_s'] + $2)))"
   }
   for mix in uniform hot; do
     best_rate=0
@@ -329,9 +337,8 @@ if wants saturation; then
         best_rate=$rate
         cp "$WORK/sat-$mix-$workers.json" "$WORK/saturation_$mix.json"
         if [[ $mix == uniform ]]; then
-          # CPU counted over warm-up and run alike, so divide by every order answered in that time.
-          answered=$($PY -c "import json; d=json.load(open('$WORK/sat-$mix-$workers.json')); print(round(d['ok_per_s'] * (d['completion_span_s'] + $WARMUP)))")
-          $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$answered" >"$WORK/cpu.json"
+          $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" \
+            "$(answered "$WORK/sat-$mix-$workers.json" "$WARMUP")" >"$WORK/cpu.json"
         fi
       fi
     done
@@ -428,20 +435,16 @@ fi
 if wants gateway && [[ -n $SATURATION ]]; then
   curl -fsS "$WEB_URL/live" >/dev/null 2>&1 || die "the web gateway is not answering on $WEB_URL"
   WEB_PID=$(pids web)
-  gateway_snapshot() {
-    $REPORT procs web="$WEB_PID" order="$ORDER_PID" inventory="$INVENTORY_PID" order_db="$ORDER_DB_PID+" \
-      inventory_db="$INVENTORY_DB_PID+" >"$1"
-  }
   for level in $LEVELS; do
     rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
     say "Through the gateway: open loop at $level % of saturation, $rate orders/s for ${SECONDS_PER_RUN}s via $WEB_URL"
-    gateway_snapshot "$WORK/cpu-before.json"
+    snapshot "$WORK/cpu-before.json" web="$WEB_PID"
     lg --scenario orders "${CATALOG[@]}" --url "$WEB_URL" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
       --label "gateway-$level" --json "$WORK/gateway_$level.json" | sed 's/^/    /'
-    gateway_snapshot "$WORK/cpu-after.json"
-    # What the gateway adds: CPU of every process over warm-up and run, per order answered in that time.
-    answered=$($PY -c "import json; d=json.load(open('$WORK/gateway_$level.json')); print(round(d['ok_per_s'] * (d['completion_span_s'] + 1)))")
-    $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$answered" >"$WORK/cpu_gateway_$level.json"
+    snapshot "$WORK/cpu-after.json" web="$WEB_PID"
+    # What the gateway adds: every process's CPU per order, the gateway's included.
+    $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$(answered "$WORK/gateway_$level.json" 1)" \
+      >"$WORK/cpu_gateway_$level.json"
     check_not_restarted
   done
 fi
