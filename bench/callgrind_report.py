@@ -3,7 +3,7 @@
 
   callgrind_report.py run SERVICE CONCURRENCY CALLGRIND LOADGEN_JSON IDLE_CALLGRIND IDLE_SECONDS OUT_JSON
       prints the run's line, writes its figures
-  callgrind_report.py top CALLGRIND LOADGEN_JSON [N]     the N functions with the most instructions of their own
+  callgrind_report.py top FIGURES_JSON                  the functions with the most instructions of their own
   callgrind_report.py collect OUT_JSON COMMIT RUN_JSON...  one JSON of every run
 
 Counts are taken from the files callgrind writes with --compress-strings=no --compress-pos=no (names in full on
@@ -55,8 +55,8 @@ def orders_201(loadgen_json):
     return run["status"].get("201", 0), run
 
 
-def run_figures(service, concurrency, callgrind, loadgen_json, idle_callgrind, idle_seconds):
-    total, _, connect = parse(callgrind)
+def run_figures(service, concurrency, callgrind, loadgen_json, idle_callgrind, idle_seconds, top_count=12):
+    total, own, connect = parse(callgrind)
     idle_total, _, idle_connect = parse(idle_callgrind)
     ok, run = orders_201(loadgen_json)
     if not ok:
@@ -65,7 +65,11 @@ def run_figures(service, concurrency, callgrind, loadgen_json, idle_callgrind, i
             "seconds": run.get("completion_span_s"), "instructions": total, "connect_instructions": connect,
             "instructions_per_order": round((total - connect) / ok),
             "idle_instructions_per_s": round((idle_total - idle_connect) / idle_seconds),
-            "idle_connect_instructions": idle_connect, "callgrind_file": callgrind}
+            "idle_connect_instructions": idle_connect, "callgrind_file": callgrind,
+            # The functions with the most instructions of their own, per order and as a share of the process's.
+            "top_functions": [{"function": name, "per_order": round(ir / ok),
+                               "percent": round(100 * ir / max(total, 1), 1)}
+                              for name, ir in own.most_common(top_count)]}
 
 
 def run_line(figures):
@@ -78,10 +82,13 @@ def run_line(figures):
     return line
 
 
-def top(callgrind, loadgen_json, count=12):
-    total, own, _ = parse(callgrind)
-    ok, _ = orders_201(loadgen_json)
-    return [(name, ir / max(ok, 1), 100 * ir / max(total, 1)) for name, ir in own.most_common(count)]
+def top_lines(figures):
+    lines = [f"{row['per_order']:>9,} {row['percent']:5.1f} %  {row['function'][:110]}"
+             for row in figures["top_functions"]]
+    if figures["connect_instructions"]:
+        lines.append("(this list includes the PostgreSQL logins of that run: libcrypto's unnamed functions, HMAC, "
+                     "SHA-256)")
+    return lines
 
 
 def main(argv):
@@ -96,9 +103,9 @@ def main(argv):
         with open(argv[8], "w") as out:
             json.dump(figures, out)
         return 0
-    if command == "top" and len(argv) in (4, 5):
-        for name, per_order, share in top(argv[2], argv[3], int(argv[4]) if len(argv) == 5 else 12):
-            print(f"{per_order:>9,.0f} {share:5.1f} %  {name[:110]}")
+    if command == "top" and len(argv) == 3:
+        with open(argv[2]) as f:
+            print("\n".join(top_lines(json.load(f))))
         return 0
     if command == "collect" and len(argv) >= 4:
         runs = []

@@ -100,10 +100,15 @@ class Parse(unittest.TestCase):
             callgrind_report.run_figures("order", 1, self.write("a.callgrind", SAMPLE), run, idle, 5.0)
 
     def test_top_is_by_own_instructions_per_order(self):
-        run = self.write("run.json", json.dumps({"status": {"201": 10}}))
-        rows = callgrind_report.top(self.write("a.callgrind", SAMPLE), run, 2)
-        self.assertEqual([name for name, _, _ in rows], ["HMAC_Init_ex", "handle(int)"])
-        self.assertAlmostEqual(rows[0][1], 90.0)
+        run = self.write("run.json", json.dumps({"status": {"201": 10}, "completion_span_s": 1.0}))
+        idle = self.write("idle.callgrind", "events: Ir\n")
+        figures = callgrind_report.run_figures("order", 16, self.write("a.callgrind", SAMPLE), run, idle, 5.0, 2)
+        rows = figures["top_functions"]
+        self.assertEqual([row["function"] for row in rows], ["HMAC_Init_ex", "handle(int)"])
+        self.assertAlmostEqual(rows[0]["per_order"], 90.0)
+        lines = callgrind_report.top_lines(figures)
+        self.assertIn("HMAC_Init_ex", lines[0])
+        self.assertIn("PostgreSQL logins", lines[-1])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 DATA=${VALERIX_DATA_DIR:-/var/lib/valerix}
-ORDERS=2000 CONCURRENCY="1 16" SERVICES="order inventory" OUT=/tmp SKUS=10000
+ORDERS=2000 CONCURRENCY="1 16" SERVICES="order inventory" OUT=/tmp SKUS=10000 IDLE_SECONDS=5
 while (($#)); do
   case $1 in
     --orders) ORDERS=$2; shift 2 ;;
@@ -35,7 +35,9 @@ say() { echo "==> $*"; }
 ((EUID == 0)) || die "run as root (./valerix ctl stops and starts the services)"
 [[ $ORDERS =~ ^[1-9][0-9]*$ ]] || die "--orders must be a positive whole number, not '$ORDERS'"
 for c in $CONCURRENCY; do [[ $c =~ ^[1-9][0-9]*$ ]] || die "--concurrency takes positive whole numbers, not '$c'"; done
-for s in $SERVICES; do [[ $s == order || $s == inventory ]] || die "--services takes order and inventory, not '$s'"; done
+for s in $SERVICES; do
+  [[ $s == order || $s == inventory ]] || die "--services takes order and inventory, not '$s'"
+done
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
   die "valgrind is not installed (./valerix deps installs it)"
 LOADGEN=$(valerix_loadgen "$ROOT")
@@ -76,7 +78,8 @@ restore() {
   fi
   GRIND_PID=""
   if [[ -n $GRIND_SERVICE ]]; then
-    ctl start "$GRIND_SERVICE" >/dev/null || echo "instructions.sh: could not start $GRIND_SERVICE again: ./valerix ctl start $GRIND_SERVICE" >&2
+    ctl start "$GRIND_SERVICE" >/dev/null ||
+      echo "instructions.sh: could not start $GRIND_SERVICE again: ./valerix ctl start $GRIND_SERVICE" >&2
     GRIND_SERVICE=""
   fi
 }
@@ -117,7 +120,8 @@ for service in $SERVICES; do
     >"$WORK/$service.log" 2>&1 &
   GRIND_PID=$!
   for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/live" >/dev/null 2>&1 && break; sleep 0.5; done
-  curl -fsS "http://127.0.0.1:$port/live" >/dev/null 2>&1 || die "$service did not answer under callgrind; see $WORK/$service.log"
+  curl -fsS "http://127.0.0.1:$port/live" >/dev/null 2>&1 ||
+    die "$service did not answer under callgrind; see $WORK/$service.log"
   # Also wait for order-service to see inventory again (its breaker may have opened while inventory was down).
   for _ in $(seq 1 60); do
     orders warm 1 1 "$WORK/probe.json"
@@ -128,7 +132,7 @@ for service in $SERVICES; do
   # ~40 M instructions (OpenSSL's PBKDF2), and under callgrind's slowness more calls overlap than they would.
   orders warm 64 2000 "$WORK/warm.json"
   callgrind_control -z "$GRIND_PID" >/dev/null 2>&1
-  sleep 5
+  sleep "$IDLE_SECONDS"
   dump "$GRIND_PID" "$service-idle"
   for c in $CONCURRENCY; do
     # Warm up at this concurrency too (batch sizes settle).
@@ -137,7 +141,7 @@ for service in $SERVICES; do
     orders "$service-c$c" "$c" "$ORDERS" "$WORK/$service-c$c.json"
     dump "$GRIND_PID" "$service-c$c"
     $REPORT run "$service" "$c" "$WORK/$service-c$c.callgrind" "$WORK/$service-c$c.json" \
-      "$WORK/$service-idle.callgrind" 5 "$WORK/$service-c$c.figures.json" | sed 's/^/    /'
+      "$WORK/$service-idle.callgrind" "$IDLE_SECONDS" "$WORK/$service-c$c.figures.json" | sed 's/^/    /'
     RUNS+=("$WORK/$service-c$c.figures.json")
   done
   restore
@@ -147,10 +151,8 @@ c=${CONCURRENCY##* }
 say "Where the instructions go: each function's own instructions (not its callees'), per order, at concurrency $c"
 for service in $SERVICES; do
   echo "  $service:"
-  $REPORT top "$WORK/$service-c$c.callgrind" "$WORK/$service-c$c.json" | sed 's/^/    /'
-  $PY -c "import json, sys; f = json.load(open(sys.argv[1])); sys.exit(0 if f['connect_instructions'] else 1)" \
-    "$WORK/$service-c$c.figures.json" &&
-    echo "    (this list includes the PostgreSQL logins of that run: libcrypto's unnamed functions, HMAC, SHA-256)"
+  $REPORT top "$WORK/$service-c$c.figures.json" | sed 's/^/    /'
 done
-$REPORT collect "$WORK/instructions.json" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "${RUNS[@]}"
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+$REPORT collect "$WORK/instructions.json" "$commit" "${RUNS[@]}"
 echo "JSON: $WORK/instructions.json (callgrind files beside it: callgrind_annotate FILE)"
