@@ -66,7 +66,8 @@ TEST_F(PgTest, ExecutesPreparedStatementsWithParameters) {
 }
 
 TEST_F(PgTest, ArrayLiteralElementsArriveAsWritten) {
-    constexpr Statement kElements{"elements", "SELECT e, e IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n"};
+    constexpr Statement kElements{"elements",
+                                  "SELECT e, e IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n"};
     const std::vector<std::string> written = {"plain", "", "with \"quotes\"", "back\\slash", "\"", "\\\\\"",
                                               "{braces}, commas", "NULL", "héllo"};
     ArrayLiteral array;
