@@ -47,6 +47,7 @@ CONF="$DATA/supervisord.conf"
 curl -fsS http://127.0.0.1:3001/live >/dev/null 2>&1 || die "order-service is not answering on :3001 (./valerix up)"
 WIDTH=${#SKUS}; ((WIDTH < 4)) && WIDTH=4
 ctl() { VALERIX_DATA_DIR="$DATA" "$ROOT/valerix" ctl "$@"; }
+mkdir -p "$OUT" || die "--out: cannot create $OUT"
 WORK=$(mktemp -d "$OUT/valerix-instructions.XXXXXX")
 PY=/usr/bin/python3
 

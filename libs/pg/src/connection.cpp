@@ -4,8 +4,8 @@
 
 #include <charconv>
 #include <cstring>
+#include <memory>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,7 +16,6 @@ namespace valerix::pg {
 namespace {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 
 Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
     const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
@@ -135,10 +134,29 @@ asio::awaitable<std::optional<Error>> Connection::WaitSocket(bool for_write, cor
         if (ec) co_return Broken(ErrorKind::kConnection, "socket wait failed: " + ec.message());
         co_return std::nullopt;
     }
+    // The deadline cancels the socket wait from a plain timer handler. Not `socket wait || timer wait`: the awaitable
+    // operators co_spawn both waits, and the one that loses (nearly always the timer) ends by throwing
+    // operation_aborted — an exception and three coroutine frames per database round trip, on the hot path.
+    // Connections live on one single-threaded executor, so the handler and this coroutine never run at once; the
+    // shared state lets a handler that runs after this wait ended (its timer already expired) do nothing.
+    struct WaitState {
+        bool settled = false;
+        bool expired = false;
+    };
+    auto state = std::make_shared<WaitState>();
     asio::steady_timer timer(executor_, deadline.When());
-    auto outcome = co_await (socket_->async_wait(wait_type, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
-    if (outcome.index() == 1) co_return Broken(ErrorKind::kTimeout, "deadline passed waiting for the database");
-    co_return std::nullopt;
+    timer.async_wait([state, socket = &*socket_](boost::system::error_code timer_ec) {
+        if (timer_ec || state->settled) return;
+        state->expired = true;
+        socket->cancel();
+    });
+    boost::system::error_code ec;
+    co_await socket_->async_wait(wait_type, asio::redirect_error(asio::use_awaitable, ec));
+    state->settled = true;
+    timer.cancel();
+    if (!ec) co_return std::nullopt;  // ready, even if the deadline passed meanwhile
+    if (state->expired) co_return Broken(ErrorKind::kTimeout, "deadline passed waiting for the database");
+    co_return Broken(ErrorKind::kConnection, "socket wait failed: " + ec.message());
 }
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::any_io_executor executor,
