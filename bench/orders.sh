@@ -5,8 +5,9 @@
 #   3. saturation: closed loop (uniform mix, then the hot-SKU mix), orders/s, CPU per 1,000 orders, peak RSS;
 #      then the open-loop saturation: the highest fixed arrival rate sustained (>= 97 % achieved, p99 <= 500 ms),
 #      searched down from the closed-loop figure in 10 % steps;
-#   4. open loop at shares of the open-loop saturation (default 50 %): p50/p99/p99.9; the first share also through
-#      the web gateway (:8080), which proxies POST /api/v1/orders to order-service;
+#   4. open loop at shares of the open-loop saturation (default 50 %): p50/p99/p99.9, every process's CPU per
+#      1,000 orders and how long it waited for a CPU each time it ran (/proc/PID/task/*/schedstat); the same shares
+#      through the web gateway (:8080), which proxies POST /api/v1/orders to order-service;
 #   4a. the same rate from both sides: half the database-only ceiling of step 2, offered to the service (open loop)
 #      and, without it, to both databases' parts of the order (pgbench -R, a 3 s warm-up dropped): the latency the
 #      database alone has at half its own capacity, against the service's end-to-end latency at that rate;
@@ -376,8 +377,13 @@ if wants open && [[ -n $SATURATION ]]; then
   for level in $LEVELS; do
     rate=$($PY -c "print(round($SATURATION * $level / 100, 1))")
     say "Open loop at $level % of saturation: $rate orders/s for ${SECONDS_PER_RUN}s"
+    snapshot "$WORK/cpu-before.json"
     lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
       --label "open-$level" --json "$WORK/open_$level.json" | sed 's/^/    /'
+    snapshot "$WORK/cpu-after.json"
+    # CPU per order at this rate, and how long each process waited for a CPU each time it ran (the run queue).
+    $REPORT cpudelta "$WORK/cpu-before.json" "$WORK/cpu-after.json" "$(answered "$WORK/open_$level.json" 1)" \
+      >"$WORK/cpu_open_$level.json"
     check_not_restarted
   done
 fi

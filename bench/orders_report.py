@@ -3,7 +3,8 @@
 the run's JSON and summary table. Standard library only.
 
   orders_report.py field FILE PATH            print one value ("latency_ms.p99", "dependencies.0.breaker.state")
-  orders_report.py procs NAME=PID[+] ...       JSON {NAME: {"cpu_s", "rss_peak_mb"}}; PID+ adds the PID's children
+  orders_report.py procs NAME=PID[+] ...       JSON {NAME: {"cpu_s", "rss_peak_mb", "runq_s", "slices"}}; PID+ adds
+                                               the PID's children
   orders_report.py cpudelta BEFORE AFTER N    JSON CPU seconds per 1,000 orders between two `procs` snapshots
   orders_report.py summary DIR OUT_FILE        assemble DIR/*.json into OUT_FILE and print the summary table and
                                                the issue #9 targets, each met / not met / not measured
@@ -58,6 +59,25 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def run_queue(pid):
+    """(seconds spent runnable but waiting for a CPU, time slices run) of a live process, summed over its threads,
+    from /proc/PID/task/*/schedstat; (0.0, 0) when it is gone."""
+    waited_ns = slices = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0, 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                fields = f.read().split()
+        except OSError:
+            continue
+        waited_ns += int(fields[1])
+        slices += int(fields[2])
+    return waited_ns / 1e9, slices
+
+
 def rss_peak_mb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -76,8 +96,10 @@ def procs(specs):
         with_children = pid_text.endswith("+")
         pid = int(pid_text.rstrip("+"))
         pids = [pid] + (children(pid) if with_children else [])
+        queues = [run_queue(p) for p in pids]
         out[name] = {"cpu_s": round(sum(cpu_seconds(p) for p in pids), 2),
-                     "rss_peak_mb": round(rss_peak_mb(pid), 1), "processes": len(pids)}
+                     "rss_peak_mb": round(rss_peak_mb(pid), 1), "processes": len(pids),
+                     "runq_s": round(sum(q[0] for q in queues), 4), "slices": sum(q[1] for q in queues)}
     return out
 
 
@@ -92,12 +114,26 @@ def cpu_delta(before_file, after_file, orders):
         out["processes"][name] = {"cpu_s": round(spent, 2),
                                   "cpu_s_per_1000_orders": round(spent * 1000 / orders, 3) if orders else None,
                                   "rss_peak_mb": now["rss_peak_mb"]}
+        if "runq_s" in now and "runq_s" in before.get(name, {}):
+            # How long, on average, the process waited for a CPU each time it became runnable: the share of an
+            # order's latency that is the machine's queue, not the process's work, at each hop.
+            waited = now["runq_s"] - before[name]["runq_s"]
+            slices = now["slices"] - before[name]["slices"]
+            out["processes"][name]["runq_s"] = round(waited, 3)
+            out["processes"][name]["wait_ms_per_slice"] = round(waited * 1000 / slices, 3) if slices > 0 else None
     return out
 
 
 def cpu_per_order(cpu):
     """'order 0.08, inventory 0.02, ...': CPU seconds per 1,000 orders of each process of a cpudelta result."""
     return ", ".join(f"{name} {fmt(v['cpu_s_per_1000_orders'], 2)}" for name, v in cpu["processes"].items())
+
+
+def cpu_wait(cpu):
+    """'waited for a CPU each time it ran: order 0.21, ... ms', or '' for snapshots taken without run queues."""
+    waits = [f"{name} {fmt(v['wait_ms_per_slice'], 2)}" for name, v in cpu["processes"].items()
+             if v.get("wait_ms_per_slice") is not None]
+    return f"; waited for a CPU each time it ran: {', '.join(waits)} ms" if waits else ""
 
 
 def load(directory, name):
@@ -302,7 +338,7 @@ def summary(directory, out_file):
     cpu = load(directory, "cpu")
     if cpu:
         result["cpu"] = cpu
-        rows.append(("CPU s per 1,000 orders (uniform saturation)", "", cpu_per_order(cpu)))
+        rows.append(("CPU s per 1,000 orders (uniform saturation)", "", cpu_per_order(cpu) + cpu_wait(cpu)))
         rss = [f"{name} {fmt(v['rss_peak_mb'])} MB" for name, v in cpu["processes"].items()
                if name in ("order", "inventory")]
         rows.append(("peak RSS (since process start)", "", ", ".join(rss)))
@@ -328,6 +364,10 @@ def summary(directory, out_file):
     for level, run in runs_by_level("open_"):
         result["open_loop"][level] = run
         rows.append(latency_row(f"open loop at {level} %", run))
+        cpu_here = load(directory, f"cpu_open_{level}")
+        if cpu_here:
+            result.setdefault("open_loop_cpu", {})[level] = cpu_here
+            rows.append(("  CPU s per 1,000 orders, that run", "", cpu_per_order(cpu_here) + cpu_wait(cpu_here)))
 
     hiccup = {name: load(directory, f"hiccup_{name}") for name in ("idle_spin", "idle_wake", "load_wake", "load_orders")}
     if any(hiccup.values()):
@@ -353,7 +393,7 @@ def summary(directory, out_file):
         cpu_here = load(directory, f"cpu_gateway_{level}")
         if cpu_here:
             result.setdefault("gateway_cpu", {})[level] = cpu_here
-            rows.append(("  CPU s per 1,000 orders, that run", "", cpu_per_order(cpu_here) +
+            rows.append(("  CPU s per 1,000 orders, that run", "", cpu_per_order(cpu_here) + cpu_wait(cpu_here) +
                          f"; gateway peak RSS {fmt(cpu_here['processes']['web']['rss_peak_mb'])} MB"))
 
     for level, run in runs_by_level("gremlin_"):

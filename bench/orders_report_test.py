@@ -214,6 +214,54 @@ class Summary(unittest.TestCase):
         self.assertIn("web 0.10, order 0.20", lines[row + 1])
         self.assertIn("gateway peak RSS 9.5 MB", lines[row + 1])
 
+    def test_each_open_loop_level_reports_cpu_and_the_wait_for_a_cpu_per_time_slice(self):
+        run = {"target_rate": 1000.0, "ok_per_s": 1000.0, "status": {"201": 10000}, "errors": 0,
+               "latency_ms": {"p50": 12.0, "p99": 70.0, "p99_9": 90.0, "max": 95.0}}
+        with tempfile.TemporaryDirectory() as directory:
+            before = os.path.join(directory, "before.json")
+            after = os.path.join(directory, "after.json")
+            with open(before, "w") as f:
+                json.dump({"order": {"cpu_s": 4.0, "rss_peak_mb": 17.0, "runq_s": 1.0, "slices": 1000},
+                           "order_db": {"cpu_s": 8.0, "rss_peak_mb": 50.0, "runq_s": 2.0, "slices": 500}}, f)
+            with open(after, "w") as f:
+                json.dump({"order": {"cpu_s": 5.5, "rss_peak_mb": 17.0, "runq_s": 3.5, "slices": 6000},
+                           "order_db": {"cpu_s": 11.0, "rss_peak_mb": 50.0, "runq_s": 2.0, "slices": 500}}, f)
+            cpu = orders_report.cpu_delta(before, after, 11000)
+            for name, value in {"open_50": run, "cpu_open_50": cpu}.items():
+                with open(os.path.join(directory, name + ".json"), "w") as f:
+                    json.dump(value, f)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                orders_report.summary(directory, os.path.join(directory, "result.json"))
+            with open(os.path.join(directory, "result.json")) as f:
+                result = json.load(f)
+        # 2.5 s waited over 5,000 time slices; no slice run means no figure, not a division by zero.
+        self.assertAlmostEqual(cpu["processes"]["order"]["wait_ms_per_slice"], 0.5)
+        self.assertIsNone(cpu["processes"]["order_db"]["wait_ms_per_slice"])
+        self.assertEqual(list(result["open_loop"]), ["50"])  # the CPU file is not a level of its own
+        lines = printed.getvalue().splitlines()
+        row = next(i for i, line in enumerate(lines) if "open loop at 50 %" in line)
+        self.assertIn("order 0.14, order_db 0.27", lines[row + 1])
+        self.assertIn("waited for a CPU each time it ran: order 0.50 ms", lines[row + 1])
+
+    def test_snapshots_without_run_queues_give_no_wait_figure(self):
+        with tempfile.TemporaryDirectory() as directory:
+            before = os.path.join(directory, "before.json")
+            after = os.path.join(directory, "after.json")
+            with open(before, "w") as f:
+                json.dump({"order": {"cpu_s": 1.0, "rss_peak_mb": 17.0}}, f)
+            with open(after, "w") as f:
+                json.dump({"order": {"cpu_s": 2.0, "rss_peak_mb": 17.0, "runq_s": 1.0, "slices": 10}}, f)
+            cpu = orders_report.cpu_delta(before, after, 1000)
+        self.assertNotIn("wait_ms_per_slice", cpu["processes"]["order"])
+        self.assertEqual(orders_report.cpu_wait(cpu), "")
+
+    def test_this_process_has_run_queue_figures(self):
+        snapshot = orders_report.procs([f"me={os.getpid()}"])["me"]
+        self.assertGreater(snapshot["slices"], 0)
+        self.assertGreaterEqual(snapshot["runq_s"], 0.0)
+        self.assertEqual(orders_report.run_queue(2 ** 22 + 1), (0.0, 0))  # no such process
+
 
 if __name__ == "__main__":
     unittest.main()
