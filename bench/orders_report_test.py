@@ -156,32 +156,46 @@ class PgbenchLog(unittest.TestCase):
                 orders_report.pgbench_log(100.0, 1, directory, skip_s=5.0)
 
 
+def cpu_between(before, after, orders):
+    """cpu_delta of two `procs` snapshots given as dicts."""
+    with tempfile.TemporaryDirectory() as directory:
+        paths = [os.path.join(directory, name) for name in ("before.json", "after.json")]
+        for path, snapshot in zip(paths, (before, after)):
+            with open(path, "w") as f:
+                json.dump(snapshot, f)
+        return orders_report.cpu_delta(paths[0], paths[1], orders)
+
+
+def summarize(files):
+    """(result JSON, printed lines) of summary() over a run folder holding FILES ({name: JSON value})."""
+    with tempfile.TemporaryDirectory() as directory:
+        for name, value in files.items():
+            with open(os.path.join(directory, name + ".json"), "w") as f:
+                json.dump(value, f)
+        out = os.path.join(directory, "result.json")
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            orders_report.summary(directory, out)
+        with open(out) as f:
+            return json.load(f), printed.getvalue().splitlines()
+
+
 class Summary(unittest.TestCase):
     def test_half_ceiling_rows_put_the_service_next_to_each_database_alone(self):
         def run(rate, p50, p99):
             return {"target_rate": rate, "ok_per_s": rate, "status": {"201": 10}, "errors": 0,
                     "latency_ms": {"p50": p50, "p99": p99, "p99_9": p99, "max": p99}}
 
-        with tempfile.TemporaryDirectory() as directory:
-            files = {"dbhalf_service": run(300.0, 3.5, 20.0),
-                     "dbhalf_order_db": dict(run(300.0, 2.4, 13.5), sql="order_db's part", clients=4,
-                                             warm_up_dropped_s=3.0, achieved_per_s=299.0),
-                     "dbhalf_inventory_db": dict(run(300.0, 2.0, 9.1), sql="inventory_db's part", clients=4,
-                                                 warm_up_dropped_s=3.0, achieved_per_s=298.0)}
-            for name, value in files.items():
-                with open(os.path.join(directory, name + ".json"), "w") as f:
-                    json.dump(value, f)
-            out = os.path.join(directory, "result.json")
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                orders_report.summary(directory, out)
-            with open(out) as f:
-                result = json.load(f)
+        result, lines = summarize({
+            "dbhalf_service": run(300.0, 3.5, 20.0),
+            "dbhalf_order_db": dict(run(300.0, 2.4, 13.5), sql="order_db's part", clients=4, warm_up_dropped_s=3.0,
+                                    achieved_per_s=299.0),
+            "dbhalf_inventory_db": dict(run(300.0, 2.0, 9.1), sql="inventory_db's part", clients=4,
+                                        warm_up_dropped_s=3.0, achieved_per_s=298.0)})
         half = result["half_database_ceiling"]
         self.assertEqual(half["service"]["latency_ms"]["p99"], 20.0)
         self.assertEqual(half["order_db"]["latency_ms"]["p99"], 13.5)
         self.assertEqual(half["inventory_db"]["latency_ms"]["p99"], 9.1)
-        lines = printed.getvalue().splitlines()
         service = next(i for i, line in enumerate(lines) if "at half the pgbench ceiling: the service" in line)
         self.assertIn("p50 3.50 / p99 20.00 ms", lines[service])
         self.assertIn("order_db's part (300.0/s)", lines[service + 1])
@@ -191,25 +205,12 @@ class Summary(unittest.TestCase):
     def test_each_gateway_level_is_followed_by_what_every_process_spent_on_it(self):
         run = {"target_rate": 500.0, "ok_per_s": 500.0, "status": {"201": 5000}, "errors": 0,
                "latency_ms": {"p50": 6.0, "p99": 30.0, "p99_9": 40.0, "max": 41.0}}
-        with tempfile.TemporaryDirectory() as directory:
-            before = os.path.join(directory, "before.json")
-            after = os.path.join(directory, "after.json")
-            with open(before, "w") as f:
-                json.dump({"web": {"cpu_s": 10.0, "rss_peak_mb": 9.0}, "order": {"cpu_s": 4.0, "rss_peak_mb": 17.0}}, f)
-            with open(after, "w") as f:
-                json.dump({"web": {"cpu_s": 10.6, "rss_peak_mb": 9.5}, "order": {"cpu_s": 5.2, "rss_peak_mb": 17.0}}, f)
-            cpu = orders_report.cpu_delta(before, after, 6000)
-            for name, value in {"gateway_25": run, "cpu_gateway_25": cpu}.items():
-                with open(os.path.join(directory, name + ".json"), "w") as f:
-                    json.dump(value, f)
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                orders_report.summary(directory, os.path.join(directory, "result.json"))
-            with open(os.path.join(directory, "result.json")) as f:
-                result = json.load(f)
+        cpu = cpu_between({"web": {"cpu_s": 10.0, "rss_peak_mb": 9.0}, "order": {"cpu_s": 4.0, "rss_peak_mb": 17.0}},
+                          {"web": {"cpu_s": 10.6, "rss_peak_mb": 9.5}, "order": {"cpu_s": 5.2, "rss_peak_mb": 17.0}},
+                          6000)
+        result, lines = summarize({"gateway_25": run, "cpu_gateway_25": cpu})
         self.assertAlmostEqual(result["gateway_cpu"]["25"]["processes"]["web"]["cpu_s_per_1000_orders"], 0.1)
         self.assertEqual(list(result["gateway"]), ["25"])  # the CPU file is not taken for a level of its own
-        lines = printed.getvalue().splitlines()
         row = next(i for i, line in enumerate(lines) if "through the gateway at 25 %" in line)
         self.assertIn("web 0.10, order 0.20", lines[row + 1])
         self.assertIn("gateway peak RSS 9.5 MB", lines[row + 1])
@@ -217,42 +218,22 @@ class Summary(unittest.TestCase):
     def test_each_open_loop_level_reports_cpu_and_the_wait_for_a_cpu_per_time_slice(self):
         run = {"target_rate": 1000.0, "ok_per_s": 1000.0, "status": {"201": 10000}, "errors": 0,
                "latency_ms": {"p50": 12.0, "p99": 70.0, "p99_9": 90.0, "max": 95.0}}
-        with tempfile.TemporaryDirectory() as directory:
-            before = os.path.join(directory, "before.json")
-            after = os.path.join(directory, "after.json")
-            with open(before, "w") as f:
-                json.dump({"order": {"cpu_s": 4.0, "rss_peak_mb": 17.0, "runq_s": 1.0, "slices": 1000},
-                           "order_db": {"cpu_s": 8.0, "rss_peak_mb": 50.0, "runq_s": 2.0, "slices": 500}}, f)
-            with open(after, "w") as f:
-                json.dump({"order": {"cpu_s": 5.5, "rss_peak_mb": 17.0, "runq_s": 3.5, "slices": 6000},
-                           "order_db": {"cpu_s": 11.0, "rss_peak_mb": 50.0, "runq_s": 2.0, "slices": 500}}, f)
-            cpu = orders_report.cpu_delta(before, after, 11000)
-            for name, value in {"open_50": run, "cpu_open_50": cpu}.items():
-                with open(os.path.join(directory, name + ".json"), "w") as f:
-                    json.dump(value, f)
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                orders_report.summary(directory, os.path.join(directory, "result.json"))
-            with open(os.path.join(directory, "result.json")) as f:
-                result = json.load(f)
+        cpu = cpu_between({"order": {"cpu_s": 4.0, "rss_peak_mb": 17.0, "runq_s": 1.0, "slices": 1000},
+                           "order_db": {"cpu_s": 8.0, "rss_peak_mb": 50.0, "runq_s": 2.0, "slices": 500}},
+                          {"order": {"cpu_s": 5.5, "rss_peak_mb": 17.0, "runq_s": 3.5, "slices": 6000},
+                           "order_db": {"cpu_s": 11.0, "rss_peak_mb": 50.0, "runq_s": 2.0, "slices": 500}}, 11000)
+        result, lines = summarize({"open_50": run, "cpu_open_50": cpu})
         # 2.5 s waited over 5,000 time slices; no slice run means no figure, not a division by zero.
         self.assertAlmostEqual(cpu["processes"]["order"]["wait_ms_per_slice"], 0.5)
         self.assertIsNone(cpu["processes"]["order_db"]["wait_ms_per_slice"])
         self.assertEqual(list(result["open_loop"]), ["50"])  # the CPU file is not a level of its own
-        lines = printed.getvalue().splitlines()
         row = next(i for i, line in enumerate(lines) if "open loop at 50 %" in line)
         self.assertIn("order 0.14, order_db 0.27", lines[row + 1])
         self.assertIn("waited for a CPU each time it ran: order 0.50 ms", lines[row + 1])
 
     def test_snapshots_without_run_queues_give_no_wait_figure(self):
-        with tempfile.TemporaryDirectory() as directory:
-            before = os.path.join(directory, "before.json")
-            after = os.path.join(directory, "after.json")
-            with open(before, "w") as f:
-                json.dump({"order": {"cpu_s": 1.0, "rss_peak_mb": 17.0}}, f)
-            with open(after, "w") as f:
-                json.dump({"order": {"cpu_s": 2.0, "rss_peak_mb": 17.0, "runq_s": 1.0, "slices": 10}}, f)
-            cpu = orders_report.cpu_delta(before, after, 1000)
+        cpu = cpu_between({"order": {"cpu_s": 1.0, "rss_peak_mb": 17.0}},
+                          {"order": {"cpu_s": 2.0, "rss_peak_mb": 17.0, "runq_s": 1.0, "slices": 10}}, 1000)
         self.assertNotIn("wait_ms_per_slice", cpu["processes"]["order"])
         self.assertEqual(orders_report.cpu_wait(cpu), "")
 
