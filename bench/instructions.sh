@@ -48,6 +48,7 @@ curl -fsS http://127.0.0.1:3001/live >/dev/null 2>&1 || die "order-service is no
 WIDTH=${#SKUS}; ((WIDTH < 4)) && WIDTH=4
 ctl() { VALERIX_DATA_DIR="$DATA" "$ROOT/valerix" ctl "$@"; }
 mkdir -p "$OUT" || die "--out: cannot create $OUT"
+OUT=$(cd "$OUT" && pwd -P)  # valgrind runs in the service's own folder: its output path must not be relative
 WORK=$(mktemp -d "$OUT/valerix-instructions.XXXXXX")
 PY=/usr/bin/python3
 

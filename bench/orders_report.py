@@ -59,23 +59,33 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def run_queue(pid):
+def run_queue(pid, proc="/proc"):
     """(seconds spent runnable but waiting for a CPU, time slices run) of a live process, summed over its threads,
-    from /proc/PID/task/*/schedstat; (0.0, 0) when it is gone."""
+    from PROC/PID/task/*/schedstat (on-CPU ns, run-queue wait ns, slices); (0.0, 0) when it is gone."""
     waited_ns = slices = 0
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        tasks = os.listdir(f"{proc}/{pid}/task")
     except OSError:
         return 0.0, 0
     for task in tasks:
         try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            with open(f"{proc}/{pid}/task/{task}/schedstat") as f:
                 fields = f.read().split()
         except OSError:
             continue
         waited_ns += int(fields[1])
         slices += int(fields[2])
     return waited_ns / 1e9, slices
+
+
+def start_ticks(pid):
+    """When a live process started (clock ticks since boot): tells a process from a later one with its PID."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 def rss_peak_mb(pid):
@@ -95,12 +105,31 @@ def procs(specs):
         name, pid_text = spec.split("=", 1)
         with_children = pid_text.endswith("+")
         pid = int(pid_text.rstrip("+"))
-        pids = [pid] + (children(pid) if with_children else [])
-        queues = [run_queue(p) for p in pids]
-        out[name] = {"cpu_s": round(sum(cpu_seconds(p) for p in pids), 2),
-                     "rss_peak_mb": round(rss_peak_mb(pid), 1), "processes": len(pids),
-                     "runq_s": round(sum(q[0] for q in queues), 4), "slices": sum(q[1] for q in queues)}
+        each = {}
+        for p in [pid] + (children(pid) if with_children else []):
+            waited, slices = run_queue(p)
+            each[str(p)] = {"start": start_ticks(p), "cpu_s": cpu_seconds(p), "runq_s": waited, "slices": slices}
+        out[name] = {"cpu_s": round(sum(v["cpu_s"] for v in each.values()), 2),
+                     "rss_peak_mb": round(rss_peak_mb(pid), 1), "processes": len(each),
+                     "runq_s": round(sum(v["runq_s"] for v in each.values()), 4),
+                     "slices": sum(v["slices"] for v in each.values()), "pids": each}
     return out
+
+
+def spent_between(before, now):
+    """{cpu_s, runq_s, slices} a group of processes spent between two `procs` snapshots of it. Per process when both
+    list their processes: what each spent since the first snapshot, its whole life if it started after it; one that
+    exited in between is left out (its last moments are lost, rather than its whole life subtracted). Otherwise the
+    difference of the totals."""
+    if "pids" in before and "pids" in now:
+        spent = {"cpu_s": 0.0, "runq_s": 0.0, "slices": 0}
+        for pid, figures in now["pids"].items():
+            earlier = before["pids"].get(pid)
+            same = earlier is not None and earlier["start"] == figures["start"]
+            for key in spent:
+                spent[key] += figures[key] - (earlier[key] if same else 0)
+        return spent
+    return {key: now[key] - before.get(key, 0) for key in ("cpu_s", "runq_s", "slices") if key in now}
 
 
 def cpu_delta(before_file, after_file, orders):
@@ -110,17 +139,17 @@ def cpu_delta(before_file, after_file, orders):
         after = json.load(f)
     out = {"orders": orders, "processes": {}}
     for name, now in after.items():
-        spent = now["cpu_s"] - before.get(name, {}).get("cpu_s", 0)
-        out["processes"][name] = {"cpu_s": round(spent, 2),
-                                  "cpu_s_per_1000_orders": round(spent * 1000 / orders, 3) if orders else None,
+        earlier = before.get(name, {})
+        spent = spent_between(earlier, now)
+        out["processes"][name] = {"cpu_s": round(spent["cpu_s"], 2),
+                                  "cpu_s_per_1000_orders": round(spent["cpu_s"] * 1000 / orders, 3) if orders else None,
                                   "rss_peak_mb": now["rss_peak_mb"]}
-        if "runq_s" in now and "runq_s" in before.get(name, {}):
+        if "runq_s" in earlier and "runq_s" in spent:
             # How long, on average, the process waited for a CPU each time it became runnable: the share of an
             # order's latency that is the machine's queue, not the process's work, at each hop.
-            waited = now["runq_s"] - before[name]["runq_s"]
-            slices = now["slices"] - before[name]["slices"]
-            out["processes"][name]["runq_s"] = round(waited, 3)
-            out["processes"][name]["wait_ms_per_slice"] = round(waited * 1000 / slices, 3) if slices > 0 else None
+            out["processes"][name]["runq_s"] = round(spent["runq_s"], 3)
+            out["processes"][name]["wait_ms_per_slice"] = (round(spent["runq_s"] * 1000 / spent["slices"], 3)
+                                                           if spent["slices"] > 0 and spent["runq_s"] >= 0 else None)
     return out
 
 

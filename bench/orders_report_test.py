@@ -241,7 +241,36 @@ class Summary(unittest.TestCase):
         snapshot = orders_report.procs([f"me={os.getpid()}"])["me"]
         self.assertGreater(snapshot["slices"], 0)
         self.assertGreaterEqual(snapshot["runq_s"], 0.0)
+        self.assertEqual(list(snapshot["pids"]), [str(os.getpid())])
         self.assertEqual(orders_report.run_queue(2 ** 22 + 1), (0.0, 0))  # no such process
+
+    def test_run_queue_sums_the_wait_and_the_slices_of_every_thread(self):
+        with tempfile.TemporaryDirectory() as proc:
+            # schedstat: nanoseconds on a CPU, nanoseconds waiting for one, time slices
+            for task, line in {"7": "900000000 250000000 40\n", "8": "100000000 1750000000 60\n"}.items():
+                os.makedirs(os.path.join(proc, "7", "task", task))
+                with open(os.path.join(proc, "7", "task", task, "schedstat"), "w") as f:
+                    f.write(line)
+            self.assertEqual(orders_report.run_queue(7, proc), (2.0, 100))
+
+    def test_a_process_that_exits_or_starts_between_snapshots_never_makes_a_negative_figure(self):
+        def process(start, cpu_s, runq_s, slices):
+            return {"start": start, "cpu_s": cpu_s, "runq_s": runq_s, "slices": slices}
+
+        def group(pids):
+            return {"cpu_s": sum(v["cpu_s"] for v in pids.values()), "rss_peak_mb": 50.0,
+                    "runq_s": sum(v["runq_s"] for v in pids.values()),
+                    "slices": sum(v["slices"] for v in pids.values()), "pids": pids}
+
+        # 10 kept running; 11 exited (an autovacuum worker); 12 started during the run; 13's PID was reused.
+        before = group({"10": process(100, 5.0, 1.0, 1000), "11": process(200, 9.0, 3.0, 900),
+                        "13": process(300, 4.0, 1.0, 100)})
+        after = group({"10": process(100, 6.0, 1.5, 2000), "12": process(400, 0.5, 0.5, 500),
+                       "13": process(500, 0.25, 0.1, 100)})
+        cpu = cpu_between({"order_db": before}, {"order_db": after}, 1000)["processes"]["order_db"]
+        self.assertAlmostEqual(cpu["cpu_s"], 1.75)  # 1.0 + 0.5 + 0.25; the totals' difference would be -11.25
+        self.assertAlmostEqual(cpu["runq_s"], 1.1)
+        self.assertAlmostEqual(cpu["wait_ms_per_slice"], 1.1 * 1000 / 1600, places=3)
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ asio::awaitable<std::optional<Error>> Connection::WaitSocket(bool for_write, cor
     timer.async_wait([state, socket = &*socket_](boost::system::error_code timer_ec) {
         if (timer_ec || state->settled) return;
         state->expired = true;
-        socket->cancel();
+        boost::system::error_code ignored;  // a handler must not throw: it would leave the event loop
+        socket->cancel(ignored);
     });
     boost::system::error_code ec;
     co_await socket_->async_wait(wait_type, asio::redirect_error(asio::use_awaitable, ec));
