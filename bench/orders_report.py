@@ -33,29 +33,27 @@ def field(path, dotted):
     return value
 
 
-def children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-            kids.append(int(entry))
-    return kids
-
-
-def cpu_seconds(pid):
-    """utime + stime of a live process (its exited children are not included)."""
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first), or None when the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        fields = stat_fields(entry) if entry.isdigit() else None
+        if fields and int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def cpu_seconds(fields):
+    """utime + stime of a live process from its stat_fields (its exited children are not included)."""
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
@@ -78,16 +76,6 @@ def run_queue(pid, proc="/proc"):
     return waited_ns / 1e9, slices
 
 
-def start_ticks(pid):
-    """When a live process started (clock ticks since boot): tells a process from a later one with its PID."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[19])
-
-
 def rss_peak_mb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -107,8 +95,13 @@ def procs(specs):
         pid = int(pid_text.rstrip("+"))
         each = {}
         for p in [pid] + (children(pid) if with_children else []):
+            fields = stat_fields(p)
+            if fields is None:  # exited since it was listed
+                continue
             waited, slices = run_queue(p)
-            each[str(p)] = {"start": start_ticks(p), "cpu_s": cpu_seconds(p), "runq_s": waited, "slices": slices}
+            # The start time (clock ticks since boot) tells a process from a later one with its PID.
+            each[str(p)] = {"start": int(fields[19]), "cpu_s": cpu_seconds(fields), "runq_s": waited,
+                            "slices": slices}
         out[name] = {"cpu_s": round(sum(v["cpu_s"] for v in each.values()), 2),
                      "rss_peak_mb": round(rss_peak_mb(pid), 1), "processes": len(each),
                      "runq_s": round(sum(v["runq_s"] for v in each.values()), 4),
@@ -389,14 +382,20 @@ def summary(directory, out_file):
         rows.append((f"{title} ({fmt(run['target_rate'])}/s)", f"p50 {fmt(lat['p50'], 2)} / p99 {fmt(lat['p99'], 2)} ms",
                      f"p99.9 {fmt(lat['p99_9'], 2)} ms, max {fmt(lat['max'], 2)} ms{detail}"))
 
+    def run_cpu_row(part, key, level, more=lambda cpu: ""):
+        """The row under a load run, when it has cpu_<part>_<level>.json (kept in result[key][level]): every
+        process's CPU per order and wait for a CPU, then what `more` says of those figures."""
+        cpu_here = load(directory, f"cpu_{part}_{level}")
+        if cpu_here:
+            result.setdefault(key, {})[level] = cpu_here
+            rows.append(("  CPU s per 1,000 orders, that run", "",
+                         cpu_per_order(cpu_here) + cpu_wait(cpu_here) + more(cpu_here)))
+
     result["open_loop"] = {}
     for level, run in runs_by_level("open_"):
         result["open_loop"][level] = run
         rows.append(latency_row(f"open loop at {level} %", run))
-        cpu_here = load(directory, f"cpu_open_{level}")
-        if cpu_here:
-            result.setdefault("open_loop_cpu", {})[level] = cpu_here
-            rows.append(("  CPU s per 1,000 orders, that run", "", cpu_per_order(cpu_here) + cpu_wait(cpu_here)))
+        run_cpu_row("open", "open_loop_cpu", level)
 
     hiccup = {name: load(directory, f"hiccup_{name}") for name in ("idle_spin", "idle_wake", "load_wake", "load_orders")}
     if any(hiccup.values()):
@@ -419,11 +418,8 @@ def summary(directory, out_file):
     for level, run in runs_by_level("gateway_"):
         result.setdefault("gateway", {})[level] = run
         rows.append(latency_row(f"through the gateway at {level} %", run))
-        cpu_here = load(directory, f"cpu_gateway_{level}")
-        if cpu_here:
-            result.setdefault("gateway_cpu", {})[level] = cpu_here
-            rows.append(("  CPU s per 1,000 orders, that run", "", cpu_per_order(cpu_here) + cpu_wait(cpu_here) +
-                         f"; gateway peak RSS {fmt(cpu_here['processes']['web']['rss_peak_mb'])} MB"))
+        run_cpu_row("gateway", "gateway_cpu", level,
+                    lambda cpu: f"; gateway peak RSS {fmt(cpu['processes']['web']['rss_peak_mb'])} MB")
 
     for level, run in runs_by_level("gremlin_"):
         result.setdefault("gremlin", {})[level] = run
