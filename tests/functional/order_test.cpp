@@ -2,6 +2,7 @@
 // machine, and correctness while inventory is slow, answers 500 after committing, is killed, or order-service itself
 // is killed mid-load. Cross-service invariants of DESIGN.md §3 are checked after every test.
 #include <csignal>
+#include <signal.h>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -698,6 +699,72 @@ TEST_F(OrderTest, OrderServiceKilledMidLoadLosesNothingAndAppliesNothingTwice) {
     auto orders = std::stoll(postgres_->Query("order_db", "SELECT count(*) FROM orders WHERE status = 'CONFIRMED' "
                                                           "AND items @> '[{\"sku\":\"O-KILL\"}]'")[0][0]);
     EXPECT_EQ(100000 - Available("O-KILL"), orders) << "stock taken exactly once per confirmed order";
+}
+
+// A confirmation commits without waiting for its WAL flush (OrderStore: synchronous_commit off for a batch whose
+// orders are all confirmed) because it can be rebuilt from what is durable before it. Here it is really lost: the
+// WAL writer is held (SIGSTOP) while the order is confirmed (201), then killed (SIGKILL), so PostgreSQL crashes and
+// recovers without the confirmation's WAL — the create and the reservation before it were flushed on commit
+// (synchronous_commit on for this test; the test cluster runs with it off). After recovery the order is PENDING with
+// its reserve intent pending, and the reconciler confirms it with the reservation inventory already holds: one
+// reservation, stock taken once, and the key answers 201 again.
+TEST_F(OrderTest, AConfirmationLostInADatabaseCrashIsConfirmedAgainFromTheReservation) {
+    auto query = [](const std::string& db, const std::string& sql) { return postgres_->Query(db, sql); };
+    struct Restore {  // the suite's cluster trades durability for speed again
+        ~Restore() {
+            try {
+                postgres_->Query("postgres", "ALTER SYSTEM RESET synchronous_commit");
+                postgres_->Query("postgres", "SELECT pg_reload_conf()");
+            } catch (const std::exception&) {
+            }
+        }
+    } restore;
+    PutProduct("O-CRASH", 10);
+    query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
+    postgres_->Restart();  // every backend starts with it (a reload reaches the pooled ones at an unknown moment)
+    auto warm_up = NewUuid();  // one order, however many tries it takes
+    ASSERT_TRUE(WaitFor([&] { return Create(warm_up, OrderBody("max", "O-CRASH", 1)).status == 201; }, 20s))
+        << "order-service did not reconnect after the restart";
+
+    auto walwriter = std::stoi(query("postgres", "SELECT pid FROM pg_stat_activity "
+                                                 "WHERE backend_type = 'walwriter'")[0][0]);
+    struct Crash {  // however the test ends: the WAL writer dies, which is the crash
+        int pid;
+        ~Crash() { ::kill(pid, SIGKILL); }
+    };
+    ASSERT_EQ(::kill(walwriter, SIGSTOP), 0);
+    auto key = NewUuid();
+    auto body = OrderBody("max", "O-CRASH", 2);
+    testing::HttpResponse created;
+    {
+        Crash crash{walwriter};
+        created = Create(key, body);
+    }
+    ASSERT_EQ(created.status, 201) << created.body;
+    auto id = std::string(ParseObject(created.body).at("id").as_string());
+
+    std::vector<std::vector<std::string>> order;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            try {
+                order = query("order_db", "SELECT o.status, i.state FROM orders o JOIN inventory_intents i "
+                                          "ON i.order_id = o.id AND i.kind = 'reserve' WHERE o.id = '" + id + "'");
+                return true;
+            } catch (const std::exception&) {
+                return false;  // still recovering
+            }
+        },
+        30s));
+    ASSERT_EQ(order.size(), 1u) << "the create was flushed on commit and survives the crash";
+    EXPECT_EQ(order[0], (std::vector<std::string>{"PENDING", "pending"})) << "the confirmation was not flushed";
+    EXPECT_EQ(query("inventory_db", "SELECT status FROM reservations WHERE id = '" + id + "'"),
+              (std::vector<std::vector<std::string>>{{"RESERVED"}}));
+
+    EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 20s)) << "the reconciler confirms it again";
+    auto replay = Create(key, body);
+    EXPECT_EQ(replay.status, 201) << replay.body;
+    EXPECT_EQ(std::string(ParseObject(replay.body).at("id").as_string()), id);
+    EXPECT_EQ(Available("O-CRASH"), 10 - 1 - 2) << "stock taken once for each order";
 }
 
 }  // namespace
