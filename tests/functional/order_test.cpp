@@ -702,69 +702,93 @@ TEST_F(OrderTest, OrderServiceKilledMidLoadLosesNothingAndAppliesNothingTwice) {
 }
 
 // A confirmation commits without waiting for its WAL flush (OrderStore: synchronous_commit off for a batch whose
-// orders are all confirmed) because it can be rebuilt from what is durable before it. Here it is really lost: the
-// WAL writer is held (SIGSTOP) while the order is confirmed (201), then killed (SIGKILL), so PostgreSQL crashes and
-// recovers without the confirmation's WAL — the create and the reservation before it were flushed on commit
-// (synchronous_commit on for this test; the test cluster runs with it off). After recovery the order is PENDING with
-// its reserve intent pending, and the reconciler confirms it with the reservation inventory already holds: one
-// reservation, stock taken once, and the key answers 201 again.
+// orders are all confirmed) because it can be rebuilt from what is durable before it; a rejection cannot and waits.
+// Both are put to a real crash: the WAL writer is held (SIGSTOP) while an order is answered, then killed (SIGKILL),
+// so PostgreSQL crashes and recovers without the WAL nobody flushed. Each crash follows one answer alone, as any
+// later commit that waits for its flush would write the earlier WAL too. The creates and inventory's reservations
+// are flushed on commit (synchronous_commit on for this test; the suite's cluster runs with it off).
+// - A rejection (409) stands after the crash as it was: REJECTED, its intent never claimed by the reconciler.
+// - A confirmation (201) is lost, and the reconciler confirms it again with the reservation inventory already holds:
+//   its intent was claimed (attempts >= 1), which a confirmation that survived never is. Judged by attempts, not by
+//   catching the order PENDING, so a slow recovery that lets the reconciler in first does not matter.
 TEST_F(OrderTest, AConfirmationLostInADatabaseCrashIsConfirmedAgainFromTheReservation) {
     auto query = [](const std::string& db, const std::string& sql) { return postgres_->Query(db, sql); };
-    struct Restore {  // the suite's cluster trades durability for speed again
+    auto answers = [&](const std::string& db, const std::string& sql, std::vector<std::vector<std::string>>& rows) {
+        try {
+            rows = query(db, sql);
+            return true;
+        } catch (const std::exception&) {
+            return false;  // still recovering
+        }
+    };
+    struct Restore {  // the suite's cluster trades durability for speed again, also when the test fails mid-crash
         ~Restore() {
-            try {
-                postgres_->Query("postgres", "ALTER SYSTEM RESET synchronous_commit");
-                postgres_->Query("postgres", "SELECT pg_reload_conf()");
-            } catch (const std::exception&) {
-            }
+            WaitFor(
+                [] {
+                    try {
+                        postgres_->Query("postgres", "ALTER SYSTEM RESET synchronous_commit");
+                        postgres_->Query("postgres", "SELECT pg_reload_conf()");
+                        return true;
+                    } catch (const std::exception&) {
+                        return false;
+                    }
+                },
+                30s);
         }
     } restore;
     PutProduct("O-CRASH", 10);
     query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
     postgres_->Restart();  // every backend starts with it (a reload reaches the pooled ones at an unknown moment)
-    auto warm_up = NewUuid();  // one order, however many tries it takes
-    ASSERT_TRUE(WaitFor([&] { return Create(warm_up, OrderBody("max", "O-CRASH", 1)).status == 201; }, 20s))
-        << "order-service did not reconnect after the restart";
 
-    auto walwriter = std::stoi(query("postgres", "SELECT pid FROM pg_stat_activity "
-                                                 "WHERE backend_type = 'walwriter'")[0][0]);
-    struct Crash {  // however the test ends: the WAL writer dies, which is the crash
-        int pid;
-        ~Crash() { ::kill(pid, SIGKILL); }
+    // One order (one key, however many tries) once the services reach the database again, then `create` with the
+    // WAL writer held, then the crash; returns `create`'s answer once order_db answers again.
+    auto crash_after = [&](const std::string& key, const std::string& body) {
+        auto warm_up = NewUuid();
+        EXPECT_TRUE(WaitFor([&] { return Create(warm_up, OrderBody("max", "O-CRASH", 1)).status == 201; }, 20s))
+            << "order-service did not reach the database";
+        std::vector<std::vector<std::string>> rows;
+        EXPECT_TRUE(answers("postgres", "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'", rows));
+        struct Crash {  // however the request ends: the WAL writer dies, which is the crash
+            int pid;
+            ~Crash() { ::kill(pid, SIGKILL); }
+        } crash{std::stoi(rows.at(0).at(0))};
+        EXPECT_EQ(::kill(crash.pid, SIGSTOP), 0);
+        return Create(key, body);
     };
-    ASSERT_EQ(::kill(walwriter, SIGSTOP), 0);
-    auto key = NewUuid();
-    auto body = OrderBody("max", "O-CRASH", 2);
-    testing::HttpResponse created;
-    {
-        Crash crash{walwriter};
-        created = Create(key, body);
-    }
-    ASSERT_EQ(created.status, 201) << created.body;
-    auto id = std::string(ParseObject(created.body).at("id").as_string());
+    auto intent = [&](const std::string& order_id) {
+        return "SELECT o.status, i.state, i.attempts FROM orders o JOIN inventory_intents i ON i.order_id = o.id "
+               "AND i.kind = 'reserve' WHERE o.id = '" + order_id + "'";
+    };
+    std::vector<std::vector<std::string>> rows;
 
-    std::vector<std::vector<std::string>> order;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-            try {
-                order = query("order_db", "SELECT o.status, i.state FROM orders o JOIN inventory_intents i "
-                                          "ON i.order_id = o.id AND i.kind = 'reserve' WHERE o.id = '" + id + "'");
-                return true;
-            } catch (const std::exception&) {
-                return false;  // still recovering
-            }
-        },
-        30s));
-    ASSERT_EQ(order.size(), 1u) << "the create was flushed on commit and survives the crash";
-    EXPECT_EQ(order[0], (std::vector<std::string>{"PENDING", "pending"})) << "the confirmation was not flushed";
+    auto rejected_key = NewUuid();
+    auto too_many = OrderBody("max", "O-CRASH", 100);
+    auto rejected = crash_after(rejected_key, too_many);
+    ASSERT_EQ(rejected.status, 409) << rejected.body;
+    auto rejected_id = std::string(ParseObject(rejected.body).at("order_id").as_string());
+    ASSERT_TRUE(WaitFor([&] { return answers("order_db", intent(rejected_id), rows); }, 30s)) << "no recovery";
+    EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"REJECTED", "done", "0"}}))
+        << "the rejection was flushed on its own commit and never needed the reconciler";
+
+    auto confirmed_key = NewUuid();
+    auto two = OrderBody("max", "O-CRASH", 2);
+    auto confirmed = crash_after(confirmed_key, two);
+    ASSERT_EQ(confirmed.status, 201) << confirmed.body;
+    auto id = std::string(ParseObject(confirmed.body).at("id").as_string());
+    ASSERT_TRUE(WaitFor([&] { return answers("order_db", intent(id), rows); }, 30s)) << "no recovery";
+    ASSERT_EQ(rows.size(), 1u) << "the create was flushed on commit and survives the crash";
+    EXPECT_TRUE(WaitFor([&] { return answers("order_db", intent(id), rows) && rows[0][0] == "CONFIRMED"; }, 20s))
+        << "the reconciler confirms it again";
+    EXPECT_EQ(rows[0][1], "done");
+    EXPECT_GE(std::stoi(rows[0][2]), 1) << "the reconciler drove it: the first confirmation was lost with the crash";
     EXPECT_EQ(query("inventory_db", "SELECT status FROM reservations WHERE id = '" + id + "'"),
               (std::vector<std::vector<std::string>>{{"RESERVED"}}));
 
-    EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 20s)) << "the reconciler confirms it again";
-    auto replay = Create(key, body);
+    auto replay = Create(confirmed_key, two);
     EXPECT_EQ(replay.status, 201) << replay.body;
     EXPECT_EQ(std::string(ParseObject(replay.body).at("id").as_string()), id);
-    EXPECT_EQ(Available("O-CRASH"), 10 - 1 - 2) << "stock taken once for each order";
+    EXPECT_EQ(Create(rejected_key, too_many).status, 409);
+    EXPECT_EQ(Available("O-CRASH"), 10 - 1 - 1 - 2) << "stock taken once for each confirmed order (two warm-ups)";
 }
 
 }  // namespace
