@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -128,13 +129,7 @@ bool Connection::Reusable() const {
 
 asio::awaitable<std::optional<Error>> Connection::WaitSocket(bool for_write, core::Deadline deadline) {
     auto wait_type = for_write ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read;
-    if (deadline.IsInfinite()) {
-        boost::system::error_code ec;
-        co_await socket_->async_wait(wait_type, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return Broken(ErrorKind::kConnection, "socket wait failed: " + ec.message());
-        co_return std::nullopt;
-    }
-    // The deadline cancels the socket wait from a plain timer handler. Not `socket wait || timer wait`: the awaitable
+    // A deadline cancels the socket wait from a plain timer handler. Not `socket wait || timer wait`: the awaitable
     // operators co_spawn both waits, and the one that loses (nearly always the timer) ends by throwing
     // operation_aborted — an exception and three coroutine frames per database round trip, on the hot path.
     // Connections live on one single-threaded executor, so the handler and this coroutine never run at once; the
@@ -143,20 +138,26 @@ asio::awaitable<std::optional<Error>> Connection::WaitSocket(bool for_write, cor
         bool settled = false;
         bool expired = false;
     };
-    auto state = std::make_shared<WaitState>();
-    asio::steady_timer timer(executor_, deadline.When());
-    timer.async_wait([state, socket = &*socket_](boost::system::error_code timer_ec) {
-        if (timer_ec || state->settled) return;
-        state->expired = true;
-        boost::system::error_code ignored;  // a handler must not throw: it would leave the event loop
-        socket->cancel(ignored);
-    });
+    std::shared_ptr<WaitState> state;
+    std::optional<asio::steady_timer> timer;
+    if (!deadline.IsInfinite()) {
+        state = std::make_shared<WaitState>();
+        timer.emplace(executor_, deadline.When());
+        timer->async_wait([state, socket = &*socket_](boost::system::error_code timer_ec) {
+            if (timer_ec || state->settled) return;
+            state->expired = true;
+            boost::system::error_code ignored;  // a handler must not throw: it would leave the event loop
+            socket->cancel(ignored);
+        });
+    }
     boost::system::error_code ec;
     co_await socket_->async_wait(wait_type, asio::redirect_error(asio::use_awaitable, ec));
-    state->settled = true;
-    timer.cancel();
+    if (timer) {
+        state->settled = true;
+        timer->cancel();
+    }
     if (!ec) co_return std::nullopt;  // ready, even if the deadline passed meanwhile
-    if (state->expired) co_return Broken(ErrorKind::kTimeout, "deadline passed waiting for the database");
+    if (state && state->expired) co_return Broken(ErrorKind::kTimeout, "deadline passed waiting for the database");
     co_return Broken(ErrorKind::kConnection, "socket wait failed: " + ec.message());
 }
 
