@@ -741,7 +741,7 @@ TEST_F(OrderTest, AConfirmationLostInADatabaseCrashIsConfirmedAgainFromTheReserv
     postgres_->Restart();  // every backend starts with it (a reload reaches the pooled ones at an unknown moment)
 
     // One order (one key, however many tries) once the services reach the database again, then `create` with the
-    // WAL writer held, then the crash; returns `create`'s answer once order_db answers again.
+    // WAL writer held, then the crash; returns `create`'s answer at once (order_db may still be recovering).
     auto crash_after = [&](const std::string& key, const std::string& body) {
         auto warm_up = NewUuid();
         EXPECT_TRUE(WaitFor([&] { return Create(warm_up, OrderBody("max", "O-CRASH", 1)).status == 201; }, 20s))
