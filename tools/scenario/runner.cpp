@@ -823,10 +823,12 @@ Runner::Actions Runner::TimelineActions() {
                 });
                 break;
             case EventKind::kRestartPostgres:
-                list.emplace_back(event.at_s, [this, note] {
-                    Timeline("restart PostgreSQL" + note);
+                list.emplace_back(event.at_s, [this, event, note] {
+                    Timeline(std::string(event.immediate ? "crash PostgreSQL (immediate shutdown), restart"
+                                                         : "restart PostgreSQL") +
+                             note);
                     try {
-                        stack_->RestartPostgres();
+                        stack_->RestartPostgres(event.immediate);
                     } catch (const std::exception& error) {
                         run_errors_.push_back(std::string("PostgreSQL restart failed: ") + error.what());
                     }

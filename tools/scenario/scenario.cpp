@@ -225,11 +225,19 @@ std::vector<TimelineEvent> ParseTimeline(const json::array& entries) {
                 throw ScenarioError(fields.Path("restart") + " must be \"postgres\"");
             }
             event.kind = EventKind::kRestartPostgres;
+            const std::string shutdown = fields.String("shutdown", "fast");
+            if (shutdown != "fast" && shutdown != "immediate") {
+                throw ScenarioError(fields.Path("shutdown") + " must be \"fast\" or \"immediate\"");
+            }
+            event.immediate = shutdown == "immediate";
             ++kinds;
         }
         if (kinds != 1) throw ScenarioError(fields.Name() + " needs exactly one of chaos, kill, restart");
         if (event.kind != EventKind::kKill && fields.Find("restart_after_s") != nullptr) {
             throw ScenarioError(fields.Path("restart_after_s") + " only applies to kill");
+        }
+        if (event.kind != EventKind::kRestartPostgres && fields.Find("shutdown") != nullptr) {
+            throw ScenarioError(fields.Path("shutdown") + " only applies to restart");
         }
         fields.RejectUnknown();
         timeline.push_back(std::move(event));

@@ -73,6 +73,9 @@ struct TimelineEvent {
     /// kKill: which process gets SIGKILL, and after how long the runner starts it again.
     Service service = Service::kInventory;
     double restart_after_s = 1;
+    /// kRestartPostgres: stop in immediate mode, a crash (WAL not yet written is lost, recovery runs at start),
+    /// instead of fast.
+    bool immediate = false;
     std::string note;
 };
 

@@ -142,6 +142,16 @@ void EphemeralStack::Start() {
     postgres_ = testing::PostgresServer::Start();
     postgres_->CreateDatabase("inventory_db", "inventory_svc");
     postgres_->CreateDatabase("order_db", "order_svc");
+    // Commit as the real stack does (a throwaway cluster's default is off), so that a crash in the timeline loses
+    // only what it would lose there: commits that chose not to wait (ADR 0003), never an acknowledged create.
+    // fsync stays off: the operating system survives these crashes, so written WAL is kept.
+    postgres_->Query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
+    postgres_->Query("postgres", "SELECT pg_reload_conf()");
+    const auto reloaded_by = std::chrono::steady_clock::now() + 10s;
+    while (postgres_->Query("postgres", "SHOW synchronous_commit") != Rows{{"on"}}) {  // each Query is a new backend
+        if (std::chrono::steady_clock::now() > reloaded_by) throw std::runtime_error("synchronous_commit stays off");
+        std::this_thread::sleep_for(20ms);
+    }
     Record("postgres", "started", "127.0.0.1:" + std::to_string(postgres_->Port()) + ", data in " + postgres_->Dir());
 
     Env common = {{"VALERIX_HTTP_HOST", "127.0.0.1"},
@@ -249,10 +259,13 @@ void EphemeralStack::StartOrRecord(Service service) {
     }
 }
 
-void EphemeralStack::RestartPostgres() {
+void EphemeralStack::RestartPostgres(bool immediate) {
     auto started = std::chrono::steady_clock::now();
-    Record("postgres", "restarting", "pg_ctl stop -m fast, then start on the same port");
-    postgres_->Restart();
+    Record("postgres", "restarting",
+           immediate ? "pg_ctl stop -m immediate (a crash), then start on the same port (crash recovery)"
+                     : "pg_ctl stop -m fast, then start on the same port");
+    postgres_->Restart(immediate ? testing::PostgresServer::Shutdown::kImmediate
+                                 : testing::PostgresServer::Shutdown::kFast);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     Record("postgres", "restarted", "accepting connections after " + std::to_string(ms.count()) + " ms");
 }
@@ -332,7 +345,7 @@ void Stack::KillService(Service service) {
 void Stack::ReviveService(Service service) {
     throw std::logic_error("this stack does not let the runner start " + std::string(ToString(service)));
 }
-void Stack::RestartPostgres() { throw std::logic_error("this stack does not let the runner restart PostgreSQL"); }
+void Stack::RestartPostgres(bool) { throw std::logic_error("this stack does not let the runner restart PostgreSQL"); }
 
 bool Stack::EnsureUp(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -449,17 +462,22 @@ void ExternalStack::ReviveService(Service service) {
     Ctl("start " + std::string(ToString(service)), false);
 }
 
-void ExternalStack::RestartPostgres() {
-    Ctl("restart order-db inventory-db", true);
+void ExternalStack::RestartPostgres(bool immediate) {
+    // Each database answers again once a postmaster started after this call accepts connections.
+    const std::string kStarted = "SELECT pg_postmaster_start_time()";
+    const Rows order_started = Query("order_db", kStarted);
+    const Rows inventory_started = Query("inventory_db", kStarted);
+    // SIGQUIT is PostgreSQL's immediate shutdown; the supervisor starts the exited server again (autorestart).
+    Ctl(immediate ? "signal QUIT order-db inventory-db" : "restart order-db inventory-db", true);
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < deadline) {
         try {
-            Query("order_db", "SELECT 1");
-            Query("inventory_db", "SELECT 1");
-            return;
+            if (Query("order_db", kStarted) != order_started && Query("inventory_db", kStarted) != inventory_started) {
+                return;
+            }
         } catch (const std::exception&) {
-            std::this_thread::sleep_for(200ms);
         }
+        std::this_thread::sleep_for(200ms);
     }
     throw std::runtime_error("PostgreSQL does not accept connections 60 s after the restart");
 }

@@ -107,8 +107,9 @@ class Stack {
     /// kill -9 the service and keep it down until ReviveService.
     virtual void KillService(Service service);
     virtual void ReviveService(Service service);
-    /// Stop (fast) and start the PostgreSQL server on the same port.
-    virtual void RestartPostgres();
+    /// Stop and start the PostgreSQL server on the same port: fast, or `immediate` (a crash: what only shared
+    /// memory held is lost, crash recovery runs at start). Returns once it accepts connections again.
+    virtual void RestartPostgres(bool immediate);
     /// Waits until both services answer /live (starting any the runner holds down), bounded by `timeout`.
     virtual bool EnsureUp(std::chrono::milliseconds timeout);
 
@@ -151,7 +152,7 @@ class EphemeralStack final : public Stack {
     /// The supervisor leaves a killed service alone until ReviveService.
     void KillService(Service service) override;
     void ReviveService(Service service) override;
-    void RestartPostgres() override;
+    void RestartPostgres(bool immediate) override;
     bool EnsureUp(std::chrono::milliseconds timeout) override;
 
     std::vector<ProcessEvent> Events() override;
@@ -195,7 +196,7 @@ class ExternalStack final : public Stack {
     ~ExternalStack() override;
     void KillService(Service service) override;
     void ReviveService(Service service) override;
-    void RestartPostgres() override;
+    void RestartPostgres(bool immediate) override;
     bool EnsureUp(std::chrono::milliseconds timeout) override;
     std::vector<ProcessEvent> Events() override;
     /// With `ctl`: restarts the supervisor made that the timeline did not ask for, seen as a new pid in

@@ -197,8 +197,8 @@ bool PostgresServer::StopServer(const char* mode) noexcept {
     return ::kill(pid, 0) != 0;
 }
 
-void PostgresServer::Restart() {
-    if (running_ && !StopServer("fast")) {
+void PostgresServer::Restart(Shutdown shutdown) {
+    if (running_ && !StopServer(shutdown == Shutdown::kImmediate ? "immediate" : "fast")) {
         throw std::runtime_error("PostgresServer: pg_ctl stop failed:\n" + ReadIfExists(dir_ + "/pg_ctl.log"));
     }
     StartServer();

@@ -220,6 +220,22 @@ TEST(PostgresServerTest, TwoClustersRunSideBySide) {
               (std::vector<std::vector<std::string>>{{"0"}}));
 }
 
+TEST(PostgresServerTest, AnImmediateRestartIsACrashThatKeepsSynchronousCommits) {
+    auto server = PostgresServer::Start();
+    server->Query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
+    server->Restart();
+    const auto started = server->Query("postgres", "SELECT pg_postmaster_start_time()");
+    server->Query("postgres", "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)");
+
+    server->Restart(PostgresServer::Shutdown::kImmediate);
+
+    EXPECT_NE(server->Query("postgres", "SELECT pg_postmaster_start_time()"), started);
+    EXPECT_EQ(server->Query("postgres", "SELECT count(*) FROM kept"), (std::vector<std::vector<std::string>>{{"1"}}));
+    const std::string log = ReadFile(server->Dir() + "/postgres.log");
+    EXPECT_NE(log.find("received immediate shutdown request"), std::string::npos) << log;
+    EXPECT_NE(log.find("not properly shut down; automatic recovery in progress"), std::string::npos) << log;
+}
+
 // A deliberately dumb HTTP/1.1 server on plain sockets, one connection at a time, so the client is
 // tested against something that shares none of its code.
 class TinyHttpServer {

@@ -61,14 +61,18 @@ TEST(ScenarioTest, TimelineIsSortedAndParsed) {
     auto scenario = Parse(R"({"catalog":[{"sku":"A"}],"timeline":[
         {"at_s":5,"restart":"postgres"},
         {"at_s":1,"chaos":{"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000}}},
+        {"at_s":6,"restart":"postgres","shutdown":"immediate"},
         {"at_s":2,"kill":"order","restart_after_s":0.5,"note":"power cut"}]})");
-    ASSERT_EQ(scenario.timeline.size(), 3u);
+    ASSERT_EQ(scenario.timeline.size(), 4u);
     EXPECT_EQ(scenario.timeline[0].kind, EventKind::kChaos);
     EXPECT_TRUE(scenario.timeline[0].chaos.contains("latency"));
     EXPECT_EQ(scenario.timeline[1].service, Service::kOrder);
     EXPECT_EQ(scenario.timeline[1].restart_after_s, 0.5);
     EXPECT_EQ(scenario.timeline[1].note, "power cut");
     EXPECT_EQ(scenario.timeline[2].kind, EventKind::kRestartPostgres);
+    EXPECT_FALSE(scenario.timeline[2].immediate) << "a restart is fast unless it says otherwise";
+    EXPECT_EQ(scenario.timeline[3].kind, EventKind::kRestartPostgres);
+    EXPECT_TRUE(scenario.timeline[3].immediate);
 }
 
 TEST(ScenarioTest, ErrorsNameTheField) {
@@ -79,6 +83,12 @@ TEST(ScenarioTest, ErrorsNameTheField) {
         ErrorOf(R"({"catalog":[{"sku":"A"}],"timeline":[{"at_s":1,"kill":"postgres"}]})").find("timeline[0].kill"),
         std::string::npos);
     EXPECT_NE(ErrorOf(R"({"catalog":[{"sku":"A"}],"timeline":[{"at_s":1}]})").find("exactly one"), std::string::npos);
+    EXPECT_NE(ErrorOf(R"({"catalog":[{"sku":"A"}],"timeline":[{"at_s":1,"restart":"postgres","shutdown":"smart"}]})")
+                  .find("timeline[0].shutdown must be"),
+              std::string::npos);
+    EXPECT_NE(ErrorOf(R"({"catalog":[{"sku":"A"}],"timeline":[{"at_s":1,"kill":"order","shutdown":"immediate"}]})")
+                  .find("only applies to restart"),
+              std::string::npos);
     EXPECT_NE(ErrorOf(R"({"catalog":[{"sku":"A"},{"sku":"A"}]})").find("repeats"), std::string::npos);
     EXPECT_NE(ErrorOf(R"({"catalog":[{"sku":"A"}],"inventory_env":{"VALERIX_CHAOS":"{}"}})").find("set by the runner"),
               std::string::npos);

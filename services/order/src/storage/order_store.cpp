@@ -1,6 +1,5 @@
 #include "storage/order_store.hpp"
 
-#include <algorithm>
 #include <array>
 
 #include <valerix/core/random.hpp>
@@ -34,22 +33,6 @@ constexpr pg::Statement kFinishReserveBatch{
 constexpr pg::Statement kFinishReserve{
     "order_finish_reserve",
     "SELECT applied, status, response_status, body "
-    "FROM finish_reserve($1::uuid, $2::bool, $3::jsonb, $4::bigint, $5, $6::int, $7)"};
-// The same, for orders that are all confirmed: each row answered also turns synchronous_commit off for this
-// transaction alone, so its commit does not wait for the WAL flush. What it records can be rebuilt: the orders'
-// reserve intents (create) and inventory's reservations are durable already, so if order_db loses this commit in a
-// crash (the last ~0.2–0.6 s of WAL; a clean shutdown writes it), the orders are PENDING with a pending intent again
-// and the reconciler reserves again — idempotent by order id, the same reservation and items — and confirms them.
-// Any later commit that builds on it (ship, cancel) flushes the WAL past it first. A rejection is not rebuildable
-// (inventory keeps no record of a refused reserve: a retry could succeed once stock returns and confirm an order
-// whose client was told 409), so a batch with one waits for its flush.
-constexpr pg::Statement kConfirmBatch{
-    "order_confirm_batch",
-    "SELECT ord, applied, status, response_status, body, set_config('synchronous_commit', 'off', true) "
-    "FROM finish_reserve_batch($1::uuid[], $2::bool[], $3::jsonb[], $4::bigint[], $5::text[], $6::int[], $7::text[])"};
-constexpr pg::Statement kConfirm{
-    "order_confirm",
-    "SELECT applied, status, response_status, body, set_config('synchronous_commit', 'off', true) "
     "FROM finish_reserve($1::uuid, $2::bool, $3::jsonb, $4::bigint, $5, $6::int, $7)"};
 constexpr pg::Statement kDefer{"order_defer_intent", "SELECT defer_intent($1::uuid, $2, $3, $4::int)"};
 constexpr pg::Statement kFail{"order_fail_intent", "SELECT fail_intent($1::uuid, $2, $3)"};
@@ -301,13 +284,12 @@ boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBa
         return Transition{rows.Bool(r, first) ? "applied" : "unchanged", std::string(rows.Text(r, first + 3)),
                           rows.IsNull(r, first + 2) ? 0 : static_cast<int>(rows.Int(r, first + 2))};
     };
-    const bool all_confirmed = std::all_of(calls.begin(), calls.end(), [](const FinishCall& c) { return c.confirmed; });
     if (calls.size() == 1) {
         const auto& c = calls.front();
         auto params = pg::MakeParams(c.order_id, c.confirmed ? "true" : "false", c.items_json,
                                      std::to_string(c.total_cents), c.reason, std::to_string(c.problem_status),
                                      c.problem_body);
-        auto rows = co_await pool_.Execute(all_confirmed ? kConfirm : kFinishReserve, params, c.deadline);
+        auto rows = co_await pool_.Execute(kFinishReserve, params, c.deadline);
         if (!rows) results.emplace_back(rows.error());
         else if (rows->Empty()) results.emplace_back(missing(c.order_id));
         else results.emplace_back(transition(*rows, 0, 0));
@@ -327,7 +309,7 @@ boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBa
     }
     auto params = pg::MakeParams(ids.Text(), confirmed.Text(), items.Text(), totals.Text(), reasons.Text(),
                                  statuses.Text(), problems.Text());
-    auto rows = co_await pool_.Execute(all_confirmed ? kConfirmBatch : kFinishReserveBatch, params, Earliest(calls));
+    auto rows = co_await pool_.Execute(kFinishReserveBatch, params, Earliest(calls));
     if (!rows) {
         results.assign(calls.size(), rows.error());
         co_return results;

@@ -98,8 +98,7 @@ public:
                                             const std::string& order_id, const std::string& customer_id,
                                             const std::string& items_json, int lease_ms, int delay_ms,
                                             const std::string& error, core::Deadline deadline);
-    /// Records CONFIRMED (with priced items and total) or REJECTED (with the problem a replay must return). A batch
-    /// of confirmations alone commits without waiting for its WAL flush: the reconciler rebuilds it after a crash.
+    /// Records CONFIRMED (with priced items and total) or REJECTED (with the problem a replay must return).
     Awaitable<Transition> FinishReserve(const std::string& order_id, bool confirmed, const std::string& items_json,
                                         long long total_cents, const std::string& reason, int problem_status,
                                         const std::string& problem_body, core::Deadline deadline);

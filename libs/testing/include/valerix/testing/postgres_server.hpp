@@ -47,9 +47,14 @@ class PostgresServer {
     /// Throws std::runtime_error with the server's message on a connection or SQL error.
     std::vector<std::vector<std::string>> Query(const std::string& db, const std::string& sql);
 
-    /// Stops the server (fast mode: clients are disconnected) and starts it again on the same port;
-    /// for tests of reconnection. Throws std::runtime_error with the server log on failure.
-    void Restart();
+    /// How `Restart` stops the server: `kFast` disconnects the clients, writes the WAL out and checkpoints;
+    /// `kImmediate` is a crash (every process exits at once; WAL still only in shared memory — commits made
+    /// with `synchronous_commit = off` since the last WAL write — is lost) and the start runs crash recovery.
+    enum class Shutdown { kFast, kImmediate };
+
+    /// Stops the server and starts it again on the same port; for tests of reconnection and crash recovery.
+    /// Throws std::runtime_error with the server log on failure.
+    void Restart(Shutdown shutdown = Shutdown::kFast);
 
   private:
     explicit PostgresServer(std::string dir);
