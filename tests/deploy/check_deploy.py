@@ -190,7 +190,7 @@ SCHEMAS = {
                                                                          "maxUnavailable": (S, I), "!selector": SELECTOR}},
     ("networking.k8s.io/v1", "Ingress"): {"metadata": META, "!spec": {"ingressClassName": S, "tls": L, "!rules": L}},
     ("postgresql.cnpg.io/v1", "Cluster"): {"metadata": META, "!spec": {
-        "!instances": I, "imageName": S, "primaryUpdateStrategy": S,
+        "!instances": I, "imageName": S, "primaryUpdateStrategy": S, "minSyncReplicas": I, "maxSyncReplicas": I,
         "bootstrap": {"initdb": {"!database": S, "!owner": S, "secret": M}}, "postgresql": {"parameters": M},
         "!storage": {"!size": S, "storageClass": S}, "monitoring": M, "resources": RES, "backup": {
             "retentionPolicy": S, "barmanObjectStore": {"!destinationPath": S, "s3Credentials": M, "wal": M, "data": M}}}},
@@ -333,6 +333,16 @@ def check_objects(name, objs, problems, external_secrets):
     secrets = {o["metadata"]["name"] for o in by_kind("Secret")} | external_secrets
     for c in by_kind("Cluster"):  # CloudNativePG makes <cluster>-app for the owner
         secrets.add(c["metadata"]["name"] + "-app")
+        spec = c.get("spec") or {}
+        instances, low, high = spec.get("instances", 1), spec.get("minSyncReplicas", 0), spec.get("maxSyncReplicas", 0)
+        ident = f"{name}: Cluster/{c['metadata']['name']}"
+        if isinstance(instances, int) and instances > 1 and not (isinstance(low, int) and low >= 1):
+            problems.append(f"{ident}: {instances} instances with asynchronous replicas (minSyncReplicas < 1): a "
+                            "failover would lose commits whose answers clients already hold")
+        if isinstance(low, int) and isinstance(high, int) and isinstance(instances, int) and not (
+                low <= high < instances):
+            problems.append(f"{ident}: CloudNativePG needs minSyncReplicas <= maxSyncReplicas < instances "
+                            f"({low}, {high}, {instances})")
     pvcs = {o["metadata"]["name"] for o in by_kind("PersistentVolumeClaim")}
     deployments = {o["metadata"]["name"]: o for o in by_kind("Deployment")}
     for d in deployments.values():
@@ -445,6 +455,8 @@ def self_test(repo):
         ("deploy/k8s/base/kustomization.yaml", "  - web.yaml\n", "  - web.yaml\n  - missing.yaml\n"),
         ("deploy/compose/order.Dockerfile", "COPY libs/ libs/", "COPY libz/ libs/"),
         ("deploy/compose/web.Dockerfile", "USER valerix", "USER root"),
+        ("deploy/k8s/base/postgres.yaml", "minSyncReplicas: 1", "minSyncReplicas: 0"),
+        ("deploy/k8s/overlays/dev/small.yaml", "maxSyncReplicas: 0", "maxSyncReplicas: 1"),
     ]
     failures = 0
     for path, old, new in mutations:
