@@ -143,7 +143,7 @@ void EphemeralStack::Start() {
     postgres_->CreateDatabase("inventory_db", "inventory_svc");
     postgres_->CreateDatabase("order_db", "order_svc");
     // Commit as the real stack does (a throwaway cluster's default is off), so that a crash in the timeline loses
-    // only what it would lose there: commits that chose not to wait (ADR 0003), never an acknowledged create.
+    // only what it would lose there: a commit that did not wait for its WAL flush (ADR 0003 on why none may).
     // fsync stays off: the operating system survives these crashes, so written WAL is kept.
     postgres_->Query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
     postgres_->Query("postgres", "SELECT pg_reload_conf()");
