@@ -190,8 +190,9 @@ SCHEMAS = {
                                                                          "maxUnavailable": (S, I), "!selector": SELECTOR}},
     ("networking.k8s.io/v1", "Ingress"): {"metadata": META, "!spec": {"ingressClassName": S, "tls": L, "!rules": L}},
     ("postgresql.cnpg.io/v1", "Cluster"): {"metadata": META, "!spec": {
-        "!instances": I, "imageName": S, "primaryUpdateStrategy": S, "minSyncReplicas": I, "maxSyncReplicas": I,
-        "bootstrap": {"initdb": {"!database": S, "!owner": S, "secret": M}}, "postgresql": {"parameters": M},
+        "!instances": I, "imageName": S, "primaryUpdateStrategy": S,
+        "bootstrap": {"initdb": {"!database": S, "!owner": S, "secret": M}}, "postgresql": {
+            "parameters": M, "synchronous": {"!method": S, "!number": I, "dataDurability": S}},
         "!storage": {"!size": S, "storageClass": S}, "monitoring": M, "resources": RES, "backup": {
             "retentionPolicy": S, "barmanObjectStore": {"!destinationPath": S, "s3Credentials": M, "wal": M, "data": M}}}},
     ("postgresql.cnpg.io/v1", "ScheduledBackup"): {"metadata": META, "!spec": {
@@ -235,11 +236,15 @@ def load_docs(path):
 
 
 def merge(base, patch):
-    """Strategic-merge-like: maps merge, lists of named maps merge by name, other values replace."""
+    """Strategic-merge-like: maps merge, a null value deletes its key, lists of named maps merge by name, other
+    values replace."""
     if isinstance(base, dict) and isinstance(patch, dict):
         out = dict(base)
         for k, v in patch.items():
-            out[k] = merge(base[k], v) if k in base else v
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = merge(base[k], v) if k in base else v
         return out
     if isinstance(base, list) and isinstance(patch, list) and all(isinstance(x, dict) and "name" in x for x in base + patch):
         out = [dict(x) for x in base]
@@ -334,15 +339,19 @@ def check_objects(name, objs, problems, external_secrets):
     for c in by_kind("Cluster"):  # CloudNativePG makes <cluster>-app for the owner
         secrets.add(c["metadata"]["name"] + "-app")
         spec = c.get("spec") or {}
-        instances, low, high = spec.get("instances", 1), spec.get("minSyncReplicas", 0), spec.get("maxSyncReplicas", 0)
+        instances = spec.get("instances", 1)
+        sync = (spec.get("postgresql") or {}).get("synchronous")
         ident = f"{name}: Cluster/{c['metadata']['name']}"
-        if isinstance(instances, int) and instances > 1 and not (isinstance(low, int) and low >= 1):
-            problems.append(f"{ident}: {instances} instances with asynchronous replicas (minSyncReplicas < 1): a "
-                            "failover would lose commits whose answers clients already hold")
-        if isinstance(low, int) and isinstance(high, int) and isinstance(instances, int) and not (
-                low <= high < instances):
-            problems.append(f"{ident}: CloudNativePG needs minSyncReplicas <= maxSyncReplicas < instances "
-                            f"({low}, {high}, {instances})")
+        if not isinstance(instances, int) or not isinstance(sync, (dict, type(None))):
+            continue  # the schema check has reported it
+        if instances > 1 and (sync is None or sync.get("dataDurability", "required") != "required"):
+            problems.append(f"{ident}: {instances} instances without required synchronous replication "
+                            "(postgresql.synchronous, dataDurability required): a failover would lose commits whose "
+                            "answers clients already hold")
+        if sync is not None and not (sync.get("method") in ("any", "first") and isinstance(sync.get("number"), int)
+                                     and 1 <= sync["number"] < instances):
+            problems.append(f"{ident}: postgresql.synchronous needs method any or first and 1 <= number < instances "
+                            f"({sync.get('method')}, {sync.get('number')}, {instances})")
     pvcs = {o["metadata"]["name"] for o in by_kind("PersistentVolumeClaim")}
     deployments = {o["metadata"]["name"]: o for o in by_kind("Deployment")}
     for d in deployments.values():
@@ -455,8 +464,8 @@ def self_test(repo):
         ("deploy/k8s/base/kustomization.yaml", "  - web.yaml\n", "  - web.yaml\n  - missing.yaml\n"),
         ("deploy/compose/order.Dockerfile", "COPY libs/ libs/", "COPY libz/ libs/"),
         ("deploy/compose/web.Dockerfile", "USER valerix", "USER root"),
-        ("deploy/k8s/base/postgres.yaml", "minSyncReplicas: 1", "minSyncReplicas: 0"),
-        ("deploy/k8s/overlays/dev/small.yaml", "maxSyncReplicas: 0", "maxSyncReplicas: 1"),
+        ("deploy/k8s/base/postgres.yaml", "dataDurability: required", "dataDurability: preferred"),
+        ("deploy/k8s/overlays/dev/small.yaml", "synchronous: null", "synchronous: {}"),
     ]
     failures = 0
     for path, old, new in mutations:

@@ -745,8 +745,18 @@ TEST_F(OrderTest, WhatAClientWasToldSurvivesADatabaseCrash) {
         auto warm_up = NewUuid();
         EXPECT_TRUE(WaitFor([&] { return Create(warm_up, OrderBody("max", "O-CRASH", 1)).status == 201; }, 20s))
             << "order-service did not reach the database";
+        // The WAL writer asleep in its main loop, not holding the WAL write lock that the create's commit will need
+        // (it starts with the server again, so after a crash it may not be listed at once).
         std::vector<std::vector<std::string>> rows;
-        EXPECT_TRUE(answers("postgres", "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'", rows));
+        EXPECT_TRUE(WaitFor(
+            [&] {
+                return answers("postgres",
+                               "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter' "
+                               "AND wait_event = 'WalWriterMain'",
+                               rows) &&
+                       !rows.empty();
+            },
+            10s));
         struct Crash {  // however the request ends: the WAL writer dies, which is the crash
             int pid;
             ~Crash() { ::kill(pid, SIGKILL); }

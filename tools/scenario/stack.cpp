@@ -463,19 +463,27 @@ void ExternalStack::ReviveService(Service service) {
 }
 
 void ExternalStack::RestartPostgres(bool immediate) {
-    // Each database answers again once a postmaster started after this call accepts connections.
+    // Each database answers again once a postmaster started after this call accepts connections. A start time that
+    // cannot be read now (the database busy, say) stays empty: then any answer after the restart will do.
     const std::string kStarted = "SELECT pg_postmaster_start_time()";
-    const Rows order_started = Query("order_db", kStarted);
-    const Rows inventory_started = Query("inventory_db", kStarted);
+    auto started = [&](const char* db) {
+        try {
+            return Query(db, kStarted);
+        } catch (const std::exception&) {
+            return Rows{};
+        }
+    };
+    const Rows order_before = started("order_db");
+    const Rows inventory_before = started("inventory_db");
     // SIGQUIT is PostgreSQL's immediate shutdown; the supervisor starts the exited server again (autorestart).
     Ctl(immediate ? "signal QUIT order-db inventory-db" : "restart order-db inventory-db", true);
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < deadline) {
-        try {
-            if (Query("order_db", kStarted) != order_started && Query("inventory_db", kStarted) != inventory_started) {
-                return;
-            }
-        } catch (const std::exception&) {
+        const Rows order_now = started("order_db");
+        const Rows inventory_now = started("inventory_db");
+        if (!order_now.empty() && order_now != order_before && !inventory_now.empty() &&
+            inventory_now != inventory_before) {
+            return;
         }
         std::this_thread::sleep_for(200ms);
     }

@@ -1,5 +1,6 @@
 #include "storage/order_store.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <valerix/core/random.hpp>
