@@ -139,19 +139,11 @@ EphemeralStack::EphemeralStack(StackConfig config, SteadyTime epoch) : config_(s
 EphemeralStack::~EphemeralStack() { Stop(); }
 
 void EphemeralStack::Start() {
-    postgres_ = testing::PostgresServer::Start();
+    // Commits as the real stack does, so that a crash in the timeline loses only what it would lose there: a commit
+    // that did not wait for its WAL flush (ADR 0003 on why none may).
+    postgres_ = testing::PostgresServer::Start(testing::PostgresServer::Commits::kSynchronous);
     postgres_->CreateDatabase("inventory_db", "inventory_svc");
     postgres_->CreateDatabase("order_db", "order_svc");
-    // Commit as the real stack does (a throwaway cluster's default is off), so that a crash in the timeline loses
-    // only what it would lose there: a commit that did not wait for its WAL flush (ADR 0003 on why none may).
-    // fsync stays off: the operating system survives these crashes, so written WAL is kept.
-    postgres_->Query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
-    postgres_->Query("postgres", "SELECT pg_reload_conf()");
-    const auto reloaded_by = std::chrono::steady_clock::now() + 10s;
-    while (postgres_->Query("postgres", "SHOW synchronous_commit") != Rows{{"on"}}) {  // each Query is a new backend
-        if (std::chrono::steady_clock::now() > reloaded_by) throw std::runtime_error("synchronous_commit stays off");
-        std::this_thread::sleep_for(20ms);
-    }
     Record("postgres", "started", "127.0.0.1:" + std::to_string(postgres_->Port()) + ", data in " + postgres_->Dir());
 
     Env common = {{"VALERIX_HTTP_HOST", "127.0.0.1"},

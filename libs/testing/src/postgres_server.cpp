@@ -84,14 +84,14 @@ struct PgResultDeleter {
 
 PostgresServer::PostgresServer(std::string dir) : dir_(std::move(dir)), as_postgres_user_(::geteuid() == 0) {}
 
-std::unique_ptr<PostgresServer> PostgresServer::Start() {
+std::unique_ptr<PostgresServer> PostgresServer::Start(Commits commits) {
     std::string dir_template = "/tmp/valerix-pg-XXXXXX";
     if (::mkdtemp(dir_template.data()) == nullptr) {
         throw std::system_error(errno, std::generic_category(), "PostgresServer: mkdtemp");
     }
     // Owned from here on, so the destructor removes the folder if any later step throws.
     std::unique_ptr<PostgresServer> server(new PostgresServer(dir_template));
-    server->Initialize();
+    server->Initialize(commits);
     server->StartServer();
     return server;
 }
@@ -104,7 +104,7 @@ PostgresServer::~PostgresServer() {
     std::filesystem::remove_all(dir_, ec);
 }
 
-void PostgresServer::Initialize() {
+void PostgresServer::Initialize(Commits commits) {
     if (as_postgres_user_) {
         passwd user{};
         passwd* found = nullptr;
@@ -129,7 +129,7 @@ void PostgresServer::Initialize() {
          << "listen_addresses = '127.0.0.1'\n"
          << "unix_socket_directories = " << QuoteLiteral(dir_) << "\n"
          << "fsync = off\n"
-         << "synchronous_commit = off\n"
+         << "synchronous_commit = " << (commits == Commits::kSynchronous ? "on" : "off") << "\n"
          << "full_page_writes = off\n"
          << "max_connections = 200\n";
     if (!conf) {

@@ -178,6 +178,7 @@ TEST(PostgresServerTest, CreatesDatabaseQueriesRestartsAndCleansUp) {
                   (std::vector<std::vector<std::string>>{{"t", "f"}}));
         EXPECT_EQ(server->Query("orders", "SELECT current_database(), 1 + 1, NULL, current_setting('fsync')"),
                   (std::vector<std::vector<std::string>>{{"orders", "2", "", "off"}}));
+        EXPECT_EQ(server->Query("orders", "SHOW synchronous_commit"), (std::vector<std::vector<std::string>>{{"off"}}));
         EXPECT_EQ(server->Query("orders", "SHOW listen_addresses"),
                   (std::vector<std::vector<std::string>>{{"127.0.0.1"}}));
         EXPECT_EQ(server->Query("orders", "SHOW max_connections"), (std::vector<std::vector<std::string>>{{"200"}}));
@@ -221,9 +222,8 @@ TEST(PostgresServerTest, TwoClustersRunSideBySide) {
 }
 
 TEST(PostgresServerTest, AnImmediateRestartIsACrashThatKeepsSynchronousCommits) {
-    auto server = PostgresServer::Start();
-    server->Query("postgres", "ALTER SYSTEM SET synchronous_commit = on");
-    server->Restart();
+    auto server = PostgresServer::Start(PostgresServer::Commits::kSynchronous);
+    EXPECT_EQ(server->Query("postgres", "SHOW synchronous_commit"), (std::vector<std::vector<std::string>>{{"on"}}));
     const auto started = server->Query("postgres", "SELECT pg_postmaster_start_time()");
     server->Query("postgres", "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)");
 

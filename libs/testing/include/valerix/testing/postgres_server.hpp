@@ -11,17 +11,23 @@ namespace valerix::testing {
 /// Lives in a fresh folder /tmp/valerix-pg-XXXXXX (data in `Dir()/data`, server log in
 /// `Dir()/postgres.log`, Unix socket in `Dir()`), listens on 127.0.0.1 only, on an ephemeral port,
 /// trusts every local connection, and trades durability for speed (fsync, synchronous_commit and
-/// full_page_writes are off). When the test runs as root, the cluster runs as the `postgres` user
+/// full_page_writes are off; `Commits::kSynchronous` keeps synchronous_commit on). When the test runs as root, the cluster runs as the `postgres` user
 /// (initdb refuses root); otherwise as the current user. The binaries come from
 /// /usr/lib/postgresql/15/bin, or from $VALERIX_PG_BINDIR when set.
 ///
 /// Not thread-safe as an object, but `Query` and `ConnInfo` may be called from several threads at once.
 class PostgresServer {
   public:
+    /// Whether a commit waits for its WAL write (`synchronous_commit`). `kAsynchronous` is faster;
+    /// `kSynchronous` commits as a production server does, so that an immediate `Restart` (a crash) loses
+    /// only what such a server would lose. fsync stays off either way: the operating system outlives
+    /// these crashes, so written WAL is kept.
+    enum class Commits { kAsynchronous, kSynchronous };
+
     /// Creates, configures and starts a cluster; blocks until it accepts connections (about 1 s).
     /// Throws std::runtime_error with the initdb or server log when any step fails; nothing is left
     /// behind then.
-    static std::unique_ptr<PostgresServer> Start();
+    static std::unique_ptr<PostgresServer> Start(Commits commits = Commits::kAsynchronous);
 
     /// Stops the server (immediate mode) and removes `Dir()` recursively. Never throws.
     ~PostgresServer();
@@ -59,7 +65,7 @@ class PostgresServer {
   private:
     explicit PostgresServer(std::string dir);
 
-    void Initialize();
+    void Initialize(Commits commits);
     void StartServer();
     bool StopServer(const char* mode) noexcept;
     int RunTool(const std::string& tool, std::vector<std::string> args, const std::string& log_name) const;
