@@ -11,9 +11,9 @@ namespace valerix::testing {
 /// Lives in a fresh folder /tmp/valerix-pg-XXXXXX (data in `Dir()/data`, server log in
 /// `Dir()/postgres.log`, Unix socket in `Dir()`), listens on 127.0.0.1 only, on an ephemeral port,
 /// trusts every local connection, and trades durability for speed (fsync, synchronous_commit and
-/// full_page_writes are off; `Commits::kSynchronous` keeps synchronous_commit on). When the test runs as root, the cluster runs as the `postgres` user
-/// (initdb refuses root); otherwise as the current user. The binaries come from
-/// /usr/lib/postgresql/15/bin, or from $VALERIX_PG_BINDIR when set.
+/// full_page_writes are off; `Commits::kSynchronous` keeps synchronous_commit on). When the test runs
+/// as root, the cluster runs as the `postgres` user (initdb refuses root); otherwise as the current
+/// user. The binaries come from /usr/lib/postgresql/15/bin, or from $VALERIX_PG_BINDIR when set.
 ///
 /// Not thread-safe as an object, but `Query` and `ConnInfo` may be called from several threads at once.
 class PostgresServer {
