@@ -366,12 +366,21 @@ ExternalStack::ExternalStack(Endpoint order, Endpoint inventory, std::string ord
       log_dir_(log_dir.empty() ? "/tmp" : std::move(log_dir)) {}
 
 void ExternalStack::Ctl(const std::string& args, bool must_succeed) {
+    testing::ChildProcess child = StartCtl(args);
+    FinishCtl(child, args, must_succeed);
+}
+
+testing::ChildProcess ExternalStack::StartCtl(const std::string& args) {
     if (ctl_.empty()) throw std::logic_error("no --ctl command: the runner cannot control this stack's processes");
     std::string log = log_dir_ + "/ctl.log";
     {
         std::ofstream(log, std::ios::app) << "$ " << ctl_ << " " << args << "\n";
     }
-    testing::ChildProcess child("/bin/sh", {"-c", ctl_ + " " + args}, {}, log);
+    return testing::ChildProcess("/bin/sh", {"-c", ctl_ + " " + args}, {}, log);
+}
+
+void ExternalStack::FinishCtl(testing::ChildProcess& child, const std::string& args, bool must_succeed) {
+    const std::string log = log_dir_ + "/ctl.log";
     int status = child.Wait(120s);
     {
         std::lock_guard lock(mutex_);
@@ -442,8 +451,15 @@ void ExternalStack::KillService(Service service) {
     }
     std::string name(ToString(service));
     Ctl("signal KILL " + name, true);
-    // The supervisor restarts a crashed program at once; hold it down until the timeline's restart time.
-    Ctl("stop " + name, false);
+    // The supervisor restarts a crashed program at once; hold it down until the timeline's restart time. A stop
+    // sends SIGTERM, which supervisord loses when it reaches the restarted copy between fork and exec (the child
+    // still runs supervisord's own handler): the stop then waits its whole `stopwaitsecs` (15 s) before SIGKILL.
+    // So when the stop has not ended within a second, the copy — STOPPING by then, and signallable — is killed too.
+    testing::ChildProcess stop = StartCtl("stop " + name);
+    const auto patience = std::chrono::steady_clock::now() + 1s;
+    while (stop.Running() && std::chrono::steady_clock::now() < patience) std::this_thread::sleep_for(20ms);
+    if (stop.Running()) Ctl("signal KILL " + name, false);
+    FinishCtl(stop, "stop " + name, false);
 }
 
 void ExternalStack::ReviveService(Service service) {

@@ -217,6 +217,8 @@ class ExternalStack final : public Stack {
   private:
     /// Runs `ctl ARGS`; throws std::runtime_error with its output when it fails and `must_succeed`.
     void Ctl(const std::string& args, bool must_succeed);
+    testing::ChildProcess StartCtl(const std::string& args);
+    void FinishCtl(testing::ChildProcess& child, const std::string& args, bool must_succeed);
 
     Endpoint order_, inventory_;
     std::string order_db_, inventory_db_;

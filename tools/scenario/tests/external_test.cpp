@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
 #include <valerix/testing/files.hpp>
 #include <valerix/testing/http_client.hpp>
+#include <vector>
 
 #include "runner.hpp"
 #include "stack.hpp"
@@ -109,6 +111,57 @@ TEST(ExternalModeRefusalTest, RefusesProcessFaultsAndCorruptionBeforeTouchingAny
     EXPECT_THROW(RunScenario(options), ScenarioError);
     EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "nothing was started";
     std::filesystem::remove_all(dir);
+}
+
+// A stand-in for `./valerix ctl` (supervisorctl) that logs each call. `stop` models supervisord stopping the copy
+// it restarted after the kill: with `stop_lost_term` the SIGTERM is lost (it reached the copy before exec), so the
+// stop only ends once another `signal KILL` arrives — or after 20 s, the stand-in's `stopwaitsecs`.
+class FakeCtl {
+  public:
+    explicit FakeCtl(const std::string& name, bool stop_lost_term)
+        : dir_(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+        std::filesystem::create_directories(dir_);
+        const std::string calls = (dir_ / "calls").string();
+        std::ofstream(dir_ / "ctl") << "#!/bin/sh\necho \"$*\" >> " << calls << "\n"
+                                    << "[ \"$1\" = stop ] && [ " << (stop_lost_term ? 1 : 0) << " = 1 ] || exit 0\n"
+                                    << "for i in $(seq 200); do\n"
+                                    << "  [ \"$(grep -c '^signal KILL' " << calls << ")\" -ge 2 ] && exit 0\n"
+                                    << "  sleep 0.1\n"
+                                    << "done\n";
+        std::filesystem::permissions(dir_ / "ctl", std::filesystem::perms::owner_all);
+    }
+    ~FakeCtl() { std::filesystem::remove_all(dir_); }
+
+    std::string Command() const { return (dir_ / "ctl").string(); }
+    std::string Dir() const { return dir_.string(); }
+    std::vector<std::string> Calls() const {
+        std::vector<std::string> lines;
+        std::ifstream in(dir_ / "calls");
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return lines;
+    }
+
+  private:
+    std::filesystem::path dir_;
+};
+
+TEST(ExternalKillTest, KillsTheRestartedCopyWhenItsStopHangs) {
+    FakeCtl ctl("valerix-external-kill", true);
+    ExternalStack stack({"127.0.0.1", 1}, {"127.0.0.1", 1}, "", "", ctl.Command(), ctl.Dir());
+    const auto started = std::chrono::steady_clock::now();
+    stack.KillService(Service::kOrder);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10))
+        << "the kill waited for the stand-in's stopwaitsecs";
+    auto calls = ctl.Calls();
+    std::sort(calls.begin() + 1, calls.end());  // the stop and the second kill overlap
+    EXPECT_EQ(calls, (std::vector<std::string>{"signal KILL order", "signal KILL order", "stop order"}));
+}
+
+TEST(ExternalKillTest, LeavesAPromptStopAlone) {
+    FakeCtl ctl("valerix-external-kill-prompt", false);
+    ExternalStack stack({"127.0.0.1", 1}, {"127.0.0.1", 1}, "", "", ctl.Command(), ctl.Dir());
+    stack.KillService(Service::kInventory);
+    EXPECT_EQ(ctl.Calls(), (std::vector<std::string>{"signal KILL inventory", "stop inventory"}));
 }
 
 }  // namespace
