@@ -316,6 +316,40 @@ TEST_F(OrderTest, ABatchOfFinishedReservationsAnswersEachOrderAsItsOwnFinishWoul
     EXPECT_EQ(rows, want);
 }
 
+TEST_F(OrderTest, ABatchOfDeferredIntentsAnswersEachAsItsOwnDeferWould) {
+    // defer_intent_batch (0012) calls defer_intent for each row in one transaction: the intent waits its delay with
+    // its error, a reserve's key answers 202, the answer is the order's JSON (NULL for an unknown order), and an order
+    // named twice keeps the later row's values. In a transaction that is never committed.
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(NewUuid());
+    auto rows = postgres_->Query(
+        "order_db",
+        "BEGIN; CREATE TEMP TABLE c AS SELECT * FROM create_order_batch(ARRAY['" + ids[0] + "', '" + ids[1] + "', '" +
+            ids[2] + "'], ARRAY['a', 'b', 'c'], ARRAY['" + ids[0] + "', '" + ids[1] + "', '" + ids[2] +
+            "']::uuid[], ARRAY['c', 'c', 'c'], ARRAY['[]'::jsonb, '[]', '[]'], ARRAY[10000, 10000, 10000]); "
+            "CREATE TEMP TABLE d AS SELECT * FROM defer_intent_batch(ARRAY['" + ids[0] + "', '" + ids[1] + "', '" +
+            ids[3] + "', '" + ids[0] + "']::uuid[], ARRAY['reserve', 'reserve', 'reserve', 'reserve'], "
+            "ARRAY['e0', 'e1', 'e3', 'e0 again'], ARRAY[1000, 2000, 3000, 60000]); "
+            "SELECT 'd', ord::text, body::json->>'status', (body::json->>'id' = (ARRAY['" + ids[0] + "', '" + ids[1] +
+            "', '" + ids[3] + "', '" + ids[0] + "'])[ord])::text FROM d UNION ALL "
+            "SELECT 'intent', a.n::text, i.last_error || ' ' || (i.next_attempt_at - now() > interval '30 s')::text, "
+            "       coalesce(k.response_status::text, '-') "
+            "FROM unnest(ARRAY['" + ids[0] + "', '" + ids[1] + "', '" + ids[2] +
+            "']::uuid[]) WITH ORDINALITY AS a(id, n) "
+            "JOIN inventory_intents i ON i.order_id = a.id AND i.kind = 'reserve' "
+            "JOIN idempotency_keys k ON k.order_id = a.id "
+            "ORDER BY 1, 2");
+    const std::vector<std::vector<std::string>> want{
+        {"d", "1", "PENDING", "true"},
+        {"d", "2", "PENDING", "true"},
+        {"d", "3", "", ""},  // no such order
+        {"d", "4", "PENDING", "true"},
+        {"intent", "1", "e0 again true", "202"},  // named twice: the later row's error and delay
+        {"intent", "2", "e1 false", "202"},
+        {"intent", "3", "", "-"}};  // not in the batch: untouched (no error, the key still has no answer)
+    EXPECT_EQ(rows, want);
+}
+
 TEST_F(OrderTest, BatchFunctionsFindRowsByIndexWithPlansMadeOnEmptyTables) {
     // On a fresh stack PL/pgSQL plans the batch functions' statements while the tables are empty and keeps generic
     // plans: a table joined to unnest() was then a sequential scan (a fresh stack ran at half speed until autovacuum
@@ -619,6 +653,36 @@ TEST_F(OrderTest, PendingOrdersAreReservedAndFinishedInSharedTransactionsWhenInv
         EXPECT_GE(items, 24) << operation;
         EXPECT_LT(batches, items) << operation << ": at least one batch held several orders";
     }
+}
+
+TEST_F(OrderTest, OrdersOfAFailedReservationCallAreDeferredInOneTransaction) {
+    // Every order of a reservation batch whose call timed out is deferred at the same moment: one defer_intent_batch
+    // transaction for them, not one transaction each.
+    PutProduct("O-DEFER", 100);
+    auto before = order_->Client().Request("GET", "/metrics").body;
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":3000}})");
+    constexpr int kOrders = 8;
+    std::vector<std::string> ids(kOrders);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kOrders; ++i) {
+        threads.emplace_back([&, i] {
+            auto response = Create(NewUuid(), OrderBody("defer", "O-DEFER", 1));
+            if (response.status == 202) ids[i] = std::string(ParseObject(response.body).at("id").as_string());
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    SetChaos("{}");
+    for (const auto& id : ids) ASSERT_FALSE(id.empty()) << "every create answered 202 PENDING";
+    auto after = order_->Client().Request("GET", "/metrics").body;
+    const std::string label = R"({operation="defer_intent"})";
+    double items = MetricValue(after, "valerix_batch_size_sum" + label) -
+                   MetricValue(before, "valerix_batch_size_sum" + label);
+    double batches = MetricValue(after, "valerix_batch_size_count" + label) -
+                     MetricValue(before, "valerix_batch_size_count" + label);
+    EXPECT_GE(items, kOrders);
+    EXPECT_LT(batches, items) << "at least one defer batch held several orders";
+    for (const auto& id : ids) EXPECT_TRUE(WaitFor([&] { return StatusOf(id) == "CONFIRMED"; }, 20s)) << id;
+    EXPECT_EQ(Available("O-DEFER"), 100 - kOrders);
 }
 
 TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {

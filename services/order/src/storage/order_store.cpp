@@ -36,6 +36,9 @@ constexpr pg::Statement kFinishReserve{
     "SELECT applied, status, response_status, body "
     "FROM finish_reserve($1::uuid, $2::bool, $3::jsonb, $4::bigint, $5, $6::int, $7)"};
 constexpr pg::Statement kDefer{"order_defer_intent", "SELECT defer_intent($1::uuid, $2, $3, $4::int)"};
+constexpr pg::Statement kDeferBatch{"order_defer_intent_batch",
+                                    "SELECT ord, body FROM defer_intent_batch($1::uuid[], $2::text[], $3::text[], "
+                                    "$4::int[])"};
 constexpr pg::Statement kFail{"order_fail_intent", "SELECT fail_intent($1::uuid, $2, $3)"};
 constexpr pg::Statement kStartShip{"order_start_ship", "SELECT outcome, body FROM start_ship($1::uuid, $2::int)"};
 constexpr pg::Statement kFinishShip{"order_finish_ship", "SELECT finish_ship($1::uuid)"};
@@ -175,12 +178,16 @@ OrderStore::OrderStore(pg::Pool& pool, StoreBatching batching)
                         &BatchFailed<CreateOutcome>, OverlapAt(batching)),
       finishes_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
                 [this](std::vector<FinishCall>& calls) { return FinishBatch(calls); }, &BatchFailed<Transition>,
-                OverlapAt(batching)) {}
+                OverlapAt(batching)),
+      defers_(pool.Executor(), AtLeastOne(batching.max_batch), AtLeastOne(batching.max_in_flight),
+              [this](std::vector<DeferCall>& calls) { return DeferBatch(calls); }, &BatchFailed<std::string>,
+              OverlapAt(batching)) {}
 
 void OrderStore::ObserveBatches(metrics::BatchMetrics& batches) {
     batches.Observe(creates_, "create_order");
     batches.Observe(deferred_creates_, "create_order_deferred");
     batches.Observe(finishes_, "finish_reserve");
+    batches.Observe(defers_, "defer_intent");
 }
 
 Awaitable<CreateOutcome> OrderStore::Create(const std::string& key, const std::string& fingerprint,
@@ -325,10 +332,41 @@ boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBa
 
 Awaitable<std::string> OrderStore::DeferIntent(const std::string& order_id, const std::string& kind,
                                                const std::string& error, int delay_ms, core::Deadline deadline) {
-    auto params = pg::MakeParams(order_id, kind, error, std::to_string(delay_ms));
-    auto rows = co_await pool_.Execute(kDefer, params, deadline);
-    if (!rows) co_return rows.error();
-    co_return std::string(rows->Text(0, 0));
+    DeferCall call{order_id, kind, error, delay_ms, deadline};
+    co_return co_await defers_.Submit(std::move(call), deadline.When());
+}
+
+boost::asio::awaitable<std::vector<pg::Result<std::string>>> OrderStore::DeferBatch(std::vector<DeferCall>& calls) {
+    std::vector<pg::Result<std::string>> results;
+    if (calls.size() == 1) {
+        const auto& c = calls.front();
+        auto params = pg::MakeParams(c.order_id, c.kind, c.error, std::to_string(c.delay_ms));
+        auto rows = co_await pool_.Execute(kDefer, params, c.deadline);
+        if (rows) results.emplace_back(std::string(rows->Text(0, 0)));
+        else results.emplace_back(rows.error());
+        co_return results;
+    }
+    auto order = LockOrder(calls, [](const DeferCall& c) -> const std::string& { return c.order_id; });
+    pg::ArrayLiteral ids, kinds, errors, delays;
+    for (auto i : order) {
+        const auto& c = calls[i];
+        ids.Add(c.order_id);
+        kinds.Add(c.kind);
+        errors.Add(c.error);
+        delays.Add(std::to_string(c.delay_ms));
+    }
+    auto params = pg::MakeParams(ids.Text(), kinds.Text(), errors.Text(), delays.Text());
+    auto rows = co_await pool_.Execute(kDeferBatch, params, Earliest(calls));
+    if (!rows) {
+        results.assign(calls.size(), rows.error());
+        co_return results;
+    }
+    results.assign(calls.size(), pg::Error{pg::ErrorKind::kOther, "", "defer_intent_batch returned no row"});
+    for (int r = 0; r < rows->Size(); ++r) {
+        auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
+        if (position < order.size()) results[order[position]] = std::string(rows->IsNull(r, 1) ? "" : rows->Text(r, 1));
+    }
+    co_return results;
 }
 
 Awaitable<void> OrderStore::FailIntent(const std::string& order_id, const std::string& kind, const std::string& error,

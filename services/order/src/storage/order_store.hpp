@@ -80,10 +80,20 @@ struct FinishCall {
     core::Deadline deadline;
 };
 
+/// A defer_intent waiting for its batch.
+struct DeferCall {
+    std::string order_id;
+    std::string kind;
+    std::string error;
+    int delay_ms = 0;
+    core::Deadline deadline;
+};
+
 /// order_db behind prepared statements; each state change is one call of a SQL function (one round trip, one
 /// transaction) that guards the order state machine with a row lock. Creates and reserve outcomes made at the same
 /// moment run as one statement that calls the same function for each (sorted by key / order id, so two batches
-/// lock rows in the same order), in one transaction: one commit for all of them.
+/// lock rows in the same order), in one transaction: one commit for all of them. So do the intents deferred at the
+/// same moment (every order of a reservation batch whose call failed).
 class OrderStore {
 public:
     explicit OrderStore(pg::Pool& pool, StoreBatching batching = {});
@@ -102,7 +112,8 @@ public:
     Awaitable<Transition> FinishReserve(const std::string& order_id, bool confirmed, const std::string& items_json,
                                         long long total_cents, const std::string& reason, int problem_status,
                                         const std::string& problem_body, core::Deadline deadline);
-    /// Leaves the intent pending, to be retried after delay_ms; returns the order.
+    /// Leaves the intent pending, to be retried after delay_ms; returns the order ("" for an order that does not
+    /// exist).
     Awaitable<std::string> DeferIntent(const std::string& order_id, const std::string& kind, const std::string& error,
                                        int delay_ms, core::Deadline deadline);
     Awaitable<void> FailIntent(const std::string& order_id, const std::string& kind, const std::string& error,
@@ -124,7 +135,7 @@ public:
     Awaitable<int> PurgeKeys(std::chrono::seconds retention, core::Deadline deadline);
     Awaitable<void> Ping(core::Deadline deadline);
 
-    /// Feeds valerix_batch_*{operation} from every create and finish-reserve batch.
+    /// Feeds valerix_batch_*{operation} from every create, finish-reserve and defer batch.
     void ObserveBatches(metrics::BatchMetrics& batches);
 
     const core::Coalescer<CreateCall, pg::Result<CreateOutcome>>::Stats& CreateBatchStats() const {
@@ -138,11 +149,13 @@ private:
     boost::asio::awaitable<std::vector<pg::Result<CreateOutcome>>> CreateBatch(std::vector<CreateCall>& calls,
                                                                                bool deferred);
     boost::asio::awaitable<std::vector<pg::Result<Transition>>> FinishBatch(std::vector<FinishCall>& calls);
+    boost::asio::awaitable<std::vector<pg::Result<std::string>>> DeferBatch(std::vector<DeferCall>& calls);
     Awaitable<Transition> CallTransition(const pg::Statement& statement, pg::Params params, core::Deadline deadline);
     pg::Pool& pool_;
     core::Coalescer<CreateCall, pg::Result<CreateOutcome>> creates_;
     core::Coalescer<CreateCall, pg::Result<CreateOutcome>> deferred_creates_;
     core::Coalescer<FinishCall, pg::Result<Transition>> finishes_;
+    core::Coalescer<DeferCall, pg::Result<std::string>> defers_;
 };
 
 /// Encodes / decodes the opaque list cursor ("<created_at>|<id>" as hex).
