@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include <valerix/core/random.hpp>
 
@@ -217,6 +218,14 @@ std::vector<std::size_t> LockOrder(const std::vector<Call>& calls, Key key) {
     return order;
 }
 
+/// The caller a row of a batch function answers: the row's first column (`ord`, 1-based) is a position in the arrays
+/// sent, which held the calls in `order`; nullopt for a position outside them.
+std::optional<std::size_t> CallerOf(const pg::Rows& rows, int r, const std::vector<std::size_t>& order) {
+    auto position = static_cast<std::size_t>(rows.Int(r, 0) - 1);
+    if (position >= order.size()) return std::nullopt;
+    return order[position];
+}
+
 core::Deadline Earliest(const auto& calls) {
     core::Deadline earliest = calls.front().deadline;
     for (const auto& call : calls) earliest = earliest.Earlier(call.deadline);
@@ -263,14 +272,14 @@ boost::asio::awaitable<std::vector<pg::Result<CreateOutcome>>> OrderStore::Creat
     }
     results.assign(calls.size(), pg::Error{pg::ErrorKind::kOther, "", "create_order returned no row"});
     for (int r = 0; r < rows->Size(); ++r) {
-        auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
-        if (position >= order.size()) continue;
+        auto caller = CallerOf(*rows, r, order);
+        if (!caller) continue;
         CreateOutcome outcome;
         outcome.outcome = std::string(rows->Text(r, 1));
         outcome.order_id = std::string(rows->Text(r, 2));
         if (!rows->IsNull(r, 3)) outcome.response_status = static_cast<int>(rows->Int(r, 3));
         if (!rows->IsNull(r, 4)) outcome.body = std::string(rows->Text(r, 4));
-        results[order[position]] = std::move(outcome);
+        results[*caller] = std::move(outcome);
     }
     co_return results;
 }
@@ -324,8 +333,7 @@ boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBa
     }
     for (const auto& c : calls) results.emplace_back(missing(c.order_id));
     for (int r = 0; r < rows->Size(); ++r) {
-        auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
-        if (position < order.size()) results[order[position]] = transition(*rows, r, 1);
+        if (auto caller = CallerOf(*rows, r, order)) results[*caller] = transition(*rows, r, 1);
     }
     co_return results;
 }
@@ -363,8 +371,9 @@ boost::asio::awaitable<std::vector<pg::Result<std::string>>> OrderStore::DeferBa
     }
     results.assign(calls.size(), pg::Error{pg::ErrorKind::kOther, "", "defer_intent_batch returned no row"});
     for (int r = 0; r < rows->Size(); ++r) {
-        auto position = static_cast<std::size_t>(rows->Int(r, 0) - 1);
-        if (position < order.size()) results[order[position]] = std::string(rows->IsNull(r, 1) ? "" : rows->Text(r, 1));
+        if (auto caller = CallerOf(*rows, r, order)) {
+            results[*caller] = std::string(rows->IsNull(r, 1) ? "" : rows->Text(r, 1));
+        }
     }
     co_return results;
 }
