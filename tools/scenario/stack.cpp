@@ -372,15 +372,15 @@ void ExternalStack::Ctl(const std::string& args, bool must_succeed) {
 
 testing::ChildProcess ExternalStack::StartCtl(const std::string& args) {
     if (ctl_.empty()) throw std::logic_error("no --ctl command: the runner cannot control this stack's processes");
-    std::string log = log_dir_ + "/ctl.log";
     {
-        std::ofstream(log, std::ios::app) << "$ " << ctl_ << " " << args << "\n";
+        std::ofstream(CtlLog(), std::ios::app) << "$ " << ctl_ << " " << args << "\n";
     }
-    return testing::ChildProcess("/bin/sh", {"-c", ctl_ + " " + args}, {}, log);
+    return testing::ChildProcess("/bin/sh", {"-c", ctl_ + " " + args}, {}, CtlLog());
 }
 
+std::string ExternalStack::CtlLog() const { return log_dir_ + "/ctl.log"; }
+
 void ExternalStack::FinishCtl(testing::ChildProcess& child, const std::string& args, bool must_succeed) {
-    const std::string log = log_dir_ + "/ctl.log";
     int status = child.Wait(120s);
     {
         std::lock_guard lock(mutex_);
@@ -388,7 +388,8 @@ void ExternalStack::FinishCtl(testing::ChildProcess& child, const std::string& a
                            args, "exit " + std::to_string(status)});
     }
     if (status != 0 && must_succeed) {
-        throw std::runtime_error("`" + ctl_ + " " + args + "` exited with " + std::to_string(status) + "; see " + log);
+        throw std::runtime_error("`" + ctl_ + " " + args + "` exited with " + std::to_string(status) + "; see " +
+                                 CtlLog());
     }
 }
 

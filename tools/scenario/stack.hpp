@@ -217,8 +217,11 @@ class ExternalStack final : public Stack {
   private:
     /// Runs `ctl ARGS`; throws std::runtime_error with its output when it fails and `must_succeed`.
     void Ctl(const std::string& args, bool must_succeed);
+    /// Ctl in two steps, for a call that runs while the runner does something else: start it, then wait for it.
     testing::ChildProcess StartCtl(const std::string& args);
     void FinishCtl(testing::ChildProcess& child, const std::string& args, bool must_succeed);
+    /// Where every ctl call's command line and output go.
+    std::string CtlLog() const;
 
     Endpoint order_, inventory_;
     std::string order_db_, inventory_db_;
