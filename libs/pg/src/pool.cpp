@@ -77,7 +77,10 @@ asio::awaitable<Result<PooledConnection>> Pool::Acquire(core::Deadline deadline)
             auto connect_deadline = deadline.Capped(clock_, config_.connect_timeout);
             auto connected = co_await Connection::Connect(io_.get_executor(), conninfo_, connect_deadline, clock_);
             if (!connected) {
+                // The slot is free again: a caller queued while this connect ran may try its own (the database
+                // may be back by then), rather than sleep until its deadline beside a free slot.
                 --open_;
+                Hand(nullptr);
                 logger_.Warn("database connection failed", {{"error", connected.error().message}});
                 co_return connected.error();
             }
@@ -97,7 +100,7 @@ asio::awaitable<Result<PooledConnection>> Pool::Acquire(core::Deadline deadline)
         if (!waiter.woken) {
             co_return Error{ErrorKind::kPoolExhausted, "", "no database connection became free in time"};
         }
-        // Woken because a broken connection freed capacity: loop and open a new one.
+        // Woken because a slot was freed (a broken connection dropped, a connect failed): loop and open one.
     }
 }
 
@@ -107,15 +110,18 @@ void Pool::Release(std::unique_ptr<Connection> connection) {
         connection.reset();
         --open_;
     }
-    if (!waiters_.empty()) {
-        Waiter* waiter = waiters_.front();
-        waiters_.pop_front();
-        waiter->woken = true;
-        waiter->handed = std::move(connection);
-        waiter->timer.cancel();
-        return;
-    }
+    connection = Hand(std::move(connection));
     if (connection) idle_.push_back(std::move(connection));
+}
+
+std::unique_ptr<Connection> Pool::Hand(std::unique_ptr<Connection> connection) {
+    if (waiters_.empty()) return connection;
+    Waiter* waiter = waiters_.front();
+    waiters_.pop_front();
+    waiter->woken = true;
+    waiter->handed = std::move(connection);
+    waiter->timer.cancel();
+    return nullptr;
 }
 
 asio::awaitable<Result<Rows>> Pool::Execute(const Statement& statement, const Params& params,

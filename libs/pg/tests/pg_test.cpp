@@ -1,8 +1,11 @@
+#include <optional>
+
 #include <valerix/pg/migrations.hpp>
 #include <valerix/pg/pool.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -169,6 +172,37 @@ TEST_F(PgTest, ConnectFailureIsAConnectionError) {
     ASSERT_FALSE(rows);
     EXPECT_EQ(rows.error().kind, ErrorKind::kConnection);
     EXPECT_TRUE(rows.error().Transient());
+}
+
+TEST_F(PgTest, AFailedConnectWakesACallerQueuedForItsSlot) {
+    // A listener that completes the TCP handshake and never answers: the pool's one connect hangs until its
+    // timeout while a second caller queues for the slot.
+    asio::ip::tcp::acceptor silent(io_, {asio::ip::make_address("127.0.0.1"), 0});
+    PoolConfig config;
+    config.conninfo = "host=127.0.0.1 port=" + std::to_string(silent.local_endpoint().port()) + " dbname=x user=x";
+    config.max_size = 1;
+    config.connect_timeout = 300ms;
+    Pool pool(io_, config, logger_, clock_);
+    std::optional<Result<PooledConnection>> first, second;
+    std::chrono::steady_clock::duration second_took{};
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> { first = co_await pool.Acquire(In(10s)); }, asio::detached);
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
+        auto started = std::chrono::steady_clock::now();
+        second = co_await pool.Acquire(In(10s));
+        second_took = std::chrono::steady_clock::now() - started;
+    }, asio::detached);
+    io_.run();
+    ASSERT_TRUE(first && second);
+    ASSERT_FALSE(*first);
+    EXPECT_EQ(first->error().kind, ErrorKind::kTimeout) << first->error().message;
+    ASSERT_FALSE(*second);
+    // Its own connect timed out too, once the first freed the slot; it did not sleep to its deadline (10 s) beside
+    // a free slot and then report the pool exhausted.
+    EXPECT_EQ(second->error().kind, ErrorKind::kTimeout) << second->error().message;
+    EXPECT_NE(second->error().message.find("connecting"), std::string::npos) << second->error().message;
+    EXPECT_LT(second_took, 5s);
+    EXPECT_EQ(pool.Open(), 0u);
+    EXPECT_EQ(pool.Waiting(), 0u);
 }
 
 TEST_F(PgTest, MigrationsApplyOnceEvenConcurrently) {

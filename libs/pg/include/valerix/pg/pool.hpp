@@ -71,6 +71,9 @@ private:
     friend class PooledConnection;
     struct Waiter;
     void Release(std::unique_ptr<Connection> connection);
+    /// Wakes the longest waiter with `connection`, or with none (it then opens one itself: a slot is free).
+    /// Returns `connection` when nobody waits.
+    std::unique_ptr<Connection> Hand(std::unique_ptr<Connection> connection);
 
     boost::asio::io_context& io_;
     PoolConfig config_;
