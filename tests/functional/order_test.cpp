@@ -264,6 +264,22 @@ TEST_F(OrderTest, ABatchRefusesErrorsWithoutDelaysAndDelaysWithoutErrors) {
               "0");
 }
 
+TEST_F(OrderTest, AKeyPurgedBetweenTheClaimAndItsAnswerIsASerializationFailure) {
+    // A create whose INSERT met the key reads the key again in existing_key_answer. Should the purge of keys older
+    // than the retention commit in between, the key is gone: 0005 then answered 'replay' 202 with no order (a create
+    // told "accepted" with nothing stored). Since 0013 it is a serialization failure: the transaction rolls back,
+    // order-service answers 503 "retry with the same Idempotency-Key", and the retry creates the order.
+    auto rows = postgres_->Query(
+        "order_db",
+        "BEGIN; CREATE TEMP TABLE t (what text); "
+        "DO $$ BEGIN "
+        "  INSERT INTO t SELECT outcome || ' ' || coalesce(response_status::text, '-') "
+        "  FROM existing_key_answer('never-stored-" + NewUuid() + "', md5('x'), 10000); "
+        "EXCEPTION WHEN serialization_failure THEN INSERT INTO t VALUES ('40001'); END $$; "
+        "SELECT what FROM t");
+    EXPECT_EQ(rows, (std::vector<std::vector<std::string>>{{"40001"}}));
+}
+
 TEST_F(OrderTest, ABatchOfFinishedReservationsAnswersEachOrderAsItsOwnFinishWould) {
     // finish_reserve_batch (0008) does each step once for the batch; every order still gets finish_reserve's answer:
     // confirmed, rejected, already decided (the stored answer), unknown (no row), and one order named twice in a
