@@ -269,7 +269,11 @@ private:
             long long ms = 0;
             auto [end, err] = std::from_chars(budget.data(), budget.data() + budget.size(), ms);
             if (err == std::errc() && end == budget.data() + budget.size() && ms >= 0) {
-                context.deadline = core::Deadline::After(clock_, std::chrono::milliseconds(ms));
+                // Beyond a day counts as a day: milliseconds near LLONG_MAX overflow once added to a time point, and
+                // a deadline wrapped into the past would answer every call 504.
+                constexpr long long kLongestBudgetMs = 24LL * 3600 * 1000;
+                context.deadline =
+                    core::Deadline::After(clock_, std::chrono::milliseconds(std::min(ms, kLongestBudgetMs)));
             }
         }
         return std::nullopt;

@@ -17,16 +17,20 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
+constexpr long long kNoDeadlineMs = 1'000'000'000'000;  // what /echo reports as remaining without a deadline
+
 class ServerTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        router_.Add("GET", "/echo/{name}", [](const Request& request, RequestContext& context) -> asio::awaitable<Response> {
+        router_.Add("GET", "/echo/{name}",
+                    [this](const Request& request, RequestContext& context) -> asio::awaitable<Response> {
             boost::json::object body{{"name", context.Param("name")},
                                      {"request_id", context.request_id},
                                      {"trace_id", context.trace_id},
                                      {"route", context.route},
                                      {"q", request.QueryParam("q").value_or("")},
-                                     {"has_deadline", !context.deadline.IsInfinite()}};
+                                     {"has_deadline", !context.deadline.IsInfinite()},
+                                     {"remaining_ms", core::RemainingMillis(context.deadline, clock_, kNoDeadlineMs)}};
             co_return Json(200, body);
         });
         router_.Add("POST", "/echo/{name}", [](const Request& request, RequestContext&) -> asio::awaitable<Response> {
@@ -94,6 +98,21 @@ TEST_F(ServerTest, PropagatesTraceAndDeadline) {
     auto body = boost::json::parse(response.body).as_object();
     EXPECT_EQ(body.at("trace_id").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
     EXPECT_TRUE(body.at("has_deadline").as_bool());
+    EXPECT_GT(body.at("remaining_ms").as_int64(), 2000);
+    EXPECT_LE(body.at("remaining_ms").as_int64(), 2500);
+}
+
+TEST_F(ServerTest, AHugeDeadlineBudgetIsCappedNotWrappedIntoThePast) {
+    // Milliseconds near LLONG_MAX overflow once turned into a time point: the deadline landed in the past and every
+    // call with it would answer 504 at once. A budget beyond a day counts as a day.
+    testing::HttpClient client("127.0.0.1", server_->Port());
+    for (const char* budget : {"9223372036854775807", "9223372036854", "86400001"}) {
+        auto body = boost::json::parse(client.Request("GET", "/echo/t", "", {{"X-Valerix-Deadline-Ms", budget}}).body)
+                        .as_object();
+        EXPECT_TRUE(body.at("has_deadline").as_bool()) << budget;
+        EXPECT_GT(body.at("remaining_ms").as_int64(), 86'000'000) << budget;
+        EXPECT_LE(body.at("remaining_ms").as_int64(), 86'400'000) << budget;
+    }
 }
 
 TEST_F(ServerTest, AnswersProblemsForUnknownRoutesAndMethods) {
