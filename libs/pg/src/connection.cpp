@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <vector>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -24,6 +28,83 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     if (state == nullptr) return Error{ErrorKind::kConnection, "", message};
     return Error{KindOfSqlState(state), state, message};
+}
+
+/// The host of `conninfo` when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
+/// folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
+std::string HostToResolve(const std::string& conninfo) {
+    char* parse_error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    if (options == nullptr) return "";
+    std::string host, hostaddr;
+    for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+        if (option->val == nullptr) continue;
+        if (std::strcmp(option->keyword, "host") == 0) host = option->val;
+        if (std::strcmp(option->keyword, "hostaddr") == 0) hostaddr = option->val;
+    }
+    PQconninfoFree(options);
+    if (host.empty() || !hostaddr.empty() || host.front() == '/' || host.front() == '@' ||
+        host.find(',') != std::string::npos) {
+        return "";
+    }
+    boost::system::error_code not_an_address;
+    asio::ip::make_address(host, not_an_address);
+    return not_an_address ? host : "";
+}
+
+/// `conninfo` told to try `addresses` in turn, as libpq tries every address of a name it looked up itself; libpq
+/// keeps using the host name for authentication and messages. (A later keyword overrides an earlier one.)
+std::string WithHostAddrs(const std::string& conninfo, const std::string& host,
+                          const std::vector<std::string>& addresses) {
+    std::string hosts, hostaddrs;
+    for (const auto& address : addresses) {
+        hosts += (hosts.empty() ? "" : ",") + host;
+        hostaddrs += (hostaddrs.empty() ? "" : ",") + address;
+    }
+    if (conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://")) {
+        return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "host=" + hosts +
+               "&hostaddr=" + hostaddrs;
+    }
+    return conninfo + " host='" + hosts + "' hostaddr='" + hostaddrs + "'";
+}
+
+/// Looks `host` up on Asio's resolver thread. libpq would call getaddrinfo inside PQconnectStart/PQconnectPoll, on
+/// this (the only) I/O thread: a slow DNS server (compose's, a cluster's) would stall every request of the service,
+/// its health checks too, for as long as the lookup takes.
+asio::awaitable<Result<std::vector<std::string>>> ResolveHost(asio::any_io_executor executor,
+                                                             const std::string& host, core::Deadline deadline) {
+    struct Lookup {
+        explicit Lookup(asio::any_io_executor executor) : resolver(std::move(executor)) {}
+        asio::ip::tcp::resolver resolver;
+        bool settled = false;
+        bool expired = false;
+    };
+    auto lookup = std::make_shared<Lookup>(executor);
+    std::optional<asio::steady_timer> timer;
+    if (!deadline.IsInfinite()) {
+        timer.emplace(executor, deadline.When());
+        timer->async_wait([lookup](boost::system::error_code timer_ec) {
+            if (timer_ec || lookup->settled) return;
+            lookup->expired = true;
+            lookup->resolver.cancel();
+        });
+    }
+    boost::system::error_code ec;
+    auto results = co_await lookup->resolver.async_resolve(host, "", asio::redirect_error(asio::use_awaitable, ec));
+    lookup->settled = true;
+    if (timer) timer->cancel();
+    if (lookup->expired) co_return Error{ErrorKind::kTimeout, "", "deadline passed resolving host \"" + host + "\""};
+    if (ec || results.empty()) {
+        co_return Error{ErrorKind::kConnection, "",
+                        "could not resolve host \"" + host + "\": " + (ec ? ec.message() : "no address")};
+    }
+    std::vector<std::string> addresses;
+    for (const auto& entry : results) {
+        auto address = entry.endpoint().address().to_string();
+        if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
+    }
+    co_return addresses;
 }
 
 }  // namespace
@@ -165,7 +246,17 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::a
                                                                         const std::string& conninfo,
                                                                         core::Deadline deadline,
                                                                         const core::Clock& clock) {
-    PGconn* raw = PQconnectStart(conninfo.c_str());
+    std::string target = conninfo;
+    if (auto host = HostToResolve(conninfo); !host.empty()) {
+        auto addresses = co_await ResolveHost(executor, host, deadline);
+        if (!addresses) {
+            Error error = addresses.error();
+            error.message = "connecting: " + error.message;
+            co_return error;
+        }
+        target = WithHostAddrs(conninfo, host, *addresses);
+    }
+    PGconn* raw = PQconnectStart(target.c_str());
     if (raw == nullptr) co_return Error{ErrorKind::kConnection, "", "out of memory starting a connection"};
     std::unique_ptr<Connection> connection(new Connection(executor, raw, clock));
     if (PQstatus(raw) == CONNECTION_BAD) co_return ErrorFromResult(nullptr, raw);

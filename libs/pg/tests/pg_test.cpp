@@ -205,6 +205,31 @@ TEST_F(PgTest, AFailedConnectWakesACallerQueuedForItsSlot) {
     EXPECT_EQ(pool.Waiting(), 0u);
 }
 
+TEST_F(PgTest, AHostNameConnectsThroughTheAddressesItResolvesTo) {
+    // libpq would look a host name up inside PQconnectStart, on the service's only I/O thread (a slow DNS server would
+    // stall every request); the connection resolves it on Asio's resolver thread and gives libpq the addresses. A
+    // name connects as its address does, in a key/value string and in a URI ...
+    const std::string address = "host=127.0.0.1";
+    auto named = Config();
+    ASSERT_EQ(named.conninfo.find(address), 0u) << named.conninfo;
+    for (const std::string conninfo : {"host=localhost" + named.conninfo.substr(address.size()),
+                                       "postgresql://app_owner@localhost:" + std::to_string(server_->Port()) + "/app"}) {
+        named.conninfo = conninfo;
+        Pool pool(io_, named, logger_, clock_);
+        auto rows = Run(pool.Execute(kEcho, MakeParams("by name", "1", std::nullopt), In(5s)));
+        ASSERT_TRUE(rows) << conninfo << ": " << rows.error().message;
+        EXPECT_EQ(rows->Text(0, 0), "by name");
+    }
+    // ... and a name that does not resolve is a connection error that names it.
+    PoolConfig unknown;
+    unknown.conninfo = "host=no-such-host.invalid port=5432 dbname=x user=x";
+    Pool nowhere(io_, unknown, logger_, clock_);
+    auto failed = Run(nowhere.Execute(kEcho, MakeParams("a", "1", "b"), In(10s)));
+    ASSERT_FALSE(failed);
+    EXPECT_NE(failed.error().message.find("no-such-host.invalid"), std::string::npos) << failed.error().message;
+    EXPECT_TRUE(failed.error().Transient()) << failed.error().message;
+}
+
 TEST_F(PgTest, MigrationsApplyOnceEvenConcurrently) {
     server_->CreateDatabase("migrated", "migrated_owner");
     std::vector<Migration> migrations = {
