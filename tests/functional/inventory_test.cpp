@@ -433,6 +433,22 @@ TEST_F(InventoryTest, LatencyGremlinDelaysEveryNthReservationCallOnly) {
               std::string::npos);
 }
 
+TEST_F(InventoryTest, LatencyGremlinAnswersAtTheCallersDeadlineNotAtTheEndOfItsDelay) {
+    PutProduct("GREMLIN-2", 100);
+    auto client = service_->Client();
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":3000}})",
+                             kAdmin).status, 200);
+    auto started = std::chrono::steady_clock::now();
+    auto response = client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "GREMLIN-2", 1),
+                                   {{"X-Valerix-Deadline-Ms", "300"}});
+    auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+    EXPECT_EQ(response.status, 504) << response.body;
+    EXPECT_GE(took, 250ms);
+    EXPECT_LT(took, 2s) << "answered at the deadline (300 ms), not after the 3 s delay";
+    EXPECT_EQ(Product("GREMLIN-2").at("available").as_int64(), 100) << "a call delayed past its deadline takes nothing";
+}
+
 TEST_F(InventoryTest, CrashAfterCommitExitsWithTheWorkDoneAndAReplayFindsIt) {
     PutProduct("SCHRODINGER", 10);
     auto crashing = StartInventory(*postgres_, "inventory-crash",

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <valerix/http/service_setup.hpp>
 
 #include "api/inventory_api.hpp"
@@ -270,7 +271,12 @@ InventoryApi::Awaitable InventoryApi::Health(const http::Request&, http::Request
 boost::asio::awaitable<bool> InventoryApi::InjectLatency(const ChaosDecision& decision,
                                                         const http::RequestContext& context) {
     if (decision.delay.count() > 0) {
-        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, decision.delay);
+        // The delay ends early at the caller's deadline (a propagated X-Valerix-Deadline-Ms): past it the answer is a
+        // 504 either way, and holding the request to the end of the delay would only keep the caller's connection
+        // and a shutdown waiting for a reply nobody reads.
+        auto wake = std::chrono::steady_clock::now() + decision.delay;
+        if (!context.deadline.IsInfinite()) wake = std::min(wake, context.deadline.When());
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, wake);
         boost::system::error_code ignored;
         co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
     }
