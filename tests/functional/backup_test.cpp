@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -367,9 +368,29 @@ TEST_F(BackupTest, TheScheduleSurvivesRestartsWithoutDoubleOrMissedRuns) {
     ASSERT_EQ(listing()["order:full"], 1) << "first run: a full backup of each stanza";
     ASSERT_EQ(listing()["inventory:full"], 1);
 
-    // A restart right after: nothing is due, so nothing runs again.
+    // A restart while `pgbackrest info` fails: without a listing the schedule cannot know what the repository holds,
+    // so it waits (a stale or empty listing would run a full of every stanza again). Then the listing comes back,
+    // and nothing is due, so nothing runs again.
+    auto job_count = [&] { return ParseObject(Get("/api/v1/backups/jobs").body).at("jobs").as_array().size(); };
+    const auto jobs_before = job_count();
+    const std::string fail_flag = dir_ + "/fail-info", bin = dir_ + "/bin";
+    fs::create_directories(bin);
+    std::ofstream(bin + "/pgbackrest")
+        << "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = info ] && [ -e '" << fail_flag << "' ]; then\n"
+        << "    echo 'simulated: repository storage unavailable' >&2; exit 49\n  fi\ndone\n"
+        << "exec /usr/bin/pgbackrest \"$@\"\n";
+    fs::permissions(bin + "/pgbackrest", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                             fs::perms::others_read | fs::perms::others_exec);
+    std::ofstream(fail_flag) << "1\n";
+    Env failing_info = schedule;
+    failing_info.emplace_back("PATH", bin + ":" + std::getenv("PATH"));
     backup_.reset();
-    StartBackup(schedule);
+    StartBackup(failing_info);
+    std::this_thread::sleep_for(4s);
+    EXPECT_NE(Get("/api/v1/backups").body.find("simulated: repository storage unavailable"), std::string::npos)
+        << Get("/api/v1/backups").body;
+    EXPECT_EQ(job_count(), jobs_before) << "nothing is scheduled without a listing";
+    fs::remove(fail_flag);
     std::this_thread::sleep_for(4s);
     auto after_restart = listing();
     EXPECT_EQ(after_restart["order:full"], 1);

@@ -89,6 +89,23 @@ TEST(RunProcess, CapturesOutputAndExitCode) {
     EXPECT_EQ(r.Summary(), "exit 3: err");
 }
 
+TEST(RunProcess, KeepsTheEndOfLongOutputAndSaysWhenItCutStdout) {
+    // 400 kB on stdout: past the default cap only its end is kept, and the result says so; with room for it (a JSON
+    // listing parsed whole, kListingCap) all of it.
+    const std::vector<std::string> argv{"sh", "-c", "head -c 400000 /dev/zero | tr '\\0' x; echo end"};
+    auto cut = RunProcess(argv);
+    EXPECT_TRUE(cut.Ok());
+    EXPECT_TRUE(cut.out_truncated);
+    EXPECT_EQ(cut.out.size(), ProcessOptions{}.output_cap);
+    EXPECT_TRUE(cut.out.ends_with("xend\n"));
+    ProcessOptions roomy;
+    roomy.output_cap = kListingCap;
+    auto whole = RunProcess(argv, roomy);
+    EXPECT_FALSE(whole.out_truncated);
+    EXPECT_EQ(whole.out.size(), 400000u + 4u);
+    EXPECT_FALSE(RunProcess({"sh", "-c", "echo short"}).out_truncated);
+}
+
 TEST(RunProcess, ReportsAMissingProgramAndTimeouts) {
     auto missing = RunProcess({"valerix-no-such-program"});
     EXPECT_EQ(missing.exit_code, -1);

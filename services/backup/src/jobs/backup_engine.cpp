@@ -386,7 +386,7 @@ void BackupEngine::WorkerLoop() {
     }
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        if (queue_.empty() && config_.schedule_enabled && info_loaded_) ScheduleDueJobs(NowSeconds());
+        if (queue_.empty() && config_.schedule_enabled && info_fresh_) ScheduleDueJobs(NowSeconds());
         if (queue_.empty()) {
             wake_.wait_for(lock, config_.tick);
             continue;
@@ -481,6 +481,11 @@ void BackupEngine::RunBackup(Job& job) {
         auto before = CountSource(stanza, count_error);
         auto t0 = std::chrono::steady_clock::now();
         auto result = worker_pgbackrest_.Backup(name, job.type);
+        {
+            std::lock_guard lock(mutex_);  // the repository changed (a failed run may have expired or written too)
+            ++repo_changes_;
+            info_fresh_ = false;
+        }
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         auto after = CountSource(stanza, count_error);
         step["duration_seconds"] = seconds;
@@ -640,18 +645,33 @@ void BackupEngine::RunDrill(Job& job) {
 // ----------------------------------------------------------------------------------------------------------- monitor
 
 bool BackupEngine::RefreshInfo(const PgBackRest& pgbackrest) {
+    std::uint64_t changes_before = 0;
+    {
+        std::lock_guard lock(mutex_);
+        changes_before = repo_changes_;
+    }
     auto result = pgbackrest.Info();
     std::string error;
     std::optional<std::vector<StanzaInfo>> parsed;
-    if (result.Ok()) parsed = ParseInfoJson(result.out, error);
-    else error = "pgbackrest info: " + result.Summary();
+    if (result.out_truncated) {
+        error = "pgbackrest info: the listing is larger than " + std::to_string(kListingCap) + " bytes";
+    } else if (result.Ok()) {
+        parsed = ParseInfoJson(result.out, error);
+    } else {
+        error = "pgbackrest info: " + result.Summary();
+    }
     std::lock_guard lock(mutex_);
-    info_loaded_ = true;
     info_at_ = NowSeconds();
     if (!parsed) {
+        if (error != info_error_) {
+            logger_.Warn("cannot list the backups; the schedule waits for a listing", {{"error", error}});
+        }
         info_error_ = error;
         return false;
     }
+    // Begun before a backup ended, it may not show that backup; the worker lists again after each one.
+    if (changes_before != repo_changes_) return false;
+    info_fresh_ = true;
     info_error_.clear();
     info_.clear();
     for (auto& s : *parsed) info_[s.name] = std::move(s);

@@ -120,7 +120,11 @@ private:
     std::map<std::string, StanzaInfo> info_;
     std::int64_t info_at_ = 0;
     std::string info_error_;
-    bool info_loaded_ = false;
+    /// The schedule reads `info_` only when it is fresh: listed successfully, and started after the last backup
+    /// ended (`repo_changes_` counts those). A failed listing keeps the previous one but does not make it fresh; a
+    /// stale one would schedule a backup the repository already has (an empty listing: a full of every stanza).
+    bool info_fresh_ = false;
+    std::uint64_t repo_changes_ = 0;
     std::map<std::string, std::string> check_errors_;  // stanza -> error of the last `pgbackrest check`, "" = ok
     std::int64_t check_at_ = 0;
     std::string repo_error_;

@@ -140,7 +140,7 @@ std::optional<std::vector<StanzaInfo>> ParseInfoJson(const std::string& json, st
 }
 
 ProcessResult PgBackRest::Run(const std::string& stanza, std::vector<std::string> args,
-                              std::chrono::milliseconds timeout) const {
+                              std::chrono::milliseconds timeout, std::size_t output_cap) const {
     std::vector<std::string> argv{binary_, "--config=" + config_path_, "--log-level-console=warn",
                                   "--log-level-stderr=warn"};
     if (!stanza.empty()) argv.push_back("--stanza=" + stanza);
@@ -148,6 +148,7 @@ ProcessResult PgBackRest::Run(const std::string& stanza, std::vector<std::string
     ProcessOptions options;
     options.timeout = timeout;
     options.running_pid = running_pid_;
+    options.output_cap = output_cap;
     return RunProcess(argv, options);
 }
 
@@ -164,7 +165,7 @@ ProcessResult PgBackRest::Backup(const std::string& stanza, const std::string& t
 }
 
 ProcessResult PgBackRest::Info(const std::string& stanza) const {
-    return Run(stanza, {"--output=json", "info"}, std::chrono::minutes(2));
+    return Run(stanza, {"--output=json", "info"}, std::chrono::minutes(2), kListingCap);
 }
 
 ProcessResult PgBackRest::RestoreImmediate(const std::string& stanza, const std::string& label,

@@ -58,6 +58,11 @@ std::optional<std::vector<StanzaInfo>> ParseInfoJson(const std::string& json, st
 
 /// Runs pgBackRest commands for one repository configuration. Every call blocks (a backup takes minutes): use it
 /// from the job worker thread only. Thread-safe (holds no mutable state).
+/// How much of `pgbackrest info --output=json` is kept: all of it, for any repository this service keeps (about
+/// 170 backups per stanza at one incremental every 4 h and four weekly fulls retained, each entry with the labels
+/// it depends on — hundreds of kB, past the 256 kB kept of other commands' output).
+inline constexpr std::size_t kListingCap = 64 * 1024 * 1024;
+
 class PgBackRest {
 public:
     /// `running_pid`, when given, holds the PID of the pgBackRest process while one runs (to stop it on shutdown).
@@ -76,8 +81,8 @@ public:
     const std::string& ConfigPath() const { return config_path_; }
 
 private:
-    ProcessResult Run(const std::string& stanza, std::vector<std::string> args,
-                      std::chrono::milliseconds timeout) const;
+    ProcessResult Run(const std::string& stanza, std::vector<std::string> args, std::chrono::milliseconds timeout,
+                      std::size_t output_cap = ProcessOptions{}.output_cap) const;
 
     std::string config_path_;
     std::string binary_;

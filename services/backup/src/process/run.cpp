@@ -16,9 +16,12 @@ extern char** environ;
 namespace valerix::backup {
 namespace {
 
-void AppendCapped(std::string& to, const char* data, std::size_t n) {
+/// Appends, keeping the last `cap` bytes; true when something had to go.
+bool AppendCapped(std::string& to, const char* data, std::size_t n, std::size_t cap) {
     to.append(data, n);
-    if (to.size() > kOutputCap) to.erase(0, to.size() - kOutputCap);
+    if (to.size() <= cap) return false;
+    to.erase(0, to.size() - cap);
+    return true;
 }
 
 std::string LastLine(const std::string& text) {
@@ -133,7 +136,10 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
             if (fd.fd < 0 || fd.revents == 0) continue;
             ssize_t got = ::read(fd.fd, buffer, sizeof buffer);
             if (got > 0) {
-                AppendCapped(fd.fd == out_pipe[0] ? result.out : result.err, buffer, static_cast<std::size_t>(got));
+                const bool is_out = fd.fd == out_pipe[0];
+                bool cut = AppendCapped(is_out ? result.out : result.err, buffer, static_cast<std::size_t>(got),
+                                        options.output_cap);
+                if (is_out && cut) result.out_truncated = true;
             } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                 ::close(fd.fd);
                 fd.fd = -1;

@@ -14,8 +14,9 @@ namespace valerix::backup {
 struct ProcessResult {
     int exit_code = -1;     ///< exit status, or 128 + signal (as a shell reports it); -1 when it could not start
     bool timed_out = false; ///< killed because it ran past the timeout
-    std::string out;        ///< stdout (the last kOutputCap bytes)
-    std::string err;        ///< stderr (the last kOutputCap bytes), or why the program could not start
+    std::string out;        ///< stdout (the last `output_cap` bytes)
+    std::string err;        ///< stderr (the last `output_cap` bytes), or why the program could not start
+    bool out_truncated = false;  ///< stdout was longer than `output_cap`: `out` lacks its beginning
     bool Ok() const { return exit_code == 0 && !timed_out; }
     /// One line for a job record: the exit status and the last non-empty line of stderr (or stdout).
     std::string Summary() const;
@@ -27,9 +28,10 @@ struct ProcessOptions {
     std::string working_dir = "/";
     /// When set, holds the child's PID (= its process group) while it runs, so another thread can signal it.
     std::atomic<pid_t>* running_pid = nullptr;
+    /// How much of stdout and of stderr is kept (the end of each). A command whose output is parsed whole (a JSON
+    /// listing) needs room for all of it, and checks `out_truncated`.
+    std::size_t output_cap = 256 * 1024;
 };
-
-inline constexpr std::size_t kOutputCap = 256 * 1024;
 
 /// Runs `argv` (argv[0] looked up in PATH) to completion, capturing stdout and stderr, stdin from /dev/null.
 /// Blocks the calling thread: call it from a worker thread, never from an I/O thread. On timeout the child gets
