@@ -10,6 +10,8 @@
 #include <map>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
 
 #include "service_fixture.hpp"
@@ -109,7 +111,10 @@ TEST_F(WebTest, ProxiesTheApiUnchanged) {
 
     EXPECT_EQ(client.Request("GET", "/api/v1/resilience").status, 200);
     EXPECT_EQ(client.Request("GET", "/api/v1/nothing").status, 404);
-    EXPECT_EQ(client.Request("GET", "/api/v1/backups").status, 503) << "backup-service is not configured";
+    for (const char* backup_route : {"/api/v1/backups", "/api/v1/backups/jobs", "/api/v1/backups/jobs/x",
+                                     "/api/v1/external-sync", "/api/v1/restore-drills/latest"}) {
+        EXPECT_EQ(client.Request("GET", backup_route).status, 503) << backup_route << ": routed, not configured";
+    }
 }
 
 TEST_F(WebTest, ChaosIsProxiedToInventoryWithTheAdminToken) {
@@ -146,6 +151,21 @@ TEST_F(WebTest, EventsStreamTheSnapshotRepeatedly) {
     auto stream = ReadStream(web_->Port(), "/api/v1/events", 1500ms);
     EXPECT_NE(stream.find("text/event-stream"), std::string::npos) << stream.substr(0, 300);
     EXPECT_GE(Count(stream, "event: system\ndata: {"), 3u) << "snapshots every 300 ms for 1.5 s";
+}
+
+TEST_F(WebTest, EventsKeepTheirIntervalWhileAnUpstreamHangs) {
+    // DESIGN §4: a snapshot at least once a second. An upstream that accepts and never answers makes every refresh
+    // wait a whole probe timeout (800 ms); the next snapshot is still due one interval (1 s) after the last began,
+    // not after it ended (which made it 1.8 s, exactly when the control room matters).
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const std::string hanging = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port());
+    auto web = StartWeb(postgres_->Dir(), "web-hanging-upstream", order_->Port(), inventory_->Port(), web_root_,
+                        {{"VALERIX_SNAPSHOT_INTERVAL_MS", "1000"}, {"VALERIX_PROMETHEUS_URL", hanging}});
+    auto stream = ReadStream(web->Port(), "/api/v1/events", 6500ms);
+    // One event at once, then one per second: 7 in 6.5 s (6 or more allowing for a slow start); one per 1.8 s: 5.
+    EXPECT_GE(Count(stream, "event: system\ndata: {"), 6u) << stream.size();
+    EXPECT_NE(stream.find("\"prometheus\""), std::string::npos);
 }
 
 TEST_F(WebTest, ServesTheUiAndItsRoutes) {

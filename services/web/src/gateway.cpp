@@ -50,6 +50,7 @@ void Gateway::Register(http::Router& router, metrics::Registry& registry) {
     auto backup = backup_ ? ProxyTo(*backup_) : NotConfigured("backup-service");
     router.Add("GET", "/api/v1/backups", backup);
     router.Add("POST", "/api/v1/backups", backup);
+    router.Add("GET", "/api/v1/backups/jobs", backup);
     router.Add("GET", "/api/v1/backups/jobs/{id}", backup);
     router.Add("GET", "/api/v1/external-sync", backup);
     router.Add("POST", "/api/v1/external-sync", backup);

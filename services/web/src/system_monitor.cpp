@@ -164,8 +164,15 @@ void SystemMonitor::Stop() {
 
 asio::awaitable<void> SystemMonitor::Run() {
     while (!stopping_) {
-        co_await Refresh();
-        tick_.expires_after(config_.interval);
+        // The next snapshot is due one interval after this one began, not after it ended: while an upstream hangs,
+        // a refresh takes a whole probe timeout, and the stream must still carry a snapshot every interval.
+        const auto began = std::chrono::steady_clock::now();
+        try {
+            co_await Refresh();
+        } catch (const std::exception& error) {  // one odd answer must not end the snapshots for good
+            logger_.Error("system snapshot failed", {{"error", error.what()}});
+        }
+        tick_.expires_at(began + config_.interval);
         boost::system::error_code ignored;
         co_await tick_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
@@ -221,7 +228,9 @@ asio::awaitable<void> SystemMonitor::Refresh() {
     auto resilience_body = ParseOrNull(order_resilience.status == 200 ? order_resilience.body : "");
     if (auto* latency = Find(resilience_body, {"latency_30s"}); latency && latency->is_object()) {
         boost::json::object tile = latency->get_object();
-        double average = tile.contains("average_ms") ? tile["average_ms"].to_number<double>() : 0;
+        double average = tile.contains("average_ms") && tile["average_ms"].is_number()
+                             ? tile["average_ms"].to_number<double>()
+                             : 0;
         tile.erase("healthy");
         tile["state"] = average > config_.slow_average_ms ? "red" : "green";
         snapshot["order_latency"] = tile;
