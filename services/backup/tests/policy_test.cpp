@@ -72,6 +72,26 @@ TEST(SyncQuota, OneCallPerUtcDay) {
     EXPECT_EQ(NextAllowedAt(quota, day_start + kDay + 5, policy), day_start + kDay + 5);
 }
 
+TEST(SyncQuota, AClockSetBackAcrossMidnightDoesNotBuyASecondCall) {
+    // The day's call made at 03:00 by a clock running ahead; corrected, the clock reads 23:00 the day before. That is
+    // still the day the call was made in: no second call until the day after it.
+    SchedulePolicy policy;
+    std::int64_t day_start = (kNow / kDay) * kDay;
+    SyncQuota quota;
+    ConsumeQuota(quota, day_start + 3 * kHour, policy);
+    const std::int64_t set_back = day_start - kHour;
+    EXPECT_EQ(CallsToday(quota, set_back, policy), 1);
+    EXPECT_FALSE(QuotaAvailable(quota, set_back, policy));
+    EXPECT_FALSE(SyncDue(quota, set_back, policy, true, false));
+    EXPECT_EQ(NextAllowedAt(quota, set_back, policy), day_start + kDay);
+    EXPECT_TRUE(QuotaAvailable(quota, day_start + kDay, policy));
+    // A day allowing two calls keeps counting on the recorded day meanwhile.
+    policy.syncs_per_day = 2;
+    ConsumeQuota(quota, set_back, policy);
+    EXPECT_EQ(quota.day, DayIndex(day_start, policy));
+    EXPECT_EQ(CallsToday(quota, day_start + 5 * kHour, policy), 2);
+}
+
 TEST(SyncQuota, ShortDaysForTests) {
     SchedulePolicy policy;
     policy.day_s = 10;

@@ -1,5 +1,7 @@
 #include "jobs/policy.hpp"
 
+#include <algorithm>
+
 namespace valerix::backup {
 
 std::optional<std::string> DueBackupType(const StanzaScheduleView& view, std::int64_t now, const SchedulePolicy& policy) {
@@ -14,8 +16,11 @@ std::int64_t DayIndex(std::int64_t now, const SchedulePolicy& policy) {
     return now >= 0 ? now / policy.day_s : (now - policy.day_s + 1) / policy.day_s;
 }
 
+// A clock set back across midnight (one that ran ahead at boot, then corrected) puts `now` before the day the calls
+// were counted on. That time belongs to the counted day: otherwise it would read as a fresh day, and a second call
+// would be made within one real day.
 int CallsToday(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy) {
-    return quota.day == DayIndex(now, policy) ? quota.calls : 0;
+    return DayIndex(now, policy) <= quota.day ? quota.calls : 0;
 }
 
 bool QuotaAvailable(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy) {
@@ -23,12 +28,12 @@ bool QuotaAvailable(const SyncQuota& quota, std::int64_t now, const SchedulePoli
 }
 
 std::int64_t NextAllowedAt(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy) {
-    return QuotaAvailable(quota, now, policy) ? now : (DayIndex(now, policy) + 1) * policy.day_s;
+    return QuotaAvailable(quota, now, policy) ? now : (std::max(DayIndex(now, policy), quota.day) + 1) * policy.day_s;
 }
 
 void ConsumeQuota(SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy) {
     auto today = DayIndex(now, policy);
-    if (quota.day != today) quota = SyncQuota{today, 0};
+    if (today > quota.day) quota = SyncQuota{today, 0};
     ++quota.calls;
 }
 

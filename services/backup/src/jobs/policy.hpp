@@ -38,7 +38,8 @@ struct SyncQuota {
 std::int64_t DayIndex(std::int64_t now, const SchedulePolicy& policy);
 int CallsToday(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy);
 bool QuotaAvailable(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy);
-/// Now when a call is allowed, else the start of the next quota day.
+/// Now when a call is allowed, else the start of the quota day after the one the calls were counted on. A clock set
+/// back before that day counts as still in it (see CallsToday).
 std::int64_t NextAllowedAt(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy);
 /// Records one call at `now` (the caller checked QuotaAvailable).
 void ConsumeQuota(SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy);
