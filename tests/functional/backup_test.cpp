@@ -4,12 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <fstream>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
@@ -341,6 +345,56 @@ TEST_F(BackupTest, AFailedSyncIsReportedAndTheNextDayCarriesEverything) {
     int repo_files = 0;
     for (const auto& entry : fs::recursive_directory_iterator(dir_ + "/repo")) repo_files += entry.is_regular_file();
     EXPECT_GE(ok.at("result").at("files").as_int64(), repo_files - 2) << JsonText(ok);  // WAL may have grown since
+}
+
+/// PIDs of running processes whose command line contains `needle`.
+std::vector<pid_t> ProcessesWith(const std::string& needle) {
+    std::vector<pid_t> found;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (cmdline.find(needle) != std::string::npos) found.push_back(std::stoi(name));
+    }
+    return found;
+}
+
+TEST_F(BackupTest, ShutdownDuringASyncEndsItsUploadAndReportsTheFailure) {
+    // A provider that accepts the connection and never answers: the upload (curl) would wait its whole timeout.
+    // SIGTERM to the service must end it — no child outlives the service — and the spent call is reported failed.
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const std::string url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/";
+    Env hanging{{"VALERIX_BACKUP_EXTERNAL_URL", url}};
+    StartBackup(hanging);
+    auto full = RunJob("/api/v1/backups", R"({"type":"full","stanza":"order"})");
+    ASSERT_EQ(full.at("status").as_string(), "succeeded") << JsonText(full);
+    auto accepted = Post("/api/v1/external-sync");
+    ASSERT_EQ(accepted.status, 202) << accepted.body;
+    const std::string job_id(ParseObject(accepted.body).at("job_id").as_string());
+    std::vector<pid_t> uploads;
+    for (int i = 0; i < 300 && uploads.empty(); ++i) {
+        std::this_thread::sleep_for(100ms);
+        uploads = ProcessesWith(url);
+    }
+    ASSERT_FALSE(uploads.empty()) << "the upload never started";
+
+    const auto signalled = std::chrono::steady_clock::now();
+    backup_->Process().Signal(SIGTERM);
+    int status = backup_->Process().Wait(30s);
+    EXPECT_LT(std::chrono::steady_clock::now() - signalled, 15s) << "exit " << status;
+    EXPECT_EQ(status, 0) << backup_->Process().Log();
+    for (int i = 0; i < 20 && !ProcessesWith(url).empty(); ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_TRUE(ProcessesWith(url).empty()) << "the upload outlived the service";
+
+    backup_.reset();
+    StartBackup(hanging);
+    auto job = ParseObject(Get("/api/v1/backups/jobs/" + job_id).body);
+    EXPECT_EQ(job.at("status").as_string(), "failed") << JsonText(job);
+    EXPECT_NE(JsonText(job).find("shutting down"), std::string::npos) << JsonText(job);
+    auto sync = ParseObject(Get("/api/v1/external-sync").body);
+    EXPECT_EQ(sync.at("last_result").at("status").as_string(), "failed") << JsonText(sync);
 }
 
 // Backups of each stanza per type, from GET /api/v1/backups.

@@ -1,3 +1,5 @@
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "pgbackrest/pgbackrest.hpp"
@@ -115,6 +117,27 @@ TEST(RunProcess, ReportsAMissingProgramAndTimeouts) {
     auto slow = RunProcess({"sleep", "30"}, options);
     EXPECT_TRUE(slow.timed_out);
     EXPECT_FALSE(slow.Ok());
+}
+
+TEST(RunProcess, StopProcessesEndsRunningChildrenAndStartsNoNewOnesButACleanup) {
+    ProcessResult slow;
+    std::thread running([&] { slow = RunProcess({"sh", "-c", "sleep 30"}); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto stopped_at = std::chrono::steady_clock::now();
+    StopProcesses();
+    running.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(3));
+    EXPECT_TRUE(slow.stopped);
+    EXPECT_FALSE(slow.Ok());
+    EXPECT_NE(slow.Summary().find("shutting down"), std::string::npos) << slow.Summary();
+    auto refused = RunProcess({"true"});
+    EXPECT_TRUE(refused.stopped);
+    EXPECT_EQ(refused.exit_code, -1);
+    ProcessOptions cleanup;
+    cleanup.stoppable = false;
+    EXPECT_TRUE(RunProcess({"sh", "-c", "sleep 1.2; exit 0"}, cleanup).Ok()) << "a cleanup still runs to its end";
+    AllowProcesses();
+    EXPECT_TRUE(RunProcess({"true"}).Ok());
 }
 
 TEST(ExternalSync, SendsOnlyNewOrChangedFiles) {

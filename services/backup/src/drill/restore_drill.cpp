@@ -65,8 +65,12 @@ json::object RunRestoreDrill(const PgBackRest& pgbackrest, const BackupEntry& ba
         std::string dir, pgdata, pg_bin;
         bool started = false;
         ~Cleanup() {
-            if (started) {
-                RunProcess({pg_bin + "/pg_ctl", "-D", pgdata, "-m", "immediate", "-w", "-t", "60", "stop"});
+            if (started) {  // also while the service shuts down: the scratch cluster must not outlive the drill
+                ProcessOptions unstoppable;
+                unstoppable.timeout = std::chrono::seconds(90);
+                unstoppable.stoppable = false;
+                RunProcess({pg_bin + "/pg_ctl", "-D", pgdata, "-m", "immediate", "-w", "-t", "60", "stop"},
+                           unstoppable);
             }
             std::error_code ignored;
             fs::remove_all(dir, ignored);

@@ -62,7 +62,7 @@ BackupEngine::BackupEngine(EngineConfig config, StateStore& store, metrics::Regi
       store_(store),
       logger_(logger),
       random_(random),
-      worker_pgbackrest_(config_.repo.config_path, &running_pid_),
+      worker_pgbackrest_(config_.repo.config_path),
       monitor_pgbackrest_(config_.repo.config_path),
       last_success_(registry.AddGauge("valerix_backup_last_success_timestamp_seconds",
                                       "Unix time of the end of the newest backup of this stanza and type in the "
@@ -149,10 +149,9 @@ void BackupEngine::Stop() {
         stopping_ = true;
     }
     wake_.notify_all();
-    if (pid_t pid = running_pid_.load(); pid > 0) {
-        logger_.Warn("stopping: asking the running pgBackRest process to stop", {{"pid", static_cast<int>(pid)}});
-        ::kill(-pid, SIGTERM);
-    }
+    // Ends the running child (pgBackRest, tar, curl, pg_ctl) and refuses new ones, so the worker finishes its job as
+    // failed ("stopped") and records it, and nothing outlives the service. A drill's cleanup still runs.
+    StopProcesses();
     if (worker_.joinable()) worker_.join();
     if (monitor_.joinable()) monitor_.join();
 }

@@ -108,7 +108,6 @@ private:
     core::Logger& logger_;
     core::Random& random_;
     std::vector<std::string> stanza_names_;
-    std::atomic<pid_t> running_pid_{0};
     PgBackRest worker_pgbackrest_;
     PgBackRest monitor_pgbackrest_;
 

@@ -147,7 +147,6 @@ ProcessResult PgBackRest::Run(const std::string& stanza, std::vector<std::string
     for (auto& a : args) argv.push_back(std::move(a));
     ProcessOptions options;
     options.timeout = timeout;
-    options.running_pid = running_pid_;
     options.output_cap = output_cap;
     return RunProcess(argv, options);
 }

@@ -65,10 +65,8 @@ inline constexpr std::size_t kListingCap = 64 * 1024 * 1024;
 
 class PgBackRest {
 public:
-    /// `running_pid`, when given, holds the PID of the pgBackRest process while one runs (to stop it on shutdown).
-    explicit PgBackRest(std::string config_path, std::atomic<pid_t>* running_pid = nullptr,
-                        std::string binary = "pgbackrest")
-        : config_path_(std::move(config_path)), binary_(std::move(binary)), running_pid_(running_pid) {}
+    explicit PgBackRest(std::string config_path, std::string binary = "pgbackrest")
+        : config_path_(std::move(config_path)), binary_(std::move(binary)) {}
 
     ProcessResult StanzaCreate(const std::string& stanza) const;
     ProcessResult Check(const std::string& stanza) const;
@@ -86,7 +84,6 @@ private:
 
     std::string config_path_;
     std::string binary_;
-    std::atomic<pid_t>* running_pid_;
 };
 
 }  // namespace valerix::backup

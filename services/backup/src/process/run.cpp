@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -15,6 +16,8 @@ extern char** environ;
 
 namespace valerix::backup {
 namespace {
+
+std::atomic<bool> g_stopping{false};  // StopProcesses: shutdown
 
 /// Appends, keeping the last `cap` bytes; true when something had to go.
 bool AppendCapped(std::string& to, const char* data, std::size_t n, std::size_t cap) {
@@ -33,10 +36,16 @@ std::string LastLine(const std::string& text) {
 
 }  // namespace
 
+void StopProcesses() { g_stopping = true; }
+void AllowProcesses() { g_stopping = false; }
+
 std::string ProcessResult::Summary() const {
     std::string line = LastLine(err);
     if (line.empty()) line = LastLine(out);
-    std::string head = timed_out ? "timed out" : exit_code < 0 ? "could not start" : "exit " + std::to_string(exit_code);
+    std::string head = stopped     ? "stopped: the service is shutting down"
+                       : timed_out ? "timed out"
+                       : exit_code < 0 ? "could not start"
+                                       : "exit " + std::to_string(exit_code);
     return line.empty() ? head : head + ": " + line;
 }
 
@@ -44,6 +53,11 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
     ProcessResult result;
     if (argv.empty()) {
         result.err = "no program given";
+        return result;
+    }
+    if (options.stoppable && g_stopping) {
+        result.stopped = true;
+        result.err = argv[0] + ": not started, the service is shutting down";
         return result;
     }
     // Everything that allocates happens before fork: this process has other threads.
@@ -103,7 +117,6 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
         return result;
     }
     ::close(exec_pipe[0]);
-    if (options.running_pid != nullptr) options.running_pid->store(pid);
 
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
     bool term_sent = false;
@@ -118,10 +131,11 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
     while (open_fds > 0) {
         if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) reaped = true;
         auto now = std::chrono::steady_clock::now();
-        if (!term_sent && now >= deadline) {
+        const bool stop = options.stoppable && g_stopping;
+        if (!term_sent && (now >= deadline || stop)) {
             ::kill(-pid, SIGTERM);
             term_sent = true;
-            result.timed_out = true;
+            (stop ? result.stopped : result.timed_out) = true;
             kill_at = now + std::chrono::seconds(10);
         } else if (term_sent && now >= kill_at) {
             ::kill(-pid, SIGKILL);
@@ -152,7 +166,6 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
     }
     while (!reaped && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (options.running_pid != nullptr) options.running_pid->store(0);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
     return result;
 }
