@@ -10,6 +10,7 @@
 #include <iterator>
 #include <map>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -347,15 +348,29 @@ TEST_F(BackupTest, AFailedSyncIsReportedAndTheNextDayCarriesEverything) {
     EXPECT_GE(ok.at("result").at("files").as_int64(), repo_files - 2) << JsonText(ok);  // WAL may have grown since
 }
 
-/// PIDs of running processes whose command line contains `needle`.
-std::vector<pid_t> ProcessesWith(const std::string& needle) {
+/// The command line of process `pid` (arguments separated by NULs), or "" when it is gone.
+std::string CommandLine(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+/// PIDs of the children of `parent` whose command line contains `needle`.
+std::vector<pid_t> ChildrenWith(pid_t parent, const std::string& needle) {
     std::vector<pid_t> found;
     for (const auto& entry : fs::directory_iterator("/proc")) {
         const std::string name = entry.path().filename();
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (cmdline.find(needle) != std::string::npos) found.push_back(std::stoi(name));
+        std::ifstream stat(entry.path() / "stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        auto after_name = text.rfind(')');  // "pid (comm) state ppid ..."
+        if (after_name == std::string::npos) continue;
+        std::istringstream fields(text.substr(after_name + 1));
+        std::string state;
+        pid_t ppid = 0;
+        fields >> state >> ppid;
+        if (ppid == parent && CommandLine(std::stoi(name)).find(needle) != std::string::npos) {
+            found.push_back(std::stoi(name));
+        }
     }
     return found;
 }
@@ -376,17 +391,20 @@ TEST_F(BackupTest, ShutdownDuringASyncEndsItsUploadAndReportsTheFailure) {
     std::vector<pid_t> uploads;
     for (int i = 0; i < 300 && uploads.empty(); ++i) {
         std::this_thread::sleep_for(100ms);
-        uploads = ProcessesWith(url);
+        uploads = ChildrenWith(backup_->Process().Pid(), "--upload-file");
     }
-    ASSERT_FALSE(uploads.empty()) << "the upload never started";
+    ASSERT_EQ(uploads.size(), 1u) << "the upload never started";
+    EXPECT_EQ(CommandLine(uploads[0]).find(std::to_string(silent.local_endpoint().port())), std::string::npos)
+        << "the target URL (it may hold credentials) is not on curl's command line, which ps shows";
 
     const auto signalled = std::chrono::steady_clock::now();
     backup_->Process().Signal(SIGTERM);
     int status = backup_->Process().Wait(30s);
     EXPECT_LT(std::chrono::steady_clock::now() - signalled, 15s) << "exit " << status;
     EXPECT_EQ(status, 0) << backup_->Process().Log();
-    for (int i = 0; i < 20 && !ProcessesWith(url).empty(); ++i) std::this_thread::sleep_for(100ms);
-    EXPECT_TRUE(ProcessesWith(url).empty()) << "the upload outlived the service";
+    auto upload_running = [&] { return CommandLine(uploads[0]).find("--upload-file") != std::string::npos; };
+    for (int i = 0; i < 20 && upload_running(); ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(upload_running()) << "the upload outlived the service";
 
     backup_.reset();
     StartBackup(hanging);

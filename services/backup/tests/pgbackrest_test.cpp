@@ -140,6 +140,17 @@ TEST(RunProcess, StopProcessesEndsRunningChildrenAndStartsNoNewOnesButACleanup) 
     EXPECT_TRUE(RunProcess({"true"}).Ok());
 }
 
+TEST(ExternalSync, TheTargetUrlIsShownWithoutItsCredentials) {
+    EXPECT_EQ(RedactedUrl("https://key:secret@backups.example.com/valerix/?X-Amz-Signature=abc&x=1"),
+              "https://***@backups.example.com/valerix/?***");
+    EXPECT_EQ(RedactedUrl("http://127.0.0.1:8000/bundles/"), "http://127.0.0.1:8000/bundles/");
+    EXPECT_EQ(RedactedUrl("https://host/path/with@sign"), "https://host/path/with@sign");
+    EXPECT_EQ(RedactedUrl("https://user@host"), "https://***@host");
+    ExternalTarget target;
+    target.url = "https://key:secret@backups.example.com/?token=t0p";
+    EXPECT_EQ(target.Describe(), "PUT https://***@backups.example.com/?***");
+}
+
 TEST(ExternalSync, SendsOnlyNewOrChangedFiles) {
     std::map<std::string, std::string> synced{{"archive/order/a.zst", "10:1"}, {"backup/order/backup.info", "5:1"}};
     std::map<std::string, std::string> current{{"archive/order/a.zst", "10:1"},

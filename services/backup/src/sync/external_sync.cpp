@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -90,15 +92,49 @@ BundleResult BuildBundle(const std::string& repo_path, const std::vector<std::st
     return bundle;
 }
 
+std::string RedactedUrl(const std::string& url) {
+    std::string out = url;
+    if (auto query = out.find('?'); query != std::string::npos) out = out.substr(0, query) + "?***";
+    auto authority = out.find("://");
+    authority = authority == std::string::npos ? 0 : authority + 3;
+    auto at = out.find('@', authority);
+    if (at != std::string::npos && at < out.find('/', authority)) {
+        out = out.substr(0, authority) + "***" + out.substr(at);
+    }
+    return out;
+}
+
 std::string DeliverBundle(const BundleResult& bundle, const ExternalTarget& target) {
     if (!target.url.empty()) {
         std::string url = target.url;
         if (!url.empty() && url.back() == '/') url += bundle.name;
+        // The URL may carry credentials: it goes to curl in a config file only this user can read, never on the
+        // command line (which `ps` shows every user).
+        const std::string config = bundle.path + ".curl";
+        {
+            std::error_code ignored;
+            fs::remove(config, ignored);
+            int fd = ::open(config.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd < 0) return "cannot write " + config + ": " + std::strerror(errno);
+            std::string quoted;
+            for (char c : url) {
+                if (c == '"' || c == '\\') quoted += '\\';
+                quoted += c;
+            }
+            std::string text = "url = \"" + quoted + "\"\n";
+            bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+            ::close(fd);
+            if (!written) return "cannot write " + config;
+        }
+        ProcessOptions options;
+        options.timeout = target.timeout + std::chrono::seconds(30);
         auto result = RunProcess({"curl", "--silent", "--show-error", "--fail", "--upload-file", bundle.path,
                                   "--header", "Content-Type: application/x-tar", "--max-time",
-                                  std::to_string(target.timeout.count()), url},
-                                 ProcessOptions{target.timeout + std::chrono::seconds(30), {}, "/"});
-        return result.Ok() ? std::string() : "PUT " + url + " failed: " + result.Summary();
+                                  std::to_string(target.timeout.count()), "--config", config},
+                                 options);
+        std::error_code ignored;
+        fs::remove(config, ignored);
+        return result.Ok() ? std::string() : "PUT " + RedactedUrl(url) + " failed: " + result.Summary();
     }
     std::error_code ec;
     fs::create_directories(target.dir, ec);

@@ -9,12 +9,17 @@
 
 namespace valerix::backup {
 
+/// `url` without what may be a secret: the user and password before '@' become "***", the query (a pre-signed
+/// URL's signature) becomes "?***". "https://key:secret@host/path?sig=x" -> "https://***@host/path?***".
+std::string RedactedUrl(const std::string& url);
+
 /// Where the daily bundle goes: an HTTP(S) URL (one PUT) or a local folder standing in for the off-site provider.
 struct ExternalTarget {
     std::string url;  ///< when set: PUT the bundle here (a URL ending in '/' gets the bundle's file name appended)
     std::string dir;  ///< otherwise: the bundle is written into this folder
     std::chrono::seconds timeout{3600};
-    std::string Describe() const { return url.empty() ? "folder " + dir : "PUT " + url; }
+    /// For logs, the API and job records: the URL without its credentials (see RedactedUrl).
+    std::string Describe() const { return url.empty() ? "folder " + dir : "PUT " + RedactedUrl(url); }
 };
 
 /// Every regular file of the repository (relative path -> "size:mtime_ns"), skipping pgBackRest's temporary files.
