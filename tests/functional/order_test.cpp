@@ -703,6 +703,38 @@ TEST_F(OrderTest, OrdersOfAFailedReservationCallAreDeferredInOneTransaction) {
     EXPECT_EQ(Available("O-DEFER"), 100 - kOrders);
 }
 
+TEST_F(OrderTest, ACallerWithAShortDeadlineDoesNotCutShortTheBatchItShares) {
+    // Reservations of concurrent orders share one call to inventory. Its time limit is the latest of theirs: one
+    // caller sending a few milliseconds of X-Valerix-Deadline-Ms must not time out the call for every order in it
+    // (each then answered 202, and a failure counted against a healthy inventory's breaker).
+    PutProduct("O-SHORT", 1000);
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":250}})");
+    constexpr int kOrders = 8, kShort = 3, kRounds = 3;
+    std::vector<int> statuses(kOrders * kRounds, 0);
+    for (int round = 0; round < kRounds; ++round) {
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kOrders; ++i) {
+            threads.emplace_back([&, round, i] {
+                Headers headers{{"Idempotency-Key", NewUuid()}};
+                if (i == kShort) headers.emplace_back("X-Valerix-Deadline-Ms", "120");
+                statuses[round * kOrders + i] = order_->Client()
+                                                    .Request("POST", "/api/v1/orders", OrderBody("short", "O-SHORT", 1),
+                                                             headers, 10s)
+                                                    .status;
+            });
+        }
+        for (auto& thread : threads) thread.join();
+    }
+    SetChaos("{}");
+    for (int round = 0; round < kRounds; ++round) {
+        for (int i = 0; i < kOrders; ++i) {
+            if (i != kShort) EXPECT_EQ(statuses[round * kOrders + i], 201) << "round " << round << ", order " << i;
+        }
+    }
+    auto resilience = ParseObject(order_->Client().Request("GET", "/api/v1/resilience").body);
+    EXPECT_EQ(resilience.at("dependencies").at(0).at("breaker").at("state").as_string(), "closed");
+}
+
 TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {
     PutProduct("O-CANCEL", 10);
     auto order = ParseObject(Create(NewUuid(), OrderBody("jack", "O-CANCEL", 4)).body);

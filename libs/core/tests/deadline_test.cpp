@@ -38,12 +38,15 @@ TEST(Deadline, CappedTakesTheEarlier) {
     EXPECT_EQ(overall.Capped(clock, 1s), overall);
 }
 
-TEST(Deadline, EarlierIsTheFirstToExpire) {
+TEST(Deadline, EarlierIsTheFirstToExpireAndLaterTheLast) {
     ManualClock clock;
     auto soon = Deadline::After(clock, 1s), later = Deadline::After(clock, 5s);
     EXPECT_EQ(soon.Earlier(later), soon);
     EXPECT_EQ(later.Earlier(soon), soon);
     EXPECT_EQ(Deadline::Infinite().Earlier(later), later);
+    EXPECT_EQ(soon.Later(later), later);
+    EXPECT_EQ(later.Later(soon), later);
+    EXPECT_EQ(later.Later(Deadline::Infinite()), Deadline::Infinite());
 }
 
 TEST(Deadline, InfiniteNeverExpires) {

@@ -97,7 +97,7 @@ boost::asio::awaitable<std::vector<InventoryReply>> InventoryClient::ReserveBatc
             for (std::size_t i = first; i < calls.size(); ++i) {
                 if (i > first) body += ',';
                 body += ReservationJson(calls[i]);
-                deadline = deadline.Earlier(calls[i].deadline);
+                deadline = deadline.Later(calls[i].deadline);  // not the earliest: see Deadline::Later
             }
             body += "]}";
             std::string target = "/api/v1/reservations/batch";

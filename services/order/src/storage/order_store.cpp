@@ -226,10 +226,12 @@ std::optional<std::size_t> CallerOf(const pg::Rows& rows, int r, const std::vect
     return order[position];
 }
 
-core::Deadline Earliest(const auto& calls) {
-    core::Deadline earliest = calls.front().deadline;
-    for (const auto& call : calls) earliest = earliest.Earlier(call.deadline);
-    return earliest;
+/// A batch's time limit: the latest of its callers' (see Deadline::Later). Under load the oldest queued call has
+/// least time left, and the whole transaction would be cut to that.
+core::Deadline Latest(const auto& calls) {
+    core::Deadline latest = calls.front().deadline;
+    for (const auto& call : calls) latest = latest.Later(call.deadline);
+    return latest;
 }
 
 }  // namespace
@@ -265,7 +267,7 @@ boost::asio::awaitable<std::vector<pg::Result<CreateOutcome>>> OrderStore::Creat
                                             items.Text(), leases.Text(), delays.Text(), errors.Text())
                            : pg::MakeParams(keys.Text(), fingerprints.Text(), ids.Text(), customers.Text(),
                                             items.Text(), leases.Text());
-    auto rows = co_await pool_.Execute(deferred ? kCreateDeferredBatch : kCreateBatch, params, Earliest(calls));
+    auto rows = co_await pool_.Execute(deferred ? kCreateDeferredBatch : kCreateBatch, params, Latest(calls));
     if (!rows) {
         results.assign(calls.size(), rows.error());
         co_return results;
@@ -326,7 +328,7 @@ boost::asio::awaitable<std::vector<pg::Result<Transition>>> OrderStore::FinishBa
     }
     auto params = pg::MakeParams(ids.Text(), confirmed.Text(), items.Text(), totals.Text(), reasons.Text(),
                                  statuses.Text(), problems.Text());
-    auto rows = co_await pool_.Execute(kFinishReserveBatch, params, Earliest(calls));
+    auto rows = co_await pool_.Execute(kFinishReserveBatch, params, Latest(calls));
     if (!rows) {
         results.assign(calls.size(), rows.error());
         co_return results;
@@ -364,7 +366,7 @@ boost::asio::awaitable<std::vector<pg::Result<std::string>>> OrderStore::DeferBa
         delays.Add(std::to_string(c.delay_ms));
     }
     auto params = pg::MakeParams(ids.Text(), kinds.Text(), errors.Text(), delays.Text());
-    auto rows = co_await pool_.Execute(kDeferBatch, params, Earliest(calls));
+    auto rows = co_await pool_.Execute(kDeferBatch, params, Latest(calls));
     if (!rows) {
         results.assign(calls.size(), rows.error());
         co_return results;

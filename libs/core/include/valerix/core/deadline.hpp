@@ -34,8 +34,13 @@ public:
         return capped < when_ ? Deadline(capped) : *this;
     }
 
-    /// The earlier of the two: work done for several callers at once (a batch) must finish by the first deadline.
+    /// The earlier of the two.
     Deadline Earlier(Deadline other) const { return other.when_ < when_ ? other : *this; }
+
+    /// The later of the two: the time limit of work done for several callers at once (a batch). Not the earliest:
+    /// one caller with a few milliseconds left would time the work out for all of them. A caller whose deadline
+    /// passes meanwhile is answered when the work ends, after it stopped waiting; the others in time.
+    Deadline Later(Deadline other) const { return when_ < other.when_ ? other : *this; }
 
     friend bool operator==(const Deadline&, const Deadline&) = default;
 
