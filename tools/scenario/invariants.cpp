@@ -77,10 +77,12 @@ bool Holds(const std::string& reservation_status) {
 }
 
 // Statuses that may follow a promise: a confirmed order may later be shipped or cancelled by its client.
-bool KeepsPromise(const std::string& promised, const std::string& status) {
+bool KeepsPromise(const std::string& promised, const std::string& status, const std::string& requested) {
     if (promised.empty()) return true;
     if (promised == "CONFIRMED") {
-        return status == "CONFIRMED" || status == "SHIPPING" || status == "SHIPPED" || status == "CANCELLED";
+        if (status == "SHIPPING" || status == "SHIPPED") return requested == "ship";
+        if (status == "CANCELLED") return requested == "cancel";
+        return status == "CONFIRMED";
     }
     return promised == status;
 }
@@ -332,10 +334,12 @@ std::vector<Violation> CheckInvariants(const Snapshot& snapshot) {
                                 claim.api_status + " but order_db says " + status,
                             rows);
                 }
-                if (!KeepsPromise(claim.promised, status)) {
+                if (!KeepsPromise(claim.promised, status, claim.requested)) {
                     out.Add("api.promise_kept",
                             "order " + told + " was promised " + claim.promised + " (" + claim.promised_by +
-                                ") but is " + status,
+                                ") but is " + status +
+                                (claim.requested.empty() ? " with no follow-up sent"
+                                                         : " after a " + claim.requested + " was sent"),
                             rows);
                 }
             }

@@ -61,6 +61,10 @@ struct ClientClaim {
     std::string promised;
     /// Why the promise was made (e.g. "create answered 201"), for the report.
     std::string promised_by;
+    /// The follow-up the client sent after its create: "ship", "cancel", or "" (none). A CONFIRMED order may end
+    /// SHIPPING or SHIPPED only if it asked for a ship, CANCELLED only if it asked for a cancel (its answer may have
+    /// been lost); nobody else moves it.
+    std::string requested;
     /// GET /api/v1/orders/{id} after healing: HTTP status and order status ("" when not fetched).
     int api_http_status = 0;
     std::string api_status;

@@ -210,7 +210,7 @@ class Runner {
                                   bool& met);
     void Heal();
     void FinalApiChecks(const std::vector<const OrderRecord*>& records);
-    void Corrupt();
+    void Corrupt(bool before_api_checks);
     Snapshot TakeSnapshot();
     void Timeline(std::string what, std::string detail = {});
 
@@ -368,6 +368,7 @@ void Runner::FinalApiChecks(const std::vector<const OrderRecord*>& records) {
                 std::string replayed;
                 std::pair<int, std::string> replay_answer{0, ""};
                 std::vector<std::string> anomalies;
+                std::string get_error = "no error", replay_failure = "no error";
                 for (int attempt = 0; attempt < 5; ++attempt) {
                     try {
                         auto response = client.Request("GET", "/api/v1/orders/" + record.order_id, "",
@@ -381,9 +382,17 @@ void Runner::FinalApiChecks(const std::vector<const OrderRecord*>& records) {
                         }
                         api = {response.status, status};
                         if (response.status < 500) break;
-                    } catch (const std::exception&) {
+                        std::this_thread::sleep_for(200ms);
+                    } catch (const std::exception& error) {
+                        get_error = error.what();
                         std::this_thread::sleep_for(200ms);
                     }
+                }
+                // A check that could not be made is reported, never skipped: after healing the order must be
+                // readable and its key replayable.
+                if (api.first == 0) {
+                    anomalies.push_back("GET of order " + record.order_id + " after healing got no answer in 5 tries (" +
+                                        get_error + ")");
                 }
                 for (int attempt = 0; attempt < 5; ++attempt) {
                     try {
@@ -391,7 +400,12 @@ void Runner::FinalApiChecks(const std::vector<const OrderRecord*>& records) {
                             "POST", "/api/v1/orders", record.plan.body,
                             {{"Idempotency-Key", record.plan.key}, {"X-Request-Id", record.plan.key + "-final-replay"}},
                             10s);
-                        if (response.status >= 500) continue;
+                        if (response.status >= 500) {
+                            replay_failure = "last answer " + std::to_string(response.status) + " " +
+                                             response.body.substr(0, 200);
+                            std::this_thread::sleep_for(200ms);
+                            continue;
+                        }
                         replay_answer = {response.status, response.body};
                         boost::system::error_code ec;
                         auto body = json::parse(response.body, ec);
@@ -409,9 +423,14 @@ void Runner::FinalApiChecks(const std::vector<const OrderRecord*>& records) {
                                                 " without Idempotent-Replayed: true");
                         }
                         break;
-                    } catch (const std::exception&) {
+                    } catch (const std::exception& error) {
+                        replay_failure = error.what();
                         std::this_thread::sleep_for(200ms);
                     }
+                }
+                if (replay_answer.first == 0) {
+                    anomalies.push_back("the replay of key " + record.plan.key +
+                                        " after healing got no answer below 500 in 5 tries (" + replay_failure + ")");
                 }
                 std::lock_guard lock(mutex_);
                 api_status_[record.plan.key] = api;
@@ -424,14 +443,22 @@ void Runner::FinalApiChecks(const std::vector<const OrderRecord*>& records) {
     for (auto& thread : threads) thread.join();
 }
 
-void Runner::Corrupt() {
+void Runner::Corrupt(bool before_api_checks) {
     if (options_.corrupt.empty()) return;
-    // Each kind breaks exactly one invariant in the throwaway databases, as a bug would.
+    // Each kind breaks exactly one invariant in the throwaway databases, as a bug would. "replays" acts before the
+    // checks that read the API after healing (the others after them, on the data the checker reads).
     std::stringstream kinds(options_.corrupt);
     std::string kind;
     while (std::getline(kinds, kind, ',')) {
+        if ((kind == "replays") != before_api_checks) continue;  // main() accepts only the kinds below
         std::string db, sql;
-        if (kind == "stock") {
+        if (kind == "replays") {
+            // order-service can no longer read stored keys: every replay of a key answers 500.
+            db = "order_db";
+            sql =
+                "REVOKE SELECT ON idempotency_keys FROM order_svc; "
+                "SELECT 'order_svc may no longer read idempotency_keys (replays answer 500)'";
+        } else if (kind == "stock") {
             db = "inventory_db";
             sql =
                 "UPDATE products SET available = available - 1 WHERE sku = (SELECT sku FROM products WHERE "
@@ -449,7 +476,7 @@ void Runner::Corrupt() {
                 "WHERE key = (SELECT min(key) FROM k) AND (SELECT count(*) FROM k) = 2 "
                 "RETURNING 'idempotency_keys.order_id of ' || key || ' := ' || order_id";
         } else {
-            throw ScenarioError("--corrupt takes stock, order-status, idempotency-key (comma-separated)");
+            throw ScenarioError("--corrupt takes stock, order-status, idempotency-key, replays (comma-separated)");
         }
         auto rows = stack_->Query(db, sql);
         std::string done = rows.empty() ? kind + ": nothing to corrupt" : rows[0][0];
@@ -869,6 +896,12 @@ std::vector<ClientClaim> Runner::Claims(const std::vector<const OrderRecord*>& r
         claim.told_order_ids = record->told_ids;
         claim.promised = record->promised;
         claim.promised_by = record->promised_by;
+        // Whether it was sent: a follow-up is planned for every order but sent only once the create was answered.
+        if (record->followup_attempts > 0) {
+            claim.requested = record->plan.followup == Followup::kShip     ? "ship"
+                              : record->plan.followup == Followup::kCancel ? "cancel"
+                                                                           : "";
+        }
         claim.unexpected_answers = record->unexpected;
         claim.answer_status = record->create_status;
         claim.answer_body = record->create_body;
@@ -1020,8 +1053,9 @@ int Runner::Run() {
     ScrapeMetrics();
 
     // Check.
+    Corrupt(true);
     FinalApiChecks(records);
-    Corrupt();
+    Corrupt(false);
     Snapshot snapshot = TakeSnapshot();
     snapshot.claims = Claims(records);
     std::vector<Violation> violations = CheckInvariants(snapshot);

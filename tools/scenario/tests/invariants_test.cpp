@@ -278,10 +278,24 @@ TEST(InvariantsTest, BrokenPromises) {
     EXPECT_TRUE(Has(CheckInvariants(shipped), "api.promise_kept"));
 }
 
-TEST(InvariantsTest, ConfirmedThenCancelledKeepsThePromise) {
+TEST(InvariantsTest, ConfirmedThenCancelledKeepsThePromiseOnlyWhenTheClientCancelled) {
     auto s = Healthy();
-    s.claims[2].promised = "CONFIRMED";
+    s.claims[2].promised = "CONFIRMED";  // o3 is CANCELLED
+    s.claims[2].requested = "cancel";    // its answer may have been lost: the promise was the 201
     EXPECT_TRUE(CheckInvariants(s).empty());
+    for (const char* requested : {"", "ship"}) {
+        s.claims[2].requested = requested;  // nobody asked for a cancel: a confirmed order was lost
+        EXPECT_TRUE(Has(CheckInvariants(s), "api.promise_kept")) << "requested '" << requested << "'";
+    }
+}
+
+TEST(InvariantsTest, ConfirmedThenShippedKeepsThePromiseOnlyWhenTheClientShipped) {
+    auto s = Healthy();
+    s.claims[1].promised = "CONFIRMED";  // o2 is SHIPPED; the ship's own answer was lost
+    s.claims[1].requested = "ship";
+    EXPECT_TRUE(CheckInvariants(s).empty());
+    s.claims[1].requested = "";
+    EXPECT_TRUE(Has(CheckInvariants(s), "api.promise_kept"));
 }
 
 TEST(InvariantsTest, UnexpectedAnswers) {
