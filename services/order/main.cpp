@@ -146,6 +146,16 @@ int main() {
         auto& breaker_transitions = registry.AddCounter("valerix_circuit_breaker_transitions_total",
                                                         "Circuit breaker state changes.",
                                                         {"dependency", "from", "to"});
+        // Every transition's series exists from the start, at 0: Prometheus' increase() never counts a series' first
+        // sample, so a series born at 1 by the first opening would hide that opening (CircuitBreakerFlapping, "more
+        // than 3 in 10 min", would then need 5 after each start).
+        for (auto [from, to] : {std::pair{resilience::BreakerState::kClosed, resilience::BreakerState::kOpen},
+                                {resilience::BreakerState::kOpen, resilience::BreakerState::kHalfOpen},
+                                {resilience::BreakerState::kHalfOpen, resilience::BreakerState::kClosed},
+                                {resilience::BreakerState::kHalfOpen, resilience::BreakerState::kOpen}}) {
+            breaker_transitions.WithLabels(
+                {"inventory", std::string(resilience::ToString(from)), std::string(resilience::ToString(to))});
+        }
         breaker.OnTransition([&](const resilience::CircuitBreaker::Transition& transition) {
             breaker_state.Set(static_cast<double>(transition.to));
             breaker_transitions

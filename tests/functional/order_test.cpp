@@ -148,6 +148,19 @@ TEST_F(OrderTest, CreateConfirmsWithPricesAndReplaysTheStoredAnswer) {
     EXPECT_EQ(order_->Client().Request("GET", "/api/v1/orders/" + NewUuid()).status, 404);
 }
 
+TEST_F(OrderTest, EveryBreakerTransitionSeriesExistsFromTheStart) {
+    // increase() never counts a series' first sample: a transition series born at 1 would hide the first opening
+    // from the CircuitBreakerFlapping alert. Each exists from the start (at 0 until it happens).
+    auto metrics = order_->Client().Request("GET", "/metrics").body;
+    for (const char* transition : {R"(from="closed",to="open")", R"(from="open",to="half_open")",
+                                   R"(from="half_open",to="closed")", R"(from="half_open",to="open")"}) {
+        EXPECT_NE(metrics.find(std::string(R"(valerix_circuit_breaker_transitions_total{dependency="inventory",)") +
+                               transition + "}"),
+                  std::string::npos)
+            << transition;
+    }
+}
+
 TEST_F(OrderTest, SingleIntentUpdatesTakeThePrimaryKeyAndOnlyDueQueriesTheDueIndex) {
     // PL/pgSQL caches generic plans; with the due index partial on state = 'pending' alone, the generic plan of
     // "this intent, if still pending" walked every pending intent (migration 0004). The planner makes that choice
