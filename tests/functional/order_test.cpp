@@ -748,6 +748,47 @@ TEST_F(OrderTest, ACallerWithAShortDeadlineDoesNotCutShortTheBatchItShares) {
     EXPECT_EQ(resilience.at("dependencies").at(0).at("breaker").at("state").as_string(), "closed");
 }
 
+TEST_F(OrderTest, WhileTheBreakerProbesTheReconcilerLeasesOnlyTheTrialsLeft) {
+    // A slow inventory holds each trial call up to the per-try timeout (600 ms here). The reconciler used to lease
+    // the permitted number of intents again and again meanwhile: each was refused at once, deferred again (a
+    // transaction), and its end started the next round — hundreds of claims and defers per probe. Now it leases the
+    // trials left to grant: none while the trials are out.
+    // A stack of its own: the suite's order-service would lease the same intents from a shared order_db.
+    auto postgres = testing::PostgresServer::Start();
+    auto inventory = StartInventory(*postgres, "inventory-probe");
+    auto probe = StartOrder(*postgres, "order-probe", inventory->Port(), {{"VALERIX_BREAKER_MIN_CALLS", "2"}});
+    auto admin = [&](const std::string& method, const std::string& target, const std::string& body) {
+        auto response = inventory->Client().Request(method, target, body, kAdmin);
+        ASSERT_TRUE(response.status == 200 || response.status == 201) << response.body;
+    };
+    admin("PUT", "/api/v1/products/O-PROBE", R"({"name":"Test","price_cents":500,"on_hand":1000})");
+    admin("PUT", "/admin/chaos", R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":3000}})");
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 60; ++i) {  // a backlog: many intents due while the breaker probes
+        threads.emplace_back([&] {
+            probe->Client().Request("POST", "/api/v1/orders", OrderBody("probe", "O-PROBE", 1),
+                                    {{"Idempotency-Key", NewUuid()}}, 10s);
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    auto breaker = [&] {
+        auto body = ParseObject(probe->Client().Request("GET", "/api/v1/resilience").body);
+        return std::string(body.at("dependencies").at(0).at("breaker").at("state").as_string());
+    };
+    ASSERT_TRUE(WaitFor([&] { return breaker() != "closed"; }, 10s)) << "the slow calls open the breaker";
+    auto attempts = [&] {
+        return MetricValue(probe->Client().Request("GET", "/metrics").body,
+                           R"(valerix_reconciler_attempts_total{kind="reserve"})");
+    };
+    const double before = attempts();
+    std::this_thread::sleep_for(4s);
+    const double during = attempts() - before;
+    admin("PUT", "/admin/chaos", "{}");
+    // Open 1 s, then three trials of up to 0.6 s: a few attempts a second.
+    EXPECT_GE(during, 1) << "the reconciler probes";
+    EXPECT_LE(during, 40) << "reserve attempts in 4 s of probing (422 before the change)";
+}
+
 TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {
     PutProduct("O-CANCEL", 10);
     auto order = ParseObject(Create(NewUuid(), OrderBody("jack", "O-CANCEL", 4)).body);

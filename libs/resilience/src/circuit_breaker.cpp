@@ -214,6 +214,11 @@ CircuitBreaker::Snapshot CircuitBreaker::GetSnapshot() const {
         const auto remaining = opened_at_ + config_.wait_in_open - now;
         snapshot.open_remaining =
             std::max(std::chrono::milliseconds::zero(), std::chrono::ceil<std::chrono::milliseconds>(remaining));
+        if (snapshot.open_remaining == std::chrono::milliseconds::zero()) {
+            snapshot.trials_left = config_.permitted_calls_in_half_open;
+        }
+    } else if (state_ == BreakerState::kHalfOpen) {
+        snapshot.trials_left = std::max(0, config_.permitted_calls_in_half_open - trials_granted_);
     }
     return snapshot;
 }

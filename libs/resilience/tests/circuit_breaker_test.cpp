@@ -216,6 +216,23 @@ TEST(CircuitBreaker, HalfOpenGrantsExactlyThePermittedTrials) {
     EXPECT_EQ(breaker.GetSnapshot().buffered_calls, 1);
 }
 
+TEST(CircuitBreaker, SnapshotCountsTheTrialsLeftToGrant) {
+    ManualClock clock;
+    CircuitBreaker breaker("inventory", SmallConfig(), clock);
+    EXPECT_EQ(breaker.GetSnapshot().trials_left, 0) << "closed: no trials";
+    Open(breaker);
+    EXPECT_EQ(breaker.GetSnapshot().trials_left, 0) << "open, waiting";
+    clock.Advance(5s);
+    EXPECT_EQ(breaker.GetSnapshot().trials_left, 3) << "the wait is over: the next request is the first trial";
+    EXPECT_TRUE(breaker.TryAcquirePermission());
+    EXPECT_EQ(breaker.GetSnapshot().trials_left, 2);
+    EXPECT_TRUE(breaker.TryAcquirePermission());
+    EXPECT_TRUE(breaker.TryAcquirePermission());
+    EXPECT_EQ(breaker.GetSnapshot().trials_left, 0);
+    breaker.ReleasePermission();
+    EXPECT_EQ(breaker.GetSnapshot().trials_left, 1) << "a trial never sent gives its slot back";
+}
+
 TEST(CircuitBreaker, HalfOpenClosesWhenTrialsSucceed) {
     ManualClock clock;
     CircuitBreaker breaker("inventory", SmallConfig(), clock);

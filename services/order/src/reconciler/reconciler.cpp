@@ -105,10 +105,13 @@ asio::awaitable<int> Reconciler::Round(int limit) {
         co_return 0;  // respect the breaker: no calls until it lets a trial through
     }
     if (inventory_.Breaker().State() != resilience::BreakerState::kClosed) {
-        // Probing: only trial calls get through, so lease no more intents than there are trials. A full window
-        // would be refused but for those few, and every refusal costs a transaction to defer its intent again —
-        // 2026-12-05: 256 such transactions every 5 s while inventory was down held up new orders for ~1 s.
-        limit = std::min(limit, inventory_.Breaker().Config().permitted_calls_in_half_open);
+        // Probing: only trial calls get through, so lease no more intents than there are trials left to grant. A
+        // full window would be refused but for those few, and every refusal costs a transaction to defer its intent
+        // again — 2026-12-05: 256 such transactions every 5 s while inventory was down held up new orders for ~1 s.
+        // Left, not permitted in all: with the trials out (a slow dependency holds them up to a per-try timeout),
+        // each lease of "the permitted number" was refused at once, and its finish started the next round.
+        limit = std::min(limit, inventory_.Breaker().GetSnapshot().trials_left);
+        if (limit <= 0) co_return 0;
     }
     auto lease = workflow_.Config().call_deadline + workflow_.Config().db_timeout;
     auto claimed = co_await store_.ClaimDueIntents(limit, static_cast<int>(lease.count()), db_deadline);

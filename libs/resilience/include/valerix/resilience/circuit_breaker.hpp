@@ -94,6 +94,9 @@ class CircuitBreaker {
         std::uint64_t not_permitted = 0;
         /// Until trial calls are allowed (rounded up); zero unless open.
         std::chrono::milliseconds open_remaining{0};
+        /// Trial permissions still to be granted: while half-open, or open with its wait over (the next request
+        /// makes it half-open); 0 otherwise. A caller leasing work for trials leases no more than this.
+        int trials_left = 0;
     };
     Snapshot GetSnapshot() const;
 
