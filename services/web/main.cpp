@@ -105,8 +105,22 @@ int main() {
             logger.Warn("the web UI is not built: / will answer 503 until it is",
                         {{"web_root", settings.web_root}});
         }
-        web::SystemMonitor monitor(io, order, inventory, backup.get(), prometheus.get(), settings.monitor, clock,
-                                   logger);
+        // The monitor's probes get connections of their own: on the proxy's (64 each) they queued behind the
+        // traffic at load and timed out, and the snapshot then showed a busy service as down.
+        auto probing = [](http::ClientConfig config) {
+            config.max_connections = 4;  // a refresh sends at most 2 probes to one service, 4 to backup-service
+            return config;
+        };
+        web::Upstream order_probes("order-service", io, probing(settings.order.client), clock, settings.proxy_timeout);
+        web::Upstream inventory_probes("inventory-service", io, probing(settings.inventory.client), clock,
+                                       settings.proxy_timeout);
+        std::unique_ptr<web::Upstream> backup_probes;
+        if (settings.backup.configured) {
+            backup_probes = std::make_unique<web::Upstream>("backup-service", io, probing(settings.backup.client),
+                                                            clock, settings.proxy_timeout);
+        }
+        web::SystemMonitor monitor(io, order_probes, inventory_probes, backup_probes.get(), prometheus.get(),
+                                   settings.monitor, clock, logger);
         web::Gateway gateway(order, inventory, backup.get(), monitor, files);
         http::Router router;
         gateway.Register(router, registry);
@@ -120,9 +134,11 @@ int main() {
             logger.Info("signal received: stopping", {{"signal", signal}});
             monitor.Stop();
             server.Shutdown([&] {
-                order.Close();
-                inventory.Close();
+                for (web::Upstream* upstream : {&order, &inventory, &order_probes, &inventory_probes}) {
+                    upstream->Close();
+                }
                 if (backup) backup->Close();
+                if (backup_probes) backup_probes->Close();
                 if (prometheus) prometheus->Close();
                 io.stop();
             });

@@ -12,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include "service_fixture.hpp"
@@ -166,6 +167,41 @@ TEST_F(WebTest, EventsKeepTheirIntervalWhileAnUpstreamHangs) {
     // One event at once, then one per second: 7 in 6.5 s (6 or more allowing for a slow start); one per 1.8 s: 5.
     EXPECT_GE(Count(stream, "event: system\ndata: {"), 6u) << stream.size();
     EXPECT_NE(stream.find("\"prometheus\""), std::string::npos);
+}
+
+TEST_F(WebTest, TheSnapshotProbesDoNotQueueBehindProxiedTraffic) {
+    // 70 creates held for seconds each fill the gateway's 64 connections to order-service. The snapshot's probes
+    // of that service have connections of their own: it still reads "ok", not "down" (a probe that waited 800 ms for
+    // one of the 64 failed, and a busy service showed as gone).
+    auto slow_order = StartOrder(*postgres_, "order-slow", inventory_->Port(),
+                                 {{"VALERIX_INVENTORY_DEADLINE_MS", "5000"},
+                                  {"VALERIX_INVENTORY_TRY_TIMEOUT_MS", "5000"},
+                                  {"VALERIX_INTENT_LEASE_MS", "10000"},
+                                  {"VALERIX_RECONCILER_INTERVAL_MS", "60000"}});
+    auto web = StartWeb(postgres_->Dir(), "web-busy", slow_order->Port(), inventory_->Port(), web_root_);
+    ASSERT_EQ(inventory_->Client()
+                  .Request("PUT", "/admin/chaos", R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":3000}})",
+                           kAdmin)
+                  .status,
+              200);
+    std::vector<std::thread> creates;
+    for (int i = 0; i < 70; ++i) {
+        creates.emplace_back([&] {
+            web->Client().Request("POST", "/api/v1/orders",
+                                  R"({"customer_id":"busy","items":[{"sku":"KB-MECH-001","quantity":1}]})",
+                                  {{"Idempotency-Key", NewUuid()}}, 15s);
+        });
+    }
+    std::this_thread::sleep_for(2000ms);  // every proxy connection busy, a few refreshes since
+    auto snapshot = ParseObject(web->Client().Request("GET", "/api/v1/system").body);
+    for (auto& thread : creates) thread.join();
+    ASSERT_EQ(inventory_->Client().Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+    std::map<std::string, std::string> status;
+    for (const auto& component : snapshot.at("components").as_array()) {
+        status[std::string(component.at("name").as_string())] = std::string(component.at("status").as_string());
+    }
+    EXPECT_EQ(status["order"], "ok") << boost::json::serialize(snapshot);
+    EXPECT_TRUE(snapshot.at("order_latency").is_object()) << "the latency tile stays, it does not vanish";
 }
 
 TEST_F(WebTest, ServesTheUiAndItsRoutes) {
