@@ -310,6 +310,11 @@ asio::awaitable<Result<Rows>> Connection::Collect(core::Deadline deadline) {
 asio::awaitable<Result<Rows>> Connection::Execute(const Statement& statement, const Params& params,
                                                   core::Deadline deadline) {
     if (broken_) co_return Error{ErrorKind::kConnection, "", "connection is broken"};
+    // Past its deadline a statement is not sent: its caller would be told "timed out" while the server commits it,
+    // and the connection (the wait abandoned) would be dropped. Nothing sent, the connection stays reusable.
+    if (deadline.Expired(clock_)) {
+        co_return Error{ErrorKind::kTimeout, "", "the deadline passed before the statement was sent"};
+    }
     if (!prepared_.contains(statement.name)) {
         std::string name(statement.name), sql(statement.sql);
         if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) == 0) {
@@ -332,6 +337,9 @@ asio::awaitable<Result<Rows>> Connection::Execute(const Statement& statement, co
 
 asio::awaitable<Result<Rows>> Connection::ExecuteScript(std::string_view sql, core::Deadline deadline) {
     if (broken_) co_return Error{ErrorKind::kConnection, "", "connection is broken"};
+    if (deadline.Expired(clock_)) {
+        co_return Error{ErrorKind::kTimeout, "", "the deadline passed before the statement was sent"};
+    }
     std::string text(sql);
     if (PQsendQuery(conn_, text.c_str()) == 0) co_return Broken(ErrorKind::kConnection, PQerrorMessage(conn_));
     co_return co_await Collect(deadline);

@@ -136,6 +136,22 @@ TEST_F(PgTest, ClientDeadlineAbandonsTheConnection) {
     EXPECT_TRUE(Run(pool.Execute(kEcho, MakeParams("a", "1", "b"), In(5s))));
 }
 
+TEST_F(PgTest, AStatementPastItsDeadlineIsNotSentAndTheConnectionStays) {
+    Pool pool(io_, Config(1), logger_, clock_);
+    ASSERT_TRUE(Run(pool.Execute(kEcho, MakeParams("warm", "1", "x"), In(5s))));
+    auto late = Run([&]() -> asio::awaitable<Result<Rows>> {
+        auto connection = co_await pool.Acquire(In(5s));
+        if (!connection) co_return connection.error();
+        auto passed = core::Deadline::After(clock_, 0ms);
+        co_return co_await (*connection)->Execute(kEcho, MakeParams("late", "1", "x"), passed);
+    }());
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error().kind, ErrorKind::kTimeout);
+    EXPECT_EQ(pool.Open(), 1u) << "nothing was sent: the connection is kept, not dropped";
+    EXPECT_EQ(pool.Idle(), 1u);
+    EXPECT_TRUE(Run(pool.Execute(kEcho, MakeParams("after", "1", "x"), In(5s))));
+}
+
 TEST_F(PgTest, PoolIsBoundedAndQueuesWaiters) {
     Pool pool(io_, Config(2), logger_, clock_);
     std::size_t peak = 0;
