@@ -91,6 +91,9 @@ boost::asio::awaitable<void> LowStockMonitor::Run() {
             }
             low_skus_.Set(low);
         }
+        // Stop() may have come while the query ran: its cancel found no wait, and a new one would hold the
+        // shutdown for a whole interval.
+        if (stopping_) break;
         timer_.expires_after(config_.interval);
         boost::system::error_code ignored;
         co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
