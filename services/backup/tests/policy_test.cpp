@@ -116,6 +116,25 @@ TEST(SyncDue, AfterTheOffsetOnlyWithBackupsAndQuota) {
     EXPECT_FALSE(SyncDue(SyncQuota{}, day_start + 4 * kHour, policy, true, false));
 }
 
+TEST(SyncDue, ADayAfterTheLastSuccessAsSoonAsTheQuotaAllows) {
+    // A manual sync at 00:30 spent that day's call. The next day the sync is due at 00:30 (a day after it), not at
+    // 03:00: two working syncs are never more than a day apart, so ExternalSyncStale (26 h) stays quiet.
+    SchedulePolicy policy;
+    std::int64_t day_start = (kNow / kDay) * kDay;
+    SyncQuota quota;
+    const std::int64_t manual = day_start + kHour / 2;
+    ConsumeQuota(quota, manual, policy);
+    EXPECT_FALSE(SyncDue(quota, day_start + 5 * kHour, policy, true, false, manual)) << "that day's call is spent";
+    EXPECT_FALSE(SyncDue(quota, day_start + kDay + kHour / 4, policy, true, false, manual)) << "not yet a day";
+    EXPECT_TRUE(SyncDue(quota, manual + kDay, policy, true, false, manual));
+    // The usual day: synced at 03:00, due again at 03:00, not at midnight.
+    SyncQuota daily;
+    const std::int64_t at_three = day_start + 3 * kHour;
+    ConsumeQuota(daily, at_three, policy);
+    EXPECT_FALSE(SyncDue(daily, day_start + kDay + kHour, policy, true, false, at_three));
+    EXPECT_TRUE(SyncDue(daily, day_start + kDay + 3 * kHour, policy, true, false, at_three));
+}
+
 TEST(DrillDue, DailyAndOnlyWithBackups) {
     SchedulePolicy policy;
     EXPECT_TRUE(DrillDue(std::nullopt, kNow, policy, true, false));

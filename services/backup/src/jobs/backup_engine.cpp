@@ -363,7 +363,8 @@ void BackupEngine::ScheduleDueJobs(std::int64_t now) {
             Enqueue("backup", *type, {name}, "schedule");
         }
     }
-    if (SyncDue(state_.quota, now, config_.policy, have_backups, PendingLocked("external_sync"))) {
+    if (SyncDue(state_.quota, now, config_.policy, have_backups, PendingLocked("external_sync"),
+                state_.last_sync_success_at)) {
         EnqueueExternalSync(now, "schedule");
     }
     if (DrillDue(state_.last_drill_at, now, config_.policy, have_backups, PendingLocked("restore_drill"))) {

@@ -37,8 +37,13 @@ void ConsumeQuota(SyncQuota& quota, std::int64_t now, const SchedulePolicy& poli
     ++quota.calls;
 }
 
-bool SyncDue(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy, bool have_backups, bool pending) {
+bool SyncDue(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy, bool have_backups, bool pending,
+             std::optional<std::int64_t> last_success_at) {
     if (!policy.auto_sync || !have_backups || pending || !QuotaAvailable(quota, now, policy)) return false;
+    // A day after the last successful sync it is due as soon as the day's quota allows, whatever the hour: a manual
+    // sync at 00:30 spends that day's call, and waiting for the next 03:00 would leave 26.5 h between two working
+    // syncs — past ExternalSyncStale's 26 h.
+    if (last_success_at && now - *last_success_at >= policy.day_s) return true;
     return now - DayIndex(now, policy) * policy.day_s >= policy.sync_offset_s;
 }
 

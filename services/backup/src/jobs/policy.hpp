@@ -46,7 +46,8 @@ void ConsumeQuota(SyncQuota& quota, std::int64_t now, const SchedulePolicy& poli
 
 /// The automatic daily sync is due: enabled, quota left today, past the day's offset, something to send, and no
 /// sync queued or running.
-bool SyncDue(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy, bool have_backups, bool pending);
+bool SyncDue(const SyncQuota& quota, std::int64_t now, const SchedulePolicy& policy, bool have_backups, bool pending,
+             std::optional<std::int64_t> last_success_at = std::nullopt);
 
 /// A scheduled restore drill is due.
 bool DrillDue(std::optional<std::int64_t> last_drill_at, std::int64_t now, const SchedulePolicy& policy,
