@@ -121,6 +121,7 @@ int main() {
                 io.stop();
             });
             low_stock.Stop(finish);
+            api.Stop();  // the gremlin's sleeps end: their calls answer 503, so the drain need not wait for them
             server.Shutdown(finish);
         });
         std::signal(SIGPIPE, SIG_IGN);

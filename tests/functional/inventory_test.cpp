@@ -449,6 +449,38 @@ TEST_F(InventoryTest, LatencyGremlinAnswersAtTheCallersDeadlineNotAtTheEndOfItsD
     EXPECT_EQ(Product("GREMLIN-2").at("available").as_int64(), 100) << "a call delayed past its deadline takes nothing";
 }
 
+TEST_F(InventoryTest, SigtermEndsTheGremlinsDelaysAndStopsAtOnce) {
+    // A call the gremlin delays by a minute, with no propagated deadline to end it sooner. A SIGTERM must not wait
+    // for it: the delay ends, the call answers 503 with nothing done, and the service exits.
+    PutProduct("GREMLIN-STOP", 10);
+    const std::string minute = R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":60000}})";
+    auto delaying = StartInventory(*postgres_, "inventory-gremlin-stop", {{"VALERIX_CHAOS", minute}});
+    testing::HttpResponse answer;
+    std::string call_error;
+    std::thread call([&] {
+        try {
+            answer = delaying->Client().Request("POST", "/api/v1/reservations",
+                                                ReservationBody(NewUuid(), "GREMLIN-STOP", 1), {}, 90s);
+        } catch (const std::exception& error) {
+            call_error = error.what();  // closed unanswered: what a drain that waits out its grace does
+        }
+    });
+    const std::string delayed = R"(valerix_chaos_injections_total{kind="latency",action="delay"} 1)";
+    for (int i = 0; i < 100 && delaying->Client().Request("GET", "/metrics").body.find(delayed) == std::string::npos;
+         ++i) {
+        std::this_thread::sleep_for(50ms);
+    }
+    const auto signalled = std::chrono::steady_clock::now();
+    delaying->Process().Signal(SIGTERM);
+    const int status = delaying->Process().Wait(30s);
+    const auto took = std::chrono::steady_clock::now() - signalled;
+    call.join();
+    EXPECT_LT(took, 5s) << "exit " << status;
+    EXPECT_EQ(status, 0) << delaying->Process().Log();
+    EXPECT_EQ(answer.status, 503) << answer.body << call_error;
+    EXPECT_EQ(Product("GREMLIN-STOP").at("available").as_int64(), 10) << "the delayed call did nothing";
+}
+
 TEST_F(InventoryTest, CrashAfterCommitExitsWithTheWorkDoneAndAReplayFindsIt) {
     PutProduct("SCHRODINGER", 10);
     auto crashing = StartInventory(*postgres_, "inventory-crash",

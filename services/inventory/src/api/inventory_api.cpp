@@ -268,25 +268,41 @@ InventoryApi::Awaitable InventoryApi::Health(const http::Request&, http::Request
     co_return http::Json(ping ? 200 : 503, body);
 }
 
-boost::asio::awaitable<bool> InventoryApi::InjectLatency(const ChaosDecision& decision,
-                                                        const http::RequestContext& context) {
-    if (decision.delay.count() > 0) {
+void InventoryApi::Stop() {
+    stopping_ = true;
+    for (auto* timer : delays_) timer->cancel();
+}
+
+boost::asio::awaitable<InventoryApi::Latency> InventoryApi::InjectLatency(const ChaosDecision& decision,
+                                                                          const http::RequestContext& context) {
+    if (decision.delay.count() > 0 && !stopping_) {
         // The delay ends early at the caller's deadline (a propagated X-Valerix-Deadline-Ms): past it the answer is a
         // 504 either way, and holding the request to the end of the delay would only keep the caller's connection
         // and a shutdown waiting for a reply nobody reads.
         auto wake = std::chrono::steady_clock::now() + decision.delay;
         if (!context.deadline.IsInfinite()) wake = std::min(wake, context.deadline.When());
         boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, wake);
+        delays_.insert(&timer);
         boost::system::error_code ignored;
         co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        delays_.erase(&timer);
+        if (stopping_) co_return Latency::kStopped;
     }
-    co_return !context.deadline.Expired(clock_);
+    co_return context.deadline.Expired(clock_) ? Latency::kDeadlinePassed : Latency::kDone;
 }
 
 InventoryApi::Awaitable InventoryApi::WithChaos(std::string_view operation, http::RequestContext& context,
                                                 std::function<boost::asio::awaitable<Step>()> work) {
     auto chaos = chaos_.Decide(operation, context.request_id);
-    if (!co_await InjectLatency(chaos, context)) co_return DeadlineProblem();
+    switch (co_await InjectLatency(chaos, context)) {
+        case Latency::kDeadlinePassed:
+            co_return DeadlineProblem();
+        case Latency::kStopped:  // the delay was cut short by a shutdown: nothing done, the caller retries
+            co_return Problem(503, "shutting_down", "Service unavailable",
+                              "inventory-service is stopping; nothing was done: retry");
+        case Latency::kDone:
+            break;
+    }
     if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, operation, context);
     auto step = co_await work();
     if (step.committed && chaos.crash) co_return Crash(chaos, operation, context);

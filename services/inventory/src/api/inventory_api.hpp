@@ -1,5 +1,9 @@
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
+
+#include <set>
+
 #include <chrono>
 #include <functional>
 #include <string>
@@ -33,6 +37,10 @@ public:
     /// Adds every inventory route to `router`.
     void Register(http::Router& router, metrics::Registry& registry);
 
+    /// Shutdown: every call the latency gremlin holds ends now with 503 (no work done), and no new one is delayed.
+    /// Without it a SIGTERM's drain waited for delays of up to 20 minutes of calls with no propagated deadline.
+    void Stop();
+
 private:
     using Awaitable = boost::asio::awaitable<http::Response>;
     Awaitable ListProducts(const http::Request&, http::RequestContext&);
@@ -61,8 +69,9 @@ private:
                         std::function<boost::asio::awaitable<Step>()> work);
 
     /// Applies the latency part of a chaos decision (a timer: no thread and no connection is held) and tells whether
-    /// the caller's deadline is still alive afterwards.
-    boost::asio::awaitable<bool> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
+    /// the call goes on: its deadline may have passed meanwhile, or Stop() cut the delay short.
+    enum class Latency { kDone, kDeadlinePassed, kStopped };
+    boost::asio::awaitable<Latency> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
     http::Response Crash(const ChaosDecision& decision, std::string_view operation, const http::RequestContext& context);
 
@@ -81,6 +90,8 @@ private:
     core::Logger& logger_;
     const core::Clock& clock_;
     metrics::Family<metrics::Counter>& outcomes_;
+    std::set<boost::asio::steady_timer*> delays_;  ///< the gremlin's sleeps in progress (single-threaded executor)
+    bool stopping_ = false;
 };
 
 }  // namespace valerix::inventory
