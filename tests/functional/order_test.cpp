@@ -428,6 +428,37 @@ TEST_F(OrderTest, ValidationProblemsNameTheField) {
     EXPECT_EQ(Create(NewUuid(), R"({"customer_id":)").status, 400);
     auto long_key = Create(std::string(300, 'k'), OrderBody("c", "A", 1));
     EXPECT_EQ(long_key.status, 400);
+    EXPECT_EQ(ParseObject(long_key.body).at("code").as_string(), "idempotency_key_missing") << "DESIGN.md §4";
+
+    // U+0000 cannot be stored: refused, not cut short ("a\u0000x" stored as "a", its fingerprint too, so another
+    // body under the same key replayed), and never sent where it would fail a whole batch of other orders.
+    PutProduct("O-NUL", 100);
+    auto nul = Create(NewUuid(), R"({"customer_id":"a\u0000x","items":[{"sku":"O-NUL","quantity":1}]})");
+    EXPECT_EQ(nul.status, 422) << nul.body;
+    EXPECT_EQ(ParseObject(nul.body).at("field").as_string(), "customer_id");
+    std::vector<std::thread> batch;
+    std::vector<int> statuses(8);
+    for (int i = 0; i < 8; ++i) {
+        batch.emplace_back([&, i] {
+            const std::string body = i == 3 ? R"({"customer_id":"b\u0000","items":[{"sku":"O-NUL","quantity":1}]})"
+                                            : OrderBody("c", "O-NUL", 1);
+            statuses[i] = Create(NewUuid(), body).status;
+        });
+    }
+    for (auto& thread : batch) thread.join();
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(statuses[i], i == 3 ? 422 : 201) << "order " << i;
+
+    // A cursor in the issued shape whose time is not one: a forged cursor (422), not a server fault (500).
+    auto hex = [](const std::string& text) {
+        std::string out;
+        for (unsigned char c : text) out += "0123456789abcdef"[c >> 4], out += "0123456789abcdef"[c & 15];
+        return out;
+    };
+    const std::string uuid = "00000000-0000-0000-0000-000000000001";
+    for (const std::string forged : {"1|" + uuid, "2026-13-45 99:99:99+00|" + uuid}) {
+        auto listed = order_->Client().Request("GET", "/api/v1/orders?cursor=" + hex(forged));
+        EXPECT_EQ(listed.status, 422) << forged << ": " << listed.body;
+    }
 }
 
 TEST_F(OrderTest, ConcurrentRequestsWithOneKeyCreateOneOrder) {

@@ -32,6 +32,11 @@ Validated<std::string> StringField(const boost::json::object& object, const char
     if (text.size() < min || text.size() > max) {
         return FieldError{field, field + " must be " + std::to_string(min) + ".." + std::to_string(max) + " bytes long"};
     }
+    // PostgreSQL text cannot hold U+0000, and a C-string parameter would end at it: "a\u0000x" stored as "a" (its
+    // idempotency fingerprint too), and in a batch's array literal an unterminated element failed the whole batch.
+    if (text.find('\0') != std::string::npos) {
+        return FieldError{field, field + " must not contain the NUL character (U+0000)"};
+    }
     return Validated<std::string>(boost::system::in_place_value, std::move(text));
 }
 

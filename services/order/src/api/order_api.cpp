@@ -80,7 +80,8 @@ OrderApi::Awaitable OrderApi::Create(const http::Request& request, http::Request
                           "send a unique Idempotency-Key header (1..255 printable ASCII) with every new order");
     }
     if (auto problem = IdempotencyKeyProblem(key)) {
-        co_return Problem(400, "idempotency_key_invalid", "Invalid Idempotency-Key", *problem);
+        // DESIGN.md §4: a key that is not 1..255 printable ASCII is answered as a missing one.
+        co_return Problem(400, "idempotency_key_missing", "Idempotency-Key required", *problem);
     }
     auto body = http::ParseJsonBody(request);
     if (!body.value) co_return body.problem;
@@ -122,6 +123,10 @@ OrderApi::Awaitable OrderApi::List(const http::Request& request, http::RequestCo
     }
     if (cursor && cursor->empty()) cursor.reset();
     auto page = co_await store_.List(status, limit, cursor, Db(context));
+    if (!page && page.error().kind == pg::ErrorKind::kInvalidInput && cursor) {
+        // Well-formed to DecodeCursor, but its time is not one (e.g. month 13): a forged cursor, not a server fault.
+        co_return http::ValidationProblem("cursor", "cursor is not one this service issued");
+    }
     if (!page) co_return DatabaseProblem(page.error(), context);
     std::string body = R"({"orders":[)";
     for (std::size_t i = 0; i < page->orders.size(); ++i) {
