@@ -302,6 +302,21 @@ TEST_F(InventoryTest, BadInputsGetTheRightProblemAndTheServiceKeepsServing) {
         << "no bad request took stock";
 }
 
+TEST_F(InventoryTest, ASkuPathThatNoSkuCanHaveIsNotFound) {
+    // SKUs are printable ASCII. A path segment decoding to invalid UTF-8 was a PostgreSQL error (500), and one with
+    // a NUL was cut short there (SKU-NUL%00junk answered as SKU-NUL).
+    PutProduct("SKU-NUL", 5);
+    auto client = service_->Client();
+    EXPECT_EQ(client.Request("GET", "/api/v1/products/SKU-NUL").status, 200);
+    for (const char* target : {"/api/v1/products/%FF", "/api/v1/products/SKU-NUL%00junk", "/api/v1/products/a%20b"}) {
+        auto response = client.Request("GET", target);
+        EXPECT_EQ(response.status, 404) << target << ": " << response.body;
+        auto restock = client.Request("POST", std::string(target) + "/restock", R"({"quantity":1})", kAdmin);
+        EXPECT_EQ(restock.status, 404) << target << ": " << restock.body;
+    }
+    EXPECT_EQ(Product("SKU-NUL").at("on_hand").as_int64(), 5);
+}
+
 TEST_F(InventoryTest, HealthLiveAndMetrics) {
     auto client = service_->Client();
     auto health = client.Request("GET", "/health");

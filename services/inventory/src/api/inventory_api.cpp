@@ -102,6 +102,11 @@ InventoryApi::Awaitable InventoryApi::ListProducts(const http::Request&, http::R
 
 InventoryApi::Awaitable InventoryApi::GetProduct(const http::Request&, http::RequestContext& context) {
     const auto& sku = context.Param("sku");
+    // A SKU is printable ASCII (ValidSku): anything else names no product, and must not reach PostgreSQL
+    // (invalid UTF-8 is an error there, a NUL would cut the text short).
+    if (!ValidSku(sku)) {
+        co_return Problem(404, "product_not_found", "Product not found", "no product with that sku");
+    }
     auto product = co_await store_.GetProduct(sku, DbDeadline(context));
     if (!product) co_return DatabaseProblem(product.error(), context);
     if (!*product) co_return Problem(404, "product_not_found", "Product not found", "no product with sku " + sku);
@@ -132,6 +137,9 @@ InventoryApi::Awaitable InventoryApi::Restock(const http::Request& request, http
     auto quantity = ParseRestock(*body.value);
     if (!quantity) co_return FieldProblem(quantity.error());
     const auto& sku = context.Param("sku");
+    if (!ValidSku(sku)) {
+        co_return Problem(404, "product_not_found", "Product not found", "no product with that sku");
+    }
     auto product = co_await store_.Restock(sku, *quantity, DbDeadline(context));
     if (!product) co_return DatabaseProblem(product.error(), context);
     if (!*product) co_return Problem(404, "product_not_found", "Product not found", "no product with sku " + sku);
