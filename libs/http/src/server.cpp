@@ -193,7 +193,11 @@ private:
             if (ec) {
                 if (auto problem = ProtocolProblem(ec)) {
                     // Named locals, not temporaries: g++ 12 mishandles temporaries bound to coroutine parameters.
+                    // Every response carries X-Request-Id (DESIGN.md §4): the client's, when its header was read
+                    // (a body too large comes after the headers), else a new one.
                     RequestContext no_context;
+                    std::string given_id(parser.get()["x-request-id"]);
+                    no_context.request_id = ValidRequestId(given_id) ? given_id : core::RandomHex(random_, 16);
                     std::string route = "unmatched", method = "UNKNOWN";
                     co_await Write(stream, *problem, 11, false, no_context, started, route, method);
                 }

@@ -127,9 +127,10 @@ TEST_F(ServerTest, AnswersProblemsForUnknownRoutesAndMethods) {
 
 TEST_F(ServerTest, RejectsOversizedBodyWith413AndKeepsServing) {
     testing::HttpClient client("127.0.0.1", server_->Port());
-    auto response = client.Request("POST", "/echo/x", std::string(kMaxBodyBytes + 1, 'a'));
+    auto response = client.Request("POST", "/echo/x", std::string(kMaxBodyBytes + 1, 'a'), {{"X-Request-Id", "big-1"}});
     EXPECT_EQ(response.status, 413);
     EXPECT_EQ(boost::json::parse(response.body).at("code").as_string(), "body_too_large");
+    EXPECT_EQ(response.Header("x-request-id"), "big-1") << "every response carries X-Request-Id (DESIGN.md §4)";
     testing::HttpClient again("127.0.0.1", server_->Port());
     EXPECT_EQ(again.Request("POST", "/echo/x", std::string(kMaxBodyBytes - 10, 'a')).status, 200);
 }
@@ -139,6 +140,7 @@ TEST_F(ServerTest, MalformedHttpIs400) {
     auto response = client.SendRaw("GARBAGE\r\n\r\n");
     EXPECT_EQ(response.status, 400);
     EXPECT_EQ(boost::json::parse(response.body).at("code").as_string(), "bad_request");
+    EXPECT_EQ(response.Header("x-request-id").size(), 32u) << "a generated one, as for any request";
 }
 
 TEST_F(ServerTest, HandlerExceptionIs500WithoutLeakingDetails) {
