@@ -444,7 +444,17 @@ test(
     const product = await roomyProduct();
     await addToCart(page, product.sku);
     await page.getByTestId('place-order').click();
+    // While the order is being placed (the gremlin holds it), another product goes into the cart: the answer
+    // takes out only what was ordered.
+    const other = (await api('GET', '/api/v1/products')).json.products.find((p) => p.sku !== product.sku && p.available > 0);
+    assert(other, 'a second product to add');
+    await addToCart(page, other.sku);
     const { id } = await newestOrder(page, ['PENDING'], 30_000);
+    await waitFor('the cart to keep the line added while the order was placed', async () => {
+      const kept = await page.locator(`.cart-line[data-sku="${other.sku}"]`).count();
+      const ordered = await page.locator(`.cart-line[data-sku="${product.sku}"]`).count();
+      return kept === 1 && ordered === 0;
+    });
     assert(/waiting/i.test(await page.getByTestId('order-message').textContent()), 'no "waiting" message for a PENDING order');
     const off = await api('PUT', '/api/v1/chaos', { body: {}, headers: adminHeaders() });
     assert(off.status === 200, `PUT /api/v1/chaos answered ${off.status}`);

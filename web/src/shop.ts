@@ -418,7 +418,7 @@ export class Shop {
       const response = await submitOrder(key, body, (attempt, reason) =>
         this.say(`Still trying (attempt ${attempt}): ${reason}`, 'info'),
       );
-      this.handleAnswer(response.status, response.body, response.problem);
+      this.handleAnswer(response.status, response.body, response.problem, items);
     } catch (error) {
       const reason = error instanceof NetworkError ? error.message : String(error);
       this.say(
@@ -433,7 +433,7 @@ export class Shop {
     }
   }
 
-  private handleAnswer(status: number, order: Order | null, problem: Problem | null): void {
+  private handleAnswer(status: number, order: Order | null, problem: Problem | null, sent: OrderItem[]): void {
     const final = (): void => {
       this.pending = null;
       save(sessionStorage, 'valerix.pendingSubmit', null);
@@ -441,8 +441,13 @@ export class Shop {
     if ((status === 201 || status === 202) && order) {
       final();
       this.track(order);
-      this.cart.clear();
-      save(localStorage, 'valerix.cart', []);
+      // Only what was ordered leaves the cart: lines added or raised while the order was being placed stay.
+      for (const { sku, quantity } of sent) {
+        const left = (this.cart.get(sku) ?? 0) - quantity;
+        if (left > 0) this.cart.set(sku, left);
+        else this.cart.delete(sku);
+      }
+      save(localStorage, 'valerix.cart', [...this.cart]);
       const id = shortId(order.id);
       if (order.status === 'CONFIRMED') this.say(`Order ${id} is confirmed. Thank you!`, 'success');
       else
@@ -524,7 +529,16 @@ export class Shop {
   }
 
   private track(order: Order, render = true): void {
-    if (order.customer_id && order.customer_id !== this.customer) return;
+    if (order.customer_id && order.customer_id !== this.customer) {
+      // Placed for a customer the page has since switched away from: keep it in that customer's list, so it is
+      // there when the page switches back.
+      const key = `valerix.orders.${order.customer_id}`;
+      const ids = load<string[]>(localStorage, key, []);
+      if (Array.isArray(ids) && !ids.includes(order.id)) {
+        save(localStorage, key, [order.id, ...ids].slice(0, MAX_TRACKED));
+      }
+      return;
+    }
     if (!this.orderIds.includes(order.id)) {
       this.orderIds.unshift(order.id);
       this.orderIds = this.orderIds.slice(0, MAX_TRACKED);
@@ -536,6 +550,9 @@ export class Shop {
 
   private setOrder(order: Order): void {
     const before = this.orders.get(order.id);
+    // A poll sent before a ship or cancel may answer after it: never go back to an older state of the order.
+    const older = before?.updated_at && order.updated_at && Date.parse(order.updated_at) < Date.parse(before.updated_at);
+    if (older) return;
     this.orders.set(order.id, order);
     this.fetchedAt.set(order.id, Date.now());
     if (before && before.status !== order.status) {
