@@ -135,6 +135,22 @@ TEST_F(ServerTest, RejectsOversizedBodyWith413AndKeepsServing) {
     EXPECT_EQ(again.Request("POST", "/echo/x", std::string(kMaxBodyBytes - 10, 'a')).status, 200);
 }
 
+TEST_F(ServerTest, AnUnknownMethodIsOneMetricLabelNotOnePerSpelling) {
+    for (const char* method : {"A0001", "A0002", "A0003"}) {
+        testing::HttpClient client("127.0.0.1", server_->Port());
+        auto response = client.SendRaw(std::string(method) + " /echo/x HTTP/1.1\r\nHost: t\r\n\r\n");
+        EXPECT_EQ(response.status, 405) << method;
+    }
+    std::string metrics;
+    for (int i = 0; i < 100 && metrics.find(R"(method="OTHER",status="405"} 3)") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(10ms);
+        metrics = registry_.Expose();
+    }
+    const std::string other = R"(_count{route="unmatched",method="OTHER",status="405"} 3)";
+    EXPECT_NE(metrics.find("http_server_request_duration_seconds" + other), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find("A0001"), std::string::npos) << "a client's spelling never becomes a label";
+}
+
 TEST_F(ServerTest, MalformedHttpIs400) {
     testing::HttpClient client("127.0.0.1", server_->Port());
     auto response = client.SendRaw("GARBAGE\r\n\r\n");
