@@ -169,9 +169,12 @@ ProcessResult PgBackRest::Info(const std::string& stanza) const {
 
 ProcessResult PgBackRest::RestoreImmediate(const std::string& stanza, const std::string& label,
                                            const std::string& pg_path) const {
+    // --reset-pg1-host: where backups are taken from a database on another host (the k8s component's TLS server),
+    // the configuration names it, and pgBackRest refuses a restore there ("restore command must be run on the
+    // PostgreSQL host"). The drill restores here, into a scratch folder; without pg1-host the flag changes nothing.
     return Run(stanza,
-               {"--pg1-path=" + pg_path, "--set=" + label, "--type=immediate", "--target-action=promote",
-                "--archive-mode=off", "--log-level-file=off", "restore"},
+               {"--pg1-path=" + pg_path, "--reset-pg1-host", "--set=" + label, "--type=immediate",
+                "--target-action=promote", "--archive-mode=off", "--log-level-file=off", "restore"},
                std::chrono::hours(12));
 }
 
