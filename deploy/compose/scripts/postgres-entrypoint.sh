@@ -51,8 +51,17 @@ init_socket=$(mktemp -d)
 pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories='$init_socket' -c archive_mode=off" \
        -w -t 120 start
 psql_local() { psql -X -q -v ON_ERROR_STOP=1 -h "$init_socket" -p "$VALERIX_PG_PORT" -U postgres -d postgres "$@"; }
-psql_local -v role="$VALERIX_DB_USER" -v db="$VALERIX_DB_NAME" -v pw="$(secret "$VALERIX_DB_PASSWORD_FILE")" \
-           -v monpw="$(secret "$VALERIX_MONITOR_PASSWORD_FILE")" -v superpw="$(secret "$VALERIX_POSTGRES_PASSWORD_FILE")" <<'SQL'
+# The passwords reach psql through its environment (readable by this user only), not its command line, which `ps`
+# shows every user of the host; \getenv (psql 15) turns them into variables.
+(
+  export VALERIX_INIT_PW VALERIX_INIT_MONPW VALERIX_INIT_SUPERPW
+  VALERIX_INIT_PW=$(secret "$VALERIX_DB_PASSWORD_FILE")
+  VALERIX_INIT_MONPW=$(secret "$VALERIX_MONITOR_PASSWORD_FILE")
+  VALERIX_INIT_SUPERPW=$(secret "$VALERIX_POSTGRES_PASSWORD_FILE")
+  psql_local -v role="$VALERIX_DB_USER" -v db="$VALERIX_DB_NAME" <<'SQL'
+\getenv pw VALERIX_INIT_PW
+\getenv monpw VALERIX_INIT_MONPW
+\getenv superpw VALERIX_INIT_SUPERPW
 SELECT format('CREATE ROLE %I LOGIN', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
 ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'pw';
@@ -68,6 +77,7 @@ ALTER ROLE valerix_monitor SET statement_timeout = '10s';
 GRANT pg_monitor TO valerix_monitor;
 ALTER ROLE postgres PASSWORD :'superpw';
 SQL
+)
 pg_ctl -D "$PGDATA" -m fast -w -t 120 stop
 rmdir "$init_socket" 2>/dev/null || true
 
