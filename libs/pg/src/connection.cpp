@@ -1,5 +1,7 @@
 #include <valerix/pg/connection.hpp>
 
+#include "conninfo.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,7 +56,7 @@ std::string HostToResolve(const std::string& conninfo) {
 }
 
 /// `conninfo` told to try `addresses` in turn, as libpq tries every address of a name it looked up itself; libpq
-/// keeps using the host name for authentication and messages. (A later keyword overrides an earlier one.)
+/// keeps using the host name for authentication and messages.
 std::string WithHostAddrs(const std::string& conninfo, const std::string& host,
                           const std::vector<std::string>& addresses) {
     std::string hosts, hostaddrs;
@@ -62,11 +64,7 @@ std::string WithHostAddrs(const std::string& conninfo, const std::string& host,
         hosts += (hosts.empty() ? "" : ",") + host;
         hostaddrs += (hostaddrs.empty() ? "" : ",") + address;
     }
-    if (conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://")) {
-        return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "host=" + hosts +
-               "&hostaddr=" + hostaddrs;
-    }
-    return conninfo + " host='" + hosts + "' hostaddr='" + hostaddrs + "'";
+    return detail::WithConnParam(detail::WithConnParam(conninfo, "host", hosts), "hostaddr", hostaddrs);
 }
 
 /// Looks `host` up on Asio's resolver thread. libpq would call getaddrinfo inside PQconnectStart/PQconnectPoll, on

@@ -1,5 +1,7 @@
 #include <valerix/pg/pool.hpp>
 
+#include "conninfo.hpp"
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -34,21 +36,12 @@ void PooledConnection::Return() {
 
 Pool::Pool(asio::io_context& io, PoolConfig config, core::Logger& logger, const core::Clock& clock)
     : io_(io), config_(std::move(config)), logger_(logger), clock_(clock) {
-    conninfo_ = config_.conninfo;
-    // Key/value options appended to a URI are not understood by libpq, so add them in the form that matches.
-    bool uri = conninfo_.starts_with("postgres://") || conninfo_.starts_with("postgresql://");
     std::string options = "-c statement_timeout=" + std::to_string(config_.statement_timeout.count()) +
                           " -c TimeZone=UTC -c idle_in_transaction_session_timeout=" +
                           std::to_string(std::max<long long>(config_.statement_timeout.count() * 2, 10000));
-    if (uri) {
-        std::string encoded;
-        for (char c : options) encoded += c == ' ' ? "%20" : c == '=' ? "%3D" : std::string(1, c);
-        conninfo_ += (conninfo_.find('?') == std::string::npos ? "?" : "&") + std::string("options=") + encoded;
-    } else {
-        conninfo_ += " options='" + options + "'";
-    }
-    conninfo_ += uri ? "&connect_timeout=" : " connect_timeout=";
-    conninfo_ += std::to_string(std::max<long long>(1, config_.connect_timeout.count() / 1000));
+    conninfo_ = detail::WithConnParam(config_.conninfo, "options", options);
+    conninfo_ = detail::WithConnParam(std::move(conninfo_), "connect_timeout",
+                                      std::to_string(std::max<long long>(1, config_.connect_timeout.count() / 1000)));
 }
 
 Pool::~Pool() = default;
