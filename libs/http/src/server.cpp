@@ -205,8 +205,7 @@ private:
                     // Every response carries X-Request-Id (DESIGN.md §4): the client's, when its header was read
                     // (a body too large comes after the headers), else a new one.
                     RequestContext no_context;
-                    std::string given_id(parser.get()["x-request-id"]);
-                    no_context.request_id = ValidRequestId(given_id) ? given_id : core::RandomHex(random_, 16);
+                    no_context.request_id = RequestIdFor(parser.get()["x-request-id"]);
                     std::string route = "unmatched", method = "UNKNOWN";
                     co_await Write(stream, *problem, 11, false, no_context, started, route, method);
                 }
@@ -254,6 +253,11 @@ private:
         return std::nullopt;  // peer closed, timed out, or cancelled by shutdown
     }
 
+    /// The request id of an answer: the client's X-Request-Id when it is one we accept, else a new one.
+    std::string RequestIdFor(std::string_view given) {
+        return ValidRequestId(given) ? std::string(given) : core::RandomHex(random_, 16);
+    }
+
     /// Fills `request` and `context`; returns a response when the request cannot be dispatched at all.
     std::optional<Response> Convert(bhttp::request<bhttp::string_body>& raw, Request& request,
                                     RequestContext& context) {
@@ -263,8 +267,7 @@ private:
         }
         request.body = std::move(raw.body());
 
-        auto given_id = request.Header("x-request-id");
-        context.request_id = ValidRequestId(given_id) ? std::string(given_id) : core::RandomHex(random_, 16);
+        context.request_id = RequestIdFor(request.Header("x-request-id"));
         auto trace_id = TraceIdOf(request.Header("traceparent"));
         context.trace_id = trace_id.empty() ? core::RandomHex(random_, 16) : std::string(trace_id);
         context.traceparent = "00-" + context.trace_id + "-" + core::RandomHex(random_, 8) + "-01";
