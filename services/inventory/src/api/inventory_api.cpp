@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <valerix/http/service_setup.hpp>
 
 #include "api/inventory_api.hpp"
@@ -287,9 +286,8 @@ boost::asio::awaitable<InventoryApi::Latency> InventoryApi::InjectLatency(const 
         // The delay ends early at the caller's deadline (a propagated X-Valerix-Deadline-Ms): past it the answer is a
         // 504 either way, and holding the request to the end of the delay would only keep the caller's connection
         // and a shutdown waiting for a reply nobody reads.
-        auto wake = std::chrono::steady_clock::now() + decision.delay;
-        if (!context.deadline.IsInfinite()) wake = std::min(wake, context.deadline.When());
-        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, wake);
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
+                                        context.deadline.Capped(clock_, decision.delay).When());
         delays_.insert(&timer);
         boost::system::error_code ignored;
         co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
