@@ -386,7 +386,8 @@ void BackupEngine::WorkerLoop() {
     }
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        if (queue_.empty() && config_.schedule_enabled && info_fresh_) ScheduleDueJobs(NowSeconds());
+        const bool info_fresh = info_changes_ == repo_changes_;
+        if (queue_.empty() && config_.schedule_enabled && info_fresh) ScheduleDueJobs(NowSeconds());
         if (queue_.empty()) {
             wake_.wait_for(lock, config_.tick);
             continue;
@@ -484,7 +485,6 @@ void BackupEngine::RunBackup(Job& job) {
         {
             std::lock_guard lock(mutex_);  // the repository changed (a failed run may have expired or written too)
             ++repo_changes_;
-            info_fresh_ = false;
         }
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         auto after = CountSource(stanza, count_error);
@@ -671,7 +671,7 @@ bool BackupEngine::RefreshInfo(const PgBackRest& pgbackrest) {
     }
     // Begun before a backup ended, it may not show that backup; the worker lists again after each one.
     if (changes_before != repo_changes_) return false;
-    info_fresh_ = true;
+    info_changes_ = changes_before;
     info_error_.clear();
     info_.clear();
     for (auto& s : *parsed) info_[s.name] = std::move(s);

@@ -119,11 +119,12 @@ private:
     std::map<std::string, StanzaInfo> info_;
     std::int64_t info_at_ = 0;
     std::string info_error_;
-    /// The schedule reads `info_` only when it is fresh: listed successfully, and started after the last backup
-    /// ended (`repo_changes_` counts those). A failed listing keeps the previous one but does not make it fresh; a
-    /// stale one would schedule a backup the repository already has (an empty listing: a full of every stanza).
-    bool info_fresh_ = false;
+    /// The schedule reads `info_` only when it is fresh: listed successfully, and begun after the last backup ended
+    /// (`repo_changes_` counts those; `info_changes_` is that count when the listing in `info_` began). A failed
+    /// listing keeps the previous one but does not make it fresh; a stale one would schedule a backup the repository
+    /// already has (an empty listing: a full of every stanza).
     std::uint64_t repo_changes_ = 0;
+    std::optional<std::uint64_t> info_changes_;
     std::map<std::string, std::string> check_errors_;  // stanza -> error of the last `pgbackrest check`, "" = ok
     std::int64_t check_at_ = 0;
     std::string repo_error_;
