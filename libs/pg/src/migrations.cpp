@@ -7,8 +7,11 @@ namespace valerix::pg {
 namespace {
 
 // Any fixed 64-bit number shared by every replica of every service; each service has its own database.
-constexpr std::string_view kLockSql = "SET statement_timeout = 0; SELECT pg_advisory_lock(7358210911)";
-constexpr std::string_view kUnlockSql = "SELECT pg_advisory_unlock(7358210911); RESET statement_timeout";
+constexpr std::string_view kTryLockSql = "SELECT pg_try_advisory_lock(7358210911)";
+constexpr std::string_view kLockSql = "SELECT pg_advisory_lock(7358210911)";
+constexpr std::string_view kUnlockSql =
+    "SELECT pg_advisory_unlock(7358210911); RESET statement_timeout; RESET idle_session_timeout; "
+    "RESET idle_in_transaction_session_timeout";
 constexpr std::string_view kCreateTableSql =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version integer PRIMARY KEY,"
@@ -23,9 +26,22 @@ constexpr Statement kRecord{"migrations_record", "INSERT INTO schema_migrations 
 }  // namespace
 
 boost::asio::awaitable<Result<int>> ApplyMigrations(Connection& connection, const std::vector<Migration>& migrations,
-                                                    core::Logger& logger) {
+                                                    core::Logger& logger, std::chrono::milliseconds idle_limit) {
     auto deadline = core::Deadline::Infinite();
-    if (auto locked = co_await connection.ExecuteScript(kLockSql, deadline); !locked) co_return locked.error();
+    // A migration may run for long (no statement timeout), but the session never idles between its statements; one
+    // that does is a replica that stopped or vanished while holding the lock. The server ends such a session after
+    // `idle_limit`, which frees the lock for the others, instead of keeping it until TCP notices (hours).
+    const auto idle = std::to_string(std::max<long long>(1, idle_limit.count()));
+    const auto limits = "SET statement_timeout = 0; SET idle_session_timeout = " + idle +
+                        "; SET idle_in_transaction_session_timeout = " + idle;
+    if (auto limited = co_await connection.ExecuteScript(limits, deadline); !limited) co_return limited.error();
+    auto took = co_await connection.ExecuteScript(kTryLockSql, deadline);
+    if (!took) co_return took.error();
+    if (took->Size() != 1 || took->Text(0, 0) != "t") {
+        logger.Info("another replica is applying migrations; waiting for it to finish",
+                    {{"idle_limit_ms", idle_limit.count()}});
+        if (auto locked = co_await connection.ExecuteScript(kLockSql, deadline); !locked) co_return locked.error();
+    }
     int applied_now = 0;
     std::optional<Error> failure;
     do {

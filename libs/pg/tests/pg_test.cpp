@@ -1,4 +1,10 @@
+#include <csignal>
+#include <future>
 #include <optional>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <valerix/pg/migrations.hpp>
 #include <valerix/pg/pool.hpp>
@@ -228,7 +234,7 @@ TEST_F(PgTest, AHostNameConnectsThroughTheAddressesItResolvesTo) {
     const std::string address = "host=127.0.0.1";
     auto named = Config();
     ASSERT_EQ(named.conninfo.find(address), 0u) << named.conninfo;
-    for (const std::string conninfo : {"host=localhost" + named.conninfo.substr(address.size()),
+    for (const std::string& conninfo : {"host=localhost" + named.conninfo.substr(address.size()),
                                        "postgresql://app_owner@localhost:" + std::to_string(server_->Port()) + "/app"}) {
         named.conninfo = conninfo;
         Pool pool(io_, named, logger_, clock_);
@@ -285,6 +291,68 @@ TEST_F(PgTest, FailedMigrationRollsBackAndReports) {
     ASSERT_FALSE(outcome);
     EXPECT_NE(outcome.error().message.find("1_bad failed"), std::string::npos) << outcome.error().message;
     EXPECT_EQ(server_->Query("broken", "SELECT count(*) FROM pg_tables WHERE tablename='t'")[0][0], "0");
+}
+
+TEST_F(PgTest, AMigratorStoppedMidwayFreesTheLockWithinItsIdleLimit) {
+    server_->CreateDatabase("stalled", "stalled_owner");
+    const auto conninfo = server_->ConnInfo("stalled", "stalled_owner");
+    std::vector<Migration> migrations = {{1, "slow", "CREATE TABLE things (id int); SELECT pg_sleep(0.3)"}};
+
+    // A replica that stops (or loses the network) in the middle of a migration, holding the lock: a child process
+    // that is sent SIGSTOP while its migration runs. It keeps its socket open and sends nothing more. The test
+    // process has no other thread here, so it may fork.
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        asio::io_context io;
+        core::SteadyClock clock;
+        core::Logger logger{"child", core::LogLevel::kWarn, stderr};
+        auto done = asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            auto connection = co_await Connection::Connect(io.get_executor(), conninfo,
+                                                           core::Deadline::After(clock, 5s), clock);
+            if (connection) co_await ApplyMigrations(**connection, migrations, logger, 1s);
+        }, asio::use_future);
+        io.run();
+        _exit(0);
+    }
+    auto stop_child = [child](int sig) { kill(child, sig); };
+    bool running = false;
+    for (int i = 0; i < 500 && !running; ++i) {
+        running = server_->Query("stalled", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.3)' "
+                                            "AND state = 'active' AND pid <> pg_backend_pid()")[0][0] == "1";
+        if (!running) std::this_thread::sleep_for(10ms);
+    }
+    if (!running) {
+        stop_child(SIGKILL);
+        waitpid(child, nullptr, 0);
+        FAIL() << "the child's migration never ran";
+    }
+    stop_child(SIGSTOP);
+
+    // Another replica waits for the lock, then applies the migration itself once the server ended the stopped one's
+    // idle session (1 s after its statement ended).
+    const auto started = std::chrono::steady_clock::now();
+    auto apply = [&]() -> asio::awaitable<Result<int>> {
+        auto connection = co_await Connection::Connect(io_.get_executor(), conninfo, In(5s), clock_);
+        if (!connection) co_return connection.error();
+        co_return co_await ApplyMigrations(**connection, migrations, logger_);
+    };
+    auto applied = asio::co_spawn(io_, apply(), asio::use_future);
+    io_.restart();
+    io_.run_for(15s);
+    const bool in_time = applied.wait_for(0s) == std::future_status::ready;
+    stop_child(SIGKILL);  // without the limit, only the child's end frees the lock: let the waiter finish
+    waitpid(child, nullptr, 0);
+    if (!in_time) {
+        io_.restart();
+        io_.run();
+    }
+    EXPECT_TRUE(in_time) << "the other replica still waited for the lock after 15 s";
+    auto outcome = applied.get();
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    EXPECT_EQ(*outcome, 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+    EXPECT_EQ(server_->Query("stalled", "SELECT count(*) FROM schema_migrations")[0][0], "1");
 }
 
 TEST_F(PgTest, ReconnectsAfterServerRestart) {
