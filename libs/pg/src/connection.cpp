@@ -35,17 +35,8 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
 /// The host of `conninfo` when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
 /// folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
 std::string HostToResolve(const std::string& conninfo) {
-    char* parse_error = nullptr;
-    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
-    if (parse_error != nullptr) PQfreemem(parse_error);
-    if (options == nullptr) return "";
-    std::string host, hostaddr;
-    for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
-        if (option->val == nullptr) continue;
-        if (std::strcmp(option->keyword, "host") == 0) host = option->val;
-        if (std::strcmp(option->keyword, "hostaddr") == 0) hostaddr = option->val;
-    }
-    PQconninfoFree(options);
+    const std::string host = detail::ConnParam(conninfo, "host");
+    const std::string hostaddr = detail::ConnParam(conninfo, "hostaddr");
     if (host.empty() || !hostaddr.empty() || host.front() == '/' || host.front() == '@' ||
         host.find(',') != std::string::npos) {
         return "";

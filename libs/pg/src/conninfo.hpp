@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <string_view>
+
+#include <libpq-fe.h>
 
 namespace valerix::pg::detail {
 
@@ -32,6 +35,21 @@ inline std::string WithConnParam(std::string conninfo, std::string_view key, std
     }
     conninfo += '\'';
     return conninfo;
+}
+
+/// The value `conninfo` gives `key`, empty when it gives none or libpq cannot parse it (connecting reports that).
+/// Environment variables and defaults are not consulted.
+inline std::string ConnParam(const std::string& conninfo, std::string_view key) {
+    char* parse_error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    if (options == nullptr) return "";
+    std::string value;
+    for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+        if (option->val != nullptr && key == option->keyword) value = option->val;
+    }
+    PQconninfoFree(options);
+    return value;
 }
 
 }  // namespace valerix::pg::detail

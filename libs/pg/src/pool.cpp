@@ -36,9 +36,13 @@ void PooledConnection::Return() {
 
 Pool::Pool(asio::io_context& io, PoolConfig config, core::Logger& logger, const core::Clock& clock)
     : io_(io), config_(std::move(config)), logger_(logger), clock_(clock) {
-    std::string options = "-c statement_timeout=" + std::to_string(config_.statement_timeout.count()) +
-                          " -c TimeZone=UTC -c idle_in_transaction_session_timeout=" +
-                          std::to_string(std::max<long long>(config_.statement_timeout.count() * 2, 10000));
+    // After the connection string's own `options` (a search_path, say), which setting them would replace: a later
+    // `-c` of the same name wins, so the pool's limits hold.
+    std::string options = detail::ConnParam(config_.conninfo, "options");
+    if (!options.empty()) options += ' ';
+    options += "-c statement_timeout=" + std::to_string(config_.statement_timeout.count()) +
+               " -c TimeZone=UTC -c idle_in_transaction_session_timeout=" +
+               std::to_string(std::max<long long>(config_.statement_timeout.count() * 2, 10000));
     conninfo_ = detail::WithConnParam(config_.conninfo, "options", options);
     conninfo_ = detail::WithConnParam(std::move(conninfo_), "connect_timeout",
                                       std::to_string(std::max<long long>(1, config_.connect_timeout.count() / 1000)));

@@ -131,6 +131,22 @@ TEST_F(PgTest, ServerSideStatementTimeout) {
     EXPECT_LT(clock_.Now() - started, 2s);
 }
 
+TEST_F(PgTest, TheConnectionStringsOwnOptionsStayBesideThePoolsLimits) {
+    constexpr Statement kSettings{"settings", "SELECT current_setting('search_path'), current_setting('statement_timeout')"};
+    for (std::string conninfo : {server_->ConnInfo("app", "app_owner") + " options='-c search_path=elsewhere,public'",
+                                 "postgresql://app_owner@127.0.0.1:" + std::to_string(server_->Port()) +
+                                     "/app?options=-c%20search_path%3Delsewhere,public"}) {
+        auto config = Config();
+        config.conninfo = conninfo;
+        config.statement_timeout = 1234ms;
+        Pool pool(io_, config, logger_, clock_);
+        auto rows = Run(pool.Execute(kSettings, {}, In(5s)));
+        ASSERT_TRUE(rows) << conninfo << ": " << rows.error().message;
+        EXPECT_EQ(rows->Text(0, 0), "elsewhere,public") << conninfo;
+        EXPECT_EQ(rows->Text(0, 1), "1234ms") << conninfo;
+    }
+}
+
 TEST_F(PgTest, ClientDeadlineAbandonsTheConnection) {
     Pool pool(io_, Config(), logger_, clock_);
     auto started = clock_.Now();
