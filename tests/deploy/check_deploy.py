@@ -321,6 +321,10 @@ def apply(dirpath, k, objs, problems):
     return objs
 
 
+# Deployments whose /health asks other services (see DESIGN.md: every /health is deep).
+ASKS_OTHER_SERVICES = {"order-service", "web"}
+
+
 def check_objects(name, objs, problems, external_secrets):
     seen = {}
     for o in objs:
@@ -371,7 +375,10 @@ def check_objects(name, objs, problems, external_secrets):
         for c in pod["containers"]:
             ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
             ports_all += list(ports.values())
-            for probe, path in (("readinessProbe", "/health"), ("livenessProbe", "/live")):
+            # Readiness never waits for another service: order-service answers 202 while inventory is down, and
+            # the gateway's control room shows the outage. Their /health asks other services, so they use /ready.
+            ready = "/ready" if d["metadata"]["name"] in ASKS_OTHER_SERVICES else "/health"
+            for probe, path in (("readinessProbe", ready), ("livenessProbe", "/live")):
                 pr = c.get(probe)
                 if not pr:
                     problems.append(f"{ident}: container {c['name']} has no {probe}")
@@ -457,6 +464,7 @@ def self_test(repo):
     """Each mutation of a copy of deploy/ (plus what the checks read) must produce a problem."""
     mutations = [
         ("deploy/k8s/base/order.yaml", "readinessProbe:", "readinesProbe:"),
+        ("deploy/k8s/base/web.yaml", "httpGet: {path: /ready, port: http}", "httpGet: {path: /health, port: http}"),
         ("deploy/k8s/base/order.yaml", "containerPort: 3001", "containerPort: \"3001\""),
         ("deploy/k8s/base/order.yaml", "port: 3001, targetPort: http", "port: 3001, targetPort: web"),
         ("deploy/k8s/base/web.yaml", "matchLabels: {app.kubernetes.io/name: web}", "matchLabels: {app.kubernetes.io/name: webb}"),

@@ -455,7 +455,7 @@ TEST_F(OrderTest, ValidationProblemsNameTheField) {
         return out;
     };
     const std::string uuid = "00000000-0000-0000-0000-000000000001";
-    for (const std::string forged : {"1|" + uuid, "2026-13-45 99:99:99+00|" + uuid}) {
+    for (const std::string& forged : {"1|" + uuid, "2026-13-45 99:99:99+00|" + uuid}) {
         auto listed = order_->Client().Request("GET", "/api/v1/orders?cursor=" + hex(forged));
         EXPECT_EQ(listed.status, 422) << forged << ": " << listed.body;
     }
@@ -622,6 +622,19 @@ TEST_F(OrderTest, SlowInventoryGives202WithinTheDeadlineThenTheReconcilerConfirm
     EXPECT_EQ(Available("O-SLOW"), 8);
 }
 
+TEST_F(OrderTest, NotReadyWithoutItsOwnDatabase) {
+    auto ready = order_->Client().Request("GET", "/ready");
+    ASSERT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ParseObject(ready.body).at("checks").at("database").at("status").as_string(), "ok");
+    postgres_->Query("postgres", "ALTER DATABASE order_db ALLOW_CONNECTIONS false");
+    postgres_->Query("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'order_db'");
+    auto refused = order_->Client().Request("GET", "/ready", "", {}, 10s);
+    postgres_->Query("postgres", "ALTER DATABASE order_db ALLOW_CONNECTIONS true");
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_EQ(ParseObject(refused.body).at("checks").at("database").at("status").as_string(), "fail");
+    EXPECT_TRUE(WaitFor([&] { return order_->Client().Request("GET", "/ready").status == 200; }, 10s));
+}
+
 TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes) {
     PutProduct("O-DOWN", 100);
     inventory_->Kill();
@@ -640,6 +653,9 @@ TEST_F(OrderTest, InventoryKilledThenRestartedBreakerOpensAndEveryOrderCompletes
     auto health = order_->Client().Request("GET", "/health");
     EXPECT_EQ(health.status, 503);
     EXPECT_EQ(ParseObject(health.body).at("checks").at("inventory").at("status").as_string(), "fail");
+    // Still ready to take orders: a load balancer must keep sending them (they are answered 202).
+    auto ready = order_->Client().Request("GET", "/ready");
+    EXPECT_EQ(ready.status, 200) << ready.body;
 
     // With the breaker open the order is recorded already deferred (one transaction); its key replays it.
     std::string fast_key = NewUuid();
@@ -772,7 +788,9 @@ TEST_F(OrderTest, ACallerWithAShortDeadlineDoesNotCutShortTheBatchItShares) {
     SetChaos("{}");
     for (int round = 0; round < kRounds; ++round) {
         for (int i = 0; i < kOrders; ++i) {
-            if (i != kShort) EXPECT_EQ(statuses[round * kOrders + i], 201) << "round " << round << ", order " << i;
+            if (i != kShort) {
+                EXPECT_EQ(statuses[round * kOrders + i], 201) << "round " << round << ", order " << i;
+            }
         }
     }
     auto resilience = ParseObject(order_->Client().Request("GET", "/api/v1/resilience").body);

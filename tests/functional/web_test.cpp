@@ -230,6 +230,8 @@ TEST_F(WebTest, ADownServiceIsAFast503AndShowsInTheSnapshot) {
         }
     }
     EXPECT_EQ(web_->Client().Request("GET", "/health").status, 503);
+    auto ready = web_->Client().Request("GET", "/ready");
+    EXPECT_EQ(ready.status, 200) << "the control room stays reachable to show the outage: " << ready.body;
     inventory_->Start();
 }
 

@@ -88,6 +88,13 @@ void Gateway::Register(http::Router& router, metrics::Registry& registry) {
                                              {"inventory", check(inventory_health)}}}};
         co_return http::Json(ok ? 200 : 503, body);
     });
+    // Whether this gateway can serve: its UI files only. An order or inventory outage is what the control room is
+    // there to show, so it must not take the gateway out of a load balancer; /health still reports it.
+    router.Add("GET", "/ready", [this](const http::Request&, http::RequestContext&) -> Awaitable {
+        bool ui = files_.RootExists();
+        boost::json::object body{{"status", ui ? "ok" : "fail"}, {"checks", {{"ui", {{"status", ui ? "ok" : "fail"}}}}}};
+        co_return http::Json(ui ? 200 : 503, body);
+    });
     http::AddLiveAndMetricsRoutes(router, registry);
     router.SetFallback([this](const http::Request& request, http::RequestContext&) -> Awaitable {
         if (request.path.starts_with("/api/")) {

@@ -40,10 +40,12 @@ private:
     Awaitable Cancel(const http::Request&, http::RequestContext&);
     Awaitable Resilience(const http::Request&, http::RequestContext&);
     Awaitable Health(const http::Request&, http::RequestContext&);
+    Awaitable Ready(const http::Request&, http::RequestContext&);
 
     http::Response ToResponse(Answer answer) const;
     http::Response DatabaseProblem(const pg::Error& error, const http::RequestContext& context);
     core::Deadline Db(const http::RequestContext& context) const;
+    boost::asio::awaitable<boost::json::object> DatabaseCheck(core::Deadline deadline);
 
     OrderWorkflow& workflow_;
     OrderStore& store_;
