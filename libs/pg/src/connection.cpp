@@ -2,6 +2,7 @@
 
 #include "conninfo.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -195,6 +196,18 @@ Error Connection::Broken(ErrorKind kind, std::string message) {
 
 bool Connection::Reusable() const {
     return !broken_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+bool Connection::StillOpen() {
+    if (!Reusable()) return false;
+    // While idle the server sends only notices, parameter changes, or its end: an error, then the closed stream.
+    // libpq reads once per call, so the end may take a second round after the error.
+    for (int round = 0; round < 8 && !broken_; ++round) {
+        pollfd ready{socket_fd_, POLLIN, 0};
+        if (::poll(&ready, 1, 0) <= 0) break;  // nothing (more) arrived; a failed poll leaves it to the statement
+        if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) broken_ = true;
+    }
+    return !broken_;
 }
 
 asio::awaitable<std::optional<Error>> Connection::WaitSocket(bool for_write, core::Deadline deadline) {

@@ -64,10 +64,11 @@ void Pool::Close() {
 asio::awaitable<Result<PooledConnection>> Pool::Acquire(core::Deadline deadline) {
     for (;;) {
         if (closed_) co_return Error{ErrorKind::kConnection, "", "the pool is closed"};
-        if (!idle_.empty()) {
+        while (!idle_.empty()) {
             auto connection = std::move(idle_.back());
             idle_.pop_back();
-            co_return PooledConnection(this, std::move(connection));
+            if (connection->StillOpen()) co_return PooledConnection(this, std::move(connection));
+            --open_;  // closed by the server while idle (a restart, say): its slot opens a new one below
         }
         if (open_ < config_.max_size) {
             ++open_;

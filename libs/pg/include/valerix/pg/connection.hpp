@@ -102,6 +102,11 @@ public:
     /// False once the connection broke, timed out mid-statement, or was left inside a transaction.
     bool Reusable() const;
 
+    /// For a connection that sat idle: reads, without waiting, what the server sent meanwhile, and answers whether
+    /// the connection is still usable. A restarted or failed-over server, or a terminated backend, has closed it; a
+    /// statement sent on it would fail. One non-blocking poll when nothing arrived.
+    bool StillOpen();
+
 private:
     Connection(boost::asio::any_io_executor executor, pg_conn* conn, const core::Clock& clock);
     boost::asio::awaitable<std::optional<Error>> WaitSocket(bool for_write, core::Deadline deadline);
