@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -35,9 +36,15 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
 
 /// The host of `conninfo` when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
 /// folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
+/// Where the string gives no host or hostaddr, libpq takes PGHOST and PGHOSTADDR, and so does this.
 std::string HostToResolve(const std::string& conninfo) {
-    const std::string host = detail::ConnParam(conninfo, "host");
-    const std::string hostaddr = detail::ConnParam(conninfo, "hostaddr");
+    auto param = [&conninfo](const char* key, const char* variable) {
+        std::string value = detail::ConnParam(conninfo, key);
+        const char* from_env = value.empty() ? std::getenv(variable) : nullptr;
+        return from_env != nullptr ? std::string(from_env) : value;
+    };
+    const std::string host = param("host", "PGHOST");
+    const std::string hostaddr = param("hostaddr", "PGHOSTADDR");
     if (host.empty() || !hostaddr.empty() || host.front() == '/' || host.front() == '@' ||
         host.find(',') != std::string::npos) {
         return "";

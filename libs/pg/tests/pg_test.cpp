@@ -268,6 +268,30 @@ TEST_F(PgTest, AHostNameConnectsThroughTheAddressesItResolvesTo) {
     EXPECT_TRUE(failed.error().Transient()) << failed.error().message;
 }
 
+TEST_F(PgTest, AHostNameFromPGHOSTIsResolvedByTheConnectionToo) {
+    // With no host in the string libpq takes PGHOST, and would look it up itself, on the I/O thread. The message
+    // tells whose lookup failed: libpq says "could not translate host name", the connection "could not resolve".
+    auto config = Config();
+    const std::string address = "host=127.0.0.1 ";
+    ASSERT_EQ(config.conninfo.find(address), 0u) << config.conninfo;
+    config.conninfo = config.conninfo.substr(address.size());
+    const char* saved = std::getenv("PGHOST");
+    const std::string before = saved ? saved : "";
+    setenv("PGHOST", "no-such-host.invalid", 1);
+    Pool unknown(io_, config, logger_, clock_);
+    auto failed = Run(unknown.Execute(kEcho, MakeParams("a", "1", "b"), In(5s)));
+    setenv("PGHOST", "localhost", 1);
+    Pool named(io_, config, logger_, clock_);
+    auto rows = Run(named.Execute(kEcho, MakeParams("by PGHOST", "1", std::nullopt), In(5s)));
+    if (saved) setenv("PGHOST", before.c_str(), 1);
+    else unsetenv("PGHOST");
+    ASSERT_FALSE(failed);
+    EXPECT_NE(failed.error().message.find("could not resolve host \"no-such-host.invalid\""), std::string::npos)
+        << failed.error().message;
+    ASSERT_TRUE(rows) << rows.error().message;
+    EXPECT_EQ(rows->Text(0, 0), "by PGHOST");
+}
+
 TEST_F(PgTest, MigrationsApplyOnceEvenConcurrently) {
     server_->CreateDatabase("migrated", "migrated_owner");
     std::vector<Migration> migrations = {
