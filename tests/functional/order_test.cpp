@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <boost/json/serialize.hpp>
@@ -862,6 +863,12 @@ TEST_F(OrderTest, SigtermStopsCleanlyWhileTheReconcilerWorks) {
     second->Process().Signal(SIGTERM);
     EXPECT_EQ(second->Process().Wait(20s), 0) << second->Process().Log();
     EXPECT_NE(second->Process().Log().find("\"msg\":\"stopped\""), std::string::npos);
+    // Its whole life, start-up on an already migrated database included, logged JSON lines only (libpq printed the
+    // migrations' NOTICE "relation already exists, skipping" as a bare line).
+    std::istringstream log(second->Process().Log());
+    for (std::string line; std::getline(log, line);) {
+        EXPECT_TRUE(line.starts_with("{") && line.ends_with("}")) << "not a JSON line: " << line;
+    }
     SetChaos("{}");
 }
 

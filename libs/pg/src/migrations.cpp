@@ -10,8 +10,8 @@ namespace {
 constexpr std::string_view kTryLockSql = "SELECT pg_try_advisory_lock(7358210911)";
 constexpr std::string_view kLockSql = "SELECT pg_advisory_lock(7358210911)";
 constexpr std::string_view kUnlockSql =
-    "SELECT pg_advisory_unlock(7358210911); RESET statement_timeout; RESET idle_session_timeout; "
-    "RESET idle_in_transaction_session_timeout";
+    "SELECT pg_advisory_unlock(7358210911); RESET statement_timeout; RESET client_min_messages; "
+    "RESET idle_session_timeout; RESET idle_in_transaction_session_timeout";
 constexpr std::string_view kCreateTableSql =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version integer PRIMARY KEY,"
@@ -32,8 +32,10 @@ boost::asio::awaitable<Result<int>> ApplyMigrations(Connection& connection, cons
     // that does is a replica that stopped or vanished while holding the lock. The server ends such a session after
     // `idle_limit`, which frees the lock for the others, instead of keeping it until TCP notices (hours).
     const auto idle = std::to_string(std::max<long long>(1, idle_limit.count()));
-    const auto limits = "SET statement_timeout = 0; SET idle_session_timeout = " + idle +
-                        "; SET idle_in_transaction_session_timeout = " + idle;
+    // client_min_messages: libpq prints a NOTICE (such as "relation already exists, skipping") as a bare line on
+    // stderr, into a log that is otherwise JSON lines; warnings and errors still come through.
+    const auto limits = "SET statement_timeout = 0; SET client_min_messages = warning; SET idle_session_timeout = " +
+                        idle + "; SET idle_in_transaction_session_timeout = " + idle;
     if (auto limited = co_await connection.ExecuteScript(limits, deadline); !limited) co_return limited.error();
     auto took = co_await connection.ExecuteScript(kTryLockSql, deadline);
     if (!took) co_return took.error();
