@@ -36,15 +36,22 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
 
 /// The host of `conninfo` when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
 /// folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
-/// Where the string gives no host or hostaddr, libpq takes PGHOST and PGHOSTADDR, and so does this.
+/// Where the string gives no host or hostaddr, libpq takes them from a service file (`service=` or PGSERVICE), else
+/// from PGHOST and PGHOSTADDR: so does this, except that with a service file the lookup is left to libpq.
 std::string HostToResolve(const std::string& conninfo) {
-    auto param = [&conninfo](const char* key, const char* variable) {
-        std::string value = detail::ConnParam(conninfo, key);
-        const char* from_env = value.empty() ? std::getenv(variable) : nullptr;
-        return from_env != nullptr ? std::string(from_env) : value;
+    const char* service_env = std::getenv("PGSERVICE");
+    const bool service = detail::ConnParam(conninfo, "service") || (service_env != nullptr && *service_env != '\0');
+    auto param = [&](const char* key, const char* variable) -> std::optional<std::string> {
+        if (auto value = detail::ConnParam(conninfo, key)) return value;
+        if (service) return std::nullopt;  // the service file may give it
+        const char* from_env = std::getenv(variable);
+        return std::string(from_env != nullptr ? from_env : "");
     };
-    const std::string host = param("host", "PGHOST");
-    const std::string hostaddr = param("hostaddr", "PGHOSTADDR");
+    const auto given_host = param("host", "PGHOST");
+    const auto given_hostaddr = param("hostaddr", "PGHOSTADDR");
+    if (!given_host || !given_hostaddr) return "";
+    const std::string& host = *given_host;
+    const std::string& hostaddr = *given_hostaddr;
     if (host.empty() || !hostaddr.empty() || host.front() == '/' || host.front() == '@' ||
         host.find(',') != std::string::npos) {
         return "";

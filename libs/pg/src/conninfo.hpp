@@ -1,6 +1,6 @@
 #pragma once
 
-#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,14 +37,15 @@ inline std::string WithConnParam(std::string conninfo, std::string_view key, std
     return conninfo;
 }
 
-/// The value `conninfo` gives `key`, empty when it gives none or libpq cannot parse it (connecting reports that).
-/// Environment variables and defaults are not consulted.
-inline std::string ConnParam(const std::string& conninfo, std::string_view key) {
+/// The value `conninfo` gives `key`; nullopt when it gives none (an empty value is given: `host=''` means the local
+/// socket to libpq, not "take PGHOST"), or when libpq cannot parse it (connecting reports that). Environment variables
+/// and defaults are not consulted.
+inline std::optional<std::string> ConnParam(const std::string& conninfo, std::string_view key) {
     char* parse_error = nullptr;
     PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
     if (parse_error != nullptr) PQfreemem(parse_error);
-    if (options == nullptr) return "";
-    std::string value;
+    if (options == nullptr) return std::nullopt;
+    std::optional<std::string> value;
     for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
         if (option->val != nullptr && key == option->keyword) value = option->val;
     }

@@ -38,7 +38,7 @@ Pool::Pool(asio::io_context& io, PoolConfig config, core::Logger& logger, const 
     : io_(io), config_(std::move(config)), logger_(logger), clock_(clock) {
     // After the connection string's own `options` (a search_path, say), which setting them would replace: a later
     // `-c` of the same name wins, so the pool's limits hold.
-    std::string options = detail::ConnParam(config_.conninfo, "options");
+    std::string options = detail::ConnParam(config_.conninfo, "options").value_or("");
     if (!options.empty()) options += ' ';
     options += "-c statement_timeout=" + std::to_string(config_.statement_timeout.count()) +
                " -c TimeZone=UTC -c idle_in_transaction_session_timeout=" +
