@@ -465,6 +465,7 @@ def self_test(repo):
     mutations = [
         ("deploy/k8s/base/order.yaml", "readinessProbe:", "readinesProbe:"),
         ("deploy/k8s/base/web.yaml", "httpGet: {path: /ready, port: http}", "httpGet: {path: /health, port: http}"),
+        ("deploy/k8s/base/order.yaml", "httpGet: {path: /ready, port: http}", "httpGet: {path: /health, port: http}"),
         ("deploy/k8s/base/order.yaml", "containerPort: 3001", "containerPort: \"3001\""),
         ("deploy/k8s/base/order.yaml", "port: 3001, targetPort: http", "port: 3001, targetPort: web"),
         ("deploy/k8s/base/web.yaml", "matchLabels: {app.kubernetes.io/name: web}", "matchLabels: {app.kubernetes.io/name: webb}"),
