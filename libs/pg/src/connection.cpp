@@ -39,10 +39,12 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
 /// Where the string gives no host or hostaddr, libpq takes them from a service file (`service=` or PGSERVICE), else
 /// from PGHOST and PGHOSTADDR: so does this, except that with a service file the lookup is left to libpq.
 std::string HostToResolve(const std::string& conninfo) {
+    const auto given = detail::GivenConnParams(conninfo);
+    if (!given) return "";
     const char* service_env = std::getenv("PGSERVICE");
-    const bool service = detail::ConnParam(conninfo, "service") || (service_env != nullptr && *service_env != '\0');
+    const bool service = given->contains("service") || (service_env != nullptr && *service_env != '\0');
     auto param = [&](const char* key, const char* variable) -> std::optional<std::string> {
-        if (auto value = detail::ConnParam(conninfo, key)) return value;
+        if (auto it = given->find(key); it != given->end()) return it->second;
         if (service) return std::nullopt;  // the service file may give it
         const char* from_env = std::getenv(variable);
         return std::string(from_env != nullptr ? from_env : "");

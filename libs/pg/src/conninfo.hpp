@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,20 +38,21 @@ inline std::string WithConnParam(std::string conninfo, std::string_view key, std
     return conninfo;
 }
 
-/// The value `conninfo` gives `key`; nullopt when it gives none (an empty value is given: `host=''` means the local
-/// socket to libpq, not "take PGHOST"), or when libpq cannot parse it (connecting reports that). Environment variables
-/// and defaults are not consulted.
-inline std::optional<std::string> ConnParam(const std::string& conninfo, std::string_view key) {
+/// The keys `conninfo` gives a value, with their values (an empty value is given: `host=''` means the local socket to
+/// libpq, not "take PGHOST"); nullopt when libpq cannot parse it (connecting reports that). Environment variables and
+/// defaults are not consulted.
+using ConnParams = std::map<std::string, std::string, std::less<>>;
+inline std::optional<ConnParams> GivenConnParams(const std::string& conninfo) {
     char* parse_error = nullptr;
     PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
     if (parse_error != nullptr) PQfreemem(parse_error);
     if (options == nullptr) return std::nullopt;
-    std::optional<std::string> value;
+    ConnParams given;
     for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
-        if (option->val != nullptr && key == option->keyword) value = option->val;
+        if (option->val != nullptr) given[option->keyword] = option->val;
     }
     PQconninfoFree(options);
-    return value;
+    return given;
 }
 
 }  // namespace valerix::pg::detail

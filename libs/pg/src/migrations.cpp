@@ -39,7 +39,7 @@ boost::asio::awaitable<Result<int>> ApplyMigrations(Connection& connection, cons
     if (auto limited = co_await connection.ExecuteScript(limits, deadline); !limited) co_return limited.error();
     auto took = co_await connection.ExecuteScript(kTryLockSql, deadline);
     if (!took) co_return took.error();
-    if (took->Size() != 1 || took->Text(0, 0) != "t") {
+    if (took->Size() != 1 || !took->Bool(0, 0)) {
         logger.Info("another replica is applying migrations; waiting for it to finish",
                     {{"idle_limit_ms", idle_limit.count()}});
         if (auto locked = co_await connection.ExecuteScript(kLockSql, deadline); !locked) co_return locked.error();

@@ -38,8 +38,10 @@ Pool::Pool(asio::io_context& io, PoolConfig config, core::Logger& logger, const 
     : io_(io), config_(std::move(config)), logger_(logger), clock_(clock) {
     // After the connection string's own `options` (a search_path, say), which setting them would replace: a later
     // `-c` of the same name wins, so the pool's limits hold.
-    std::string options = detail::ConnParam(config_.conninfo, "options").value_or("");
-    if (!options.empty()) options += ' ';
+    std::string options;
+    if (auto given = detail::GivenConnParams(config_.conninfo)) {
+        if (auto own = given->find("options"); own != given->end() && !own->second.empty()) options = own->second + ' ';
+    }
     options += "-c statement_timeout=" + std::to_string(config_.statement_timeout.count()) +
                " -c TimeZone=UTC -c idle_in_transaction_session_timeout=" +
                std::to_string(std::max<long long>(config_.statement_timeout.count() * 2, 10000));
