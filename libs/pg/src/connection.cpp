@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
@@ -34,12 +35,11 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
     return Error{KindOfSqlState(state), state, message};
 }
 
-/// The host of `conninfo` when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
+/// The host of a connection string (`given`, its parsed keys) when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
 /// folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
 /// Where the string gives no host or hostaddr, libpq takes them from a service file (`service=` or PGSERVICE), else
 /// from PGHOST and PGHOSTADDR: so does this, except that with a service file the lookup is left to libpq.
-std::string HostToResolve(const std::string& conninfo) {
-    const auto given = detail::GivenConnParams(conninfo);
+std::string HostToResolve(const std::optional<detail::ConnParams>& given) {
     if (!given) return "";
     const char* service_env = std::getenv("PGSERVICE");
     const bool service = given->contains("service") || (service_env != nullptr && *service_env != '\0');
@@ -61,6 +61,21 @@ std::string HostToResolve(const std::string& conninfo) {
     boost::system::error_code not_an_address;
     asio::ip::make_address(host, not_an_address);
     return not_an_address ? host : "";
+}
+
+/// `conninfo` with TCP keepalives that notice a vanished server (a lost node, a cut network) in about 30 s, where it
+/// does not set them itself. libpq turns keepalives on but leaves their timing to the system: two hours of silence
+/// before the first probe. A connection whose statements have a deadline gives up at the deadline anyway; one idle
+/// in the pool, or a migrator waiting for the migration lock (no deadline), would wait those hours. Unix sockets
+/// ignore these settings.
+std::string WithKeepalives(std::string conninfo, const std::optional<detail::ConnParams>& given) {
+    constexpr std::pair<std::string_view, std::string_view> kKeepalives[] = {
+        {"keepalives_idle", "15"}, {"keepalives_interval", "5"}, {"keepalives_count", "3"}};
+    if (!given) return conninfo;  // libpq reports what it cannot parse
+    for (auto [key, value] : kKeepalives) {
+        if (!given->contains(key)) conninfo = detail::WithConnParam(std::move(conninfo), key, value);
+    }
+    return conninfo;
 }
 
 /// `conninfo` told to try `addresses` in turn, as libpq tries every address of a name it looked up itself; libpq
@@ -214,6 +229,8 @@ bool Connection::Reusable() const {
     return !broken_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
 }
 
+int Connection::Socket() const { return PQsocket(conn_); }
+
 bool Connection::StillOpen() {
     if (!Reusable()) return false;
     // While idle the server sends only notices, parameter changes, or its end: an error, then the closed stream.
@@ -264,15 +281,16 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::a
                                                                         const std::string& conninfo,
                                                                         core::Deadline deadline,
                                                                         const core::Clock& clock) {
-    std::string target = conninfo;
-    if (auto host = HostToResolve(conninfo); !host.empty()) {
+    const auto given = detail::GivenConnParams(conninfo);
+    std::string target = WithKeepalives(conninfo, given);
+    if (auto host = HostToResolve(given); !host.empty()) {
         auto addresses = co_await ResolveHost(executor, host, deadline);
         if (!addresses) {
             Error error = addresses.error();
             error.message = "connecting: " + error.message;
             co_return error;
         }
-        target = WithHostAddrs(conninfo, host, *addresses);
+        target = WithHostAddrs(target, host, *addresses);
     }
     PGconn* raw = PQconnectStart(target.c_str());
     if (raw == nullptr) co_return Error{ErrorKind::kConnection, "", "out of memory starting a connection"};

@@ -1,8 +1,13 @@
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <future>
 #include <optional>
 #include <thread>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +149,41 @@ TEST_F(PgTest, TheConnectionStringsOwnOptionsStayBesideThePoolsLimits) {
         ASSERT_TRUE(rows) << conninfo << ": " << rows.error().message;
         EXPECT_EQ(rows->Text(0, 0), "elsewhere,public") << conninfo;
         EXPECT_EQ(rows->Text(0, 1), "1234ms") << conninfo;
+    }
+}
+
+TEST_F(PgTest, TcpConnectionsNoticeAVanishedServerWithinHalfAMinute) {
+    // What the kernel does with the socket: probes after 15 s of silence, three of them 5 s apart. Left to the
+    // system, the first probe would come after two hours.
+    auto socket_option = [](int fd, int level, int name) {
+        int value = -1;
+        socklen_t size = sizeof value;
+        EXPECT_EQ(::getsockopt(fd, level, name, &value, &size), 0) << std::strerror(errno);
+        return value;
+    };
+    {
+        Pool pool(io_, Config(), logger_, clock_);
+        auto connection = Run(pool.Acquire(In(5s)));
+        ASSERT_TRUE(connection) << connection.error().message;
+        const int fd = (*connection)->Socket();
+        EXPECT_EQ(socket_option(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE), 15);
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
+    }
+    // Timings the connection string gives are its own, in either form.
+    for (std::string conninfo : {server_->ConnInfo("app", "app_owner") + " keepalives_idle=40 keepalives_count=7",
+                                 "postgresql://app_owner@127.0.0.1:" + std::to_string(server_->Port()) +
+                                     "/app?keepalives_idle=40&keepalives_count=7"}) {
+        auto config = Config();
+        config.conninfo = conninfo;
+        Pool pool(io_, config, logger_, clock_);
+        auto connection = Run(pool.Acquire(In(5s)));
+        ASSERT_TRUE(connection) << conninfo << ": " << connection.error().message;
+        const int fd = (*connection)->Socket();
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE), 40) << conninfo;
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5) << conninfo;
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT), 7) << conninfo;
     }
 }
 

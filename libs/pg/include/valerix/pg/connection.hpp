@@ -107,6 +107,9 @@ public:
     /// statement sent on it would fail. One non-blocking poll when nothing arrived.
     bool StillOpen();
 
+    /// libpq's socket, for inspecting its options; never read, write or close it.
+    int Socket() const;
+
 private:
     Connection(boost::asio::any_io_executor executor, pg_conn* conn, const core::Clock& clock);
     boost::asio::awaitable<std::optional<Error>> WaitSocket(bool for_write, core::Deadline deadline);
