@@ -36,6 +36,6 @@ ENV VALERIX_HTTP_HOST=0.0.0.0 \
 USER valerix
 EXPOSE 3001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=5 \
-  CMD curl -fsS -o /dev/null "http://127.0.0.1:${VALERIX_HTTP_PORT}/health" || exit 1
+  CMD curl -fsS -o /dev/null "http://127.0.0.1:${VALERIX_HTTP_PORT}/ready" || exit 1
 ENTRYPOINT ["/usr/local/bin/valerix-entrypoint"]
 CMD ["/usr/local/bin/valerix-order"]

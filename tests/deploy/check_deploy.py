@@ -67,6 +67,12 @@ def check_dockerfiles(repo, dockerfiles, problems):
         text = open(df).read()
         if "HEALTHCHECK" not in text:
             problems.append(f"{rel}: no HEALTHCHECK")
+        service = os.path.basename(df).removesuffix(".Dockerfile")
+        if f"{service}-service" in ASKS_OTHER_SERVICES or service in ASKS_OTHER_SERVICES:
+            # As for k8s readiness: "unhealthy" would say the process is broken while only another service is down.
+            check = re.search(r"^HEALTHCHECK\b.*?(?<!\\)$", text, re.M | re.S)
+            if check and "/ready" not in check.group(0):
+                problems.append(f"{rel}: HEALTHCHECK must GET /ready (its /health asks other services)")
         users = re.findall(r"^USER\s+(\S+)", text, re.M)
         if not users or users[-1] in ("root", "0"):
             problems.append(f"{rel}: the final stage must run as a non-root USER")
@@ -473,6 +479,8 @@ def self_test(repo):
         ("deploy/k8s/base/kustomization.yaml", "  - web.yaml\n", "  - web.yaml\n  - missing.yaml\n"),
         ("deploy/compose/order.Dockerfile", "COPY libs/ libs/", "COPY libz/ libs/"),
         ("deploy/compose/web.Dockerfile", "USER valerix", "USER root"),
+        ("deploy/compose/order.Dockerfile", "/ready", "/health"),
+        ("deploy/compose/web.Dockerfile", "/ready", "/health"),
         ("deploy/k8s/base/postgres.yaml", "dataDurability: required", "dataDurability: preferred"),
         ("deploy/k8s/overlays/dev/small.yaml", "synchronous: null", "synchronous: {}"),
     ]
