@@ -64,7 +64,7 @@ const products = new Map(
 const orders = new Map(); // id -> order
 const keys = new Map(); // idempotency key -> { fingerprint, promise|answer }
 const DEFAULT_CHAOS = () => ({
-  latency: { mode: 'off', every_nth: 0, probability: 0, delay_ms: 3000, jitter_ms: 0 },
+  latency: { mode: 'off', every_nth: 0, probability: 0, delay_ms: 3000, jitter_ms: 0, routes: ['reserve', 'commit', 'release'] },
   crash: { mode: 'off', every_nth: 0, probability: 0, point: 'after_commit', action: 'exit' },
   seed: 42,
 });
@@ -163,12 +163,13 @@ setInterval(() => recordLatency(1 + Math.random()), 1000).unref();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** One simulated reservation call to inventory: resolves 'ok' | 'timeout'. */
+/** One simulated reservation (a reserve) call to inventory: resolves 'ok' | 'timeout'. */
 async function inventoryCall(budgetMs) {
-  chaosCalls++;
   let delay = 2 + Math.random() * 5;
   const l = chaos.latency;
-  if ((l.mode === 'every_nth' && l.every_nth > 0 && chaosCalls % l.every_nth === 0) || (l.mode === 'probability' && Math.random() < l.probability)) {
+  const slowed = l.routes.includes('reserve');
+  if (slowed) chaosCalls++;
+  if (slowed && ((l.mode === 'every_nth' && l.every_nth > 0 && chaosCalls % l.every_nth === 0) || (l.mode === 'probability' && Math.random() < l.probability))) {
     delay += l.delay_ms + Math.random() * l.jitter_ms;
   }
   const limit = Math.min(TRY_TIMEOUT_MS, budgetMs);
@@ -471,6 +472,10 @@ async function api(req, res, url) {
       Object.assign(next.latency, v.latency ?? {});
       Object.assign(next.crash, v.crash ?? {});
       if (v.seed !== undefined) next.seed = v.seed;
+      const routes = next.latency.routes;
+      if (!Array.isArray(routes) || routes.length === 0 || new Set(routes).size !== routes.length ||
+          !routes.every((r) => ['reserve', 'commit', 'release'].includes(r)))
+        return problem(res, 422, 'validation_failed', 'latency.routes must be a list of one or more of reserve, commit, release', { field: 'latency.routes' });
       for (const section of ['latency', 'crash']) {
         const s = next[section];
         if (!['off', 'every_nth', 'probability'].includes(s.mode))

@@ -500,14 +500,19 @@ test(
     await page.locator('#chaos-latency-mode').selectOption('every_nth');
     await page.locator('#chaos-latency-every_nth').fill('1');
     await page.locator('#chaos-latency-delay_ms').fill('1500');
+    // Orders only reserve: the gremlin need not slow commits (ship) and releases (cancel).
+    await page.getByTestId('chaos-route-commit').uncheck();
+    await page.getByTestId('chaos-route-release').uncheck();
     await page.getByTestId('chaos-apply').click();
     await page.getByTestId('token-dialog').waitFor(); // the admin token is asked once
     await page.getByTestId('token-input').fill(ADMIN_TOKEN);
     await page.getByTestId('token-submit').click();
     await waitFor('"Applied"', async () => /Applied/.test(await page.getByTestId('chaos-message').textContent()));
     let l = (await chaosNow()).latency;
-    assert(l.mode === 'every_nth' && l.every_nth === 1 && l.delay_ms === 1500, `gremlin is ${JSON.stringify(l)}`);
+    assert(l.mode === 'every_nth' && l.every_nth === 1 && l.delay_ms === 1500 && JSON.stringify(l.routes) === '["reserve"]',
+      `gremlin is ${JSON.stringify(l)}`);
     await waitFor('the chaos summary to show the gremlin', async () => (await page.getByTestId('chaos-summary').getAttribute('data-active')) === 'true');
+    await waitFor('the summary to name the one call slowed', async () => /reserve only/.test(await page.getByTestId('chaos-summary').textContent()));
 
     // Slow orders from a few paced clients (at most one order per client per second).
     const product = await roomyProduct(1);
@@ -552,7 +557,7 @@ test(
     await apply();
     assert(!(await page.getByTestId('token-dialog').isVisible()), 'the admin token was asked twice');
     l = (await chaosNow()).latency;
-    assert(l.mode === 'every_nth' && l.every_nth === 1 && l.delay_ms === 3000, `gremlin is ${JSON.stringify(l)}`);
+    assert(l.mode === 'every_nth' && l.every_nth === 1 && l.delay_ms === 3000 && l.routes.length === 3, `gremlin is ${JSON.stringify(l)}`);
     await waitFor('the breaker to open', async () => seen.has('open'), { timeoutMs: 30_000, intervalMs: 250 });
     await waitFor('the transition to open listed', async () => /Open/.test(await page.getByTestId('breaker-transitions').textContent()));
     await page.evaluate(() => window.scrollTo(0, 0));

@@ -448,6 +448,34 @@ TEST_F(InventoryTest, LatencyGremlinDelaysEveryNthReservationCallOnly) {
               std::string::npos);
 }
 
+TEST_F(InventoryTest, LatencyGremlinLimitedToCommitsLeavesReservesAndReleasesFast) {
+    PutProduct("GREMLIN-2", 100);
+    auto client = service_->Client();
+    auto put = client.Request("PUT", "/admin/chaos",
+                              R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":400,"routes":["commit"]}})", kAdmin);
+    ASSERT_EQ(put.status, 200) << put.body;
+    EXPECT_EQ(boost::json::serialize(ParseObject(put.body).at("latency").at("routes")), R"(["commit"])");
+    auto timed = [&](const std::string& path, const std::string& body, int status) {
+        auto started = std::chrono::steady_clock::now();
+        auto reply = client.Request("POST", path, body);
+        EXPECT_EQ(reply.status, status) << path << ": " << reply.body;
+        return std::chrono::steady_clock::now() - started >= 400ms ? 'D' : '.';
+    };
+    std::string pattern;
+    for (int i = 0; i < 2; ++i) {
+        auto committed = NewUuid(), released = NewUuid();
+        pattern += timed("/api/v1/reservations", ReservationBody(committed, "GREMLIN-2", 1), 201);
+        pattern += timed("/api/v1/reservations/" + committed + "/commit", "", 200);
+        pattern += timed("/api/v1/reservations", ReservationBody(released, "GREMLIN-2", 1), 201);
+        pattern += timed("/api/v1/reservations/" + released + "/release", "", 200);
+    }
+    EXPECT_EQ(pattern, ".D...D..");
+    auto bad = client.Request("PUT", "/admin/chaos", R"({"latency":{"routes":["ship"]}})", kAdmin);
+    EXPECT_EQ(bad.status, 422) << bad.body;
+    EXPECT_EQ(ParseObject(bad.body).at("field").as_string(), "latency.routes");
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+}
+
 TEST_F(InventoryTest, LatencyGremlinAnswersAtTheCallersDeadlineNotAtTheEndOfItsDelay) {
     PutProduct("GREMLIN-2", 100);
     auto client = service_->Client();

@@ -106,7 +106,8 @@ std::string ChaosSummary(const json::object& chaos) {
     if (latency_mode == "off")
         out += "latency off";
     else
-        out += "latency +" + text(latency, "delay_ms", "3000") + " ms " + schedule(latency);
+        out += "latency +" + text(latency, "delay_ms", "3000") + " ms " + schedule(latency) +
+               (latency->contains("routes") ? " on " + text(latency, "routes", "") : "");
     std::string crash_mode = text(crash, "mode", "off");
     if (crash_mode == "off")
         out += "; crash off";

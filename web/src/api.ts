@@ -83,9 +83,19 @@ export interface Breaker {
 }
 
 export type ChaosMode = 'off' | 'every_nth' | 'probability';
+export type ChaosRoute = 'reserve' | 'commit' | 'release';
+export const CHAOS_ROUTES: readonly ChaosRoute[] = ['reserve', 'commit', 'release'];
 
 export interface ChaosConfig {
-  latency: { mode: ChaosMode; every_nth: number; probability: number; delay_ms: number; jitter_ms: number };
+  latency: {
+    mode: ChaosMode;
+    every_nth: number;
+    probability: number;
+    delay_ms: number;
+    jitter_ms: number;
+    /** The reservation calls the gremlin slows; absent (an older inventory) means all of them. */
+    routes?: ChaosRoute[];
+  };
   crash: {
     mode: ChaosMode;
     every_nth: number;

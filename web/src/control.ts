@@ -1,7 +1,7 @@
 // Control room: topology with health colors, the 30 s latency tile, breaker, chart,
 // reconciler, retry budget, chaos controls, backups, external sync and alerts.
 
-import { componentDetail, describeProblem, NetworkError, request, type ChaosConfig, type ChaosMode, type Snapshot } from './api';
+import { CHAOS_ROUTES, componentDetail, describeProblem, NetworkError, request, type ChaosConfig, type ChaosMode, type ChaosRoute, type Snapshot } from './api';
 import { createChart, SERIES } from './chart';
 import { fill, formatAgo, formatMs, formatTime, h, s, setText } from './dom';
 import type { Live } from './live';
@@ -233,6 +233,8 @@ export class ControlRoom {
   private chaosMessage = h('p', { class: 'message', role: 'status', 'aria-live': 'polite', 'data-testid': 'chaos-message' });
   private fields: Record<string, Field> = {};
   private chaosDirty = false;
+  private routeBoxes = {} as Record<ChaosRoute, HTMLInputElement>;
+  private routesField!: HTMLFieldSetElement;
   private applying = false;
   private applyButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'chaos-apply' }, 'Apply');
   private offButton = h('button', { type: 'button', class: 'secondary', 'data-testid': 'chaos-off' }, 'Turn all chaos off');
@@ -560,6 +562,23 @@ export class ControlRoom {
     return h('input', { type: 'number', min, max, step, inputmode: 'decimal', required: true });
   }
 
+  /** One checkbox per reservation call the gremlin may slow; counted among every Nth only when ticked. */
+  private buildRouteBoxes(): HTMLElement {
+    const names: Record<ChaosRoute, string> = { reserve: 'Reserve', commit: 'Commit (ship)', release: 'Release (cancel)' };
+    this.routesField = h(
+      'fieldset',
+      { class: 'field routes', 'data-field': 'latency.routes' },
+      h('legend', null, 'Calls slowed'),
+      CHAOS_ROUTES.map((route) => {
+        const box = h('input', { type: 'checkbox', id: `chaos-latency-route-${route}`, checked: true, 'data-testid': `chaos-route-${route}` });
+        box.addEventListener('change', () => (this.chaosDirty = true));
+        this.routeBoxes[route] = box;
+        return h('label', { class: 'check', for: box.id }, box, ` ${names[route]}`);
+      }),
+    );
+    return this.routesField;
+  }
+
   private buildChaosPanel(): HTMLElement {
     const modes: [ChaosMode, string][] = [
       ['off', 'Off'],
@@ -572,13 +591,14 @@ export class ControlRoom {
 
     const form = h(
       'form',
-      { class: 'chaos-form', onsubmit: (e: Event) => { e.preventDefault(); void this.applyChaos(this.readForm()); } },
+      { class: 'chaos-form', onsubmit: (e: Event) => { e.preventDefault(); this.submitForm(); } },
       h(
         'div',
         { class: 'presets' },
         h('span', { class: 'muted' }, 'Quick fill:'),
         preset('Slow every call by 3 s', 'preset-slow', () => {
           set('latency.mode', 'every_nth'); set('latency.every_nth', 1); set('latency.delay_ms', 3000); set('latency.jitter_ms', 0);
+          for (const route of CHAOS_ROUTES) this.routeBoxes[route].checked = true;
         }),
         preset('Crash 5 % after commit', 'preset-crash', () => {
           set('crash.mode', 'probability'); set('crash.probability', 0.05); set('crash.point', 'after_commit'); set('crash.action', 'exit');
@@ -588,7 +608,7 @@ export class ControlRoom {
         'fieldset',
         null,
         h('legend', null, 'Latency gremlin'),
-        h('p', { class: 'hint' }, 'Delays inventory reservation calls (reserve, commit, release).'),
+        h('p', { class: 'hint' }, 'Delays the inventory reservation calls ticked below.'),
         h(
           'div',
           { class: 'field-row' },
@@ -598,6 +618,7 @@ export class ControlRoom {
           this.labelled('latency.delay_ms', 'Delay (ms)', this.number(0, 600_000, 100)),
           this.labelled('latency.jitter_ms', 'Jitter (ms)', this.number(0, 600_000, 100)),
         ),
+        this.buildRouteBoxes(),
       ),
       h(
         'fieldset',
@@ -670,6 +691,7 @@ export class ControlRoom {
       show(`${section}.point`, section === 'crash' && mode !== 'off');
       show(`${section}.action`, section === 'crash' && mode !== 'off');
     }
+    this.routesField.hidden = this.fields['latency.mode'].value === 'off';
     const anyRandom = this.fields['latency.mode'].value === 'probability' || this.fields['crash.mode'].value === 'probability';
     const seed = this.fields.seed.closest<HTMLElement>('.field');
     if (seed) seed.hidden = !anyRandom;
@@ -682,6 +704,7 @@ export class ControlRoom {
     set('latency.probability', config.latency.probability);
     set('latency.delay_ms', config.latency.delay_ms);
     set('latency.jitter_ms', config.latency.jitter_ms);
+    for (const route of CHAOS_ROUTES) this.routeBoxes[route].checked = (config.latency.routes ?? CHAOS_ROUTES).includes(route);
     set('crash.mode', config.crash.mode);
     set('crash.every_nth', Math.max(1, config.crash.every_nth || 1));
     set('crash.probability', config.crash.probability);
@@ -700,6 +723,7 @@ export class ControlRoom {
       if (latency.mode === 'probability') latency.probability = n('latency.probability');
       latency.delay_ms = n('latency.delay_ms');
       latency.jitter_ms = n('latency.jitter_ms');
+      latency.routes = CHAOS_ROUTES.filter((route) => this.routeBoxes[route].checked);
     }
     const crash: Record<string, unknown> = { mode: v('crash.mode') };
     if (crash.mode !== 'off') {
@@ -711,6 +735,17 @@ export class ControlRoom {
     return { latency, crash, seed: n('seed') };
   }
 
+  private submitForm(): void {
+    const config = this.readForm();
+    const latency = config.latency as { mode: string; routes?: ChaosRoute[] };
+    if (latency.mode !== 'off' && latency.routes?.length === 0) {
+      this.chaosMessage.className = 'message error';
+      setText(this.chaosMessage, 'Nothing changed: tick at least one call for the latency gremlin to slow.');
+      return;
+    }
+    void this.applyChaos(config);
+  }
+
   private renderChaos(chaos: ChaosConfig | null): void {
     if (!chaos) {
       this.chaosSummary.className = 'chaos-summary warn';
@@ -719,8 +754,9 @@ export class ControlRoom {
     }
     const parts: string[] = [];
     const l = chaos.latency;
-    if (l.mode === 'every_nth') parts.push(`latency +${formatMs(l.delay_ms)} on ${l.every_nth === 1 ? 'every call' : `every ${ordinal(l.every_nth)} call`}`);
-    if (l.mode === 'probability') parts.push(`latency +${formatMs(l.delay_ms)} on ${(l.probability * 100).toFixed(0)} % of calls`);
+    const routes = l.routes && l.routes.length < CHAOS_ROUTES.length ? ` (${l.routes.join(' and ')} only)` : '';
+    if (l.mode === 'every_nth') parts.push(`latency +${formatMs(l.delay_ms)} on ${l.every_nth === 1 ? 'every call' : `every ${ordinal(l.every_nth)} call`}${routes}`);
+    if (l.mode === 'probability') parts.push(`latency +${formatMs(l.delay_ms)} on ${(l.probability * 100).toFixed(0)} % of calls${routes}`);
     const c = chaos.crash;
     const how = c.action === 'exit' ? 'process exit' : c.action === 'error_500' ? '500 answer' : 'dropped connection';
     if (c.mode === 'every_nth') parts.push(`${how} ${c.point.replace('_', ' ')} on ${c.every_nth === 1 ? 'every call' : `every ${ordinal(c.every_nth)} call`}`);

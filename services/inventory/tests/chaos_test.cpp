@@ -1,6 +1,7 @@
 #include "chaos/chaos.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 namespace valerix::inventory {
@@ -42,6 +43,28 @@ TEST_F(ChaosTest, RejectsBadConfigurationsNamingTheField) {
     EXPECT_EQ(Parse(R"({"crash":{"point":"during_commit"}})").error().field, "crash.point");
     EXPECT_EQ(Parse(R"({"latency":{"delay_ms":-1}})").error().field, "latency.delay_ms");
     EXPECT_EQ(Parse(R"({"latency":[]})").error().field, "latency");
+    for (const char* routes : {"[]", R"(["reserve","ship"])", R"("reserve")", R"(["commit","commit"])", "[1]"}) {
+        auto parsed = Parse((std::string(R"({"latency":{"mode":"every_nth","every_nth":1,"routes":)") + routes + "}}").c_str());
+        ASSERT_FALSE(parsed) << routes;
+        EXPECT_EQ(parsed.error().field, "latency.routes") << routes;
+    }
+}
+
+TEST_F(ChaosTest, TheGremlinDelaysOnlyTheRoutesItNamesAndCountsOnlyThose) {
+    auto config = Parse(R"({"latency":{"mode":"every_nth","every_nth":2,"delay_ms":3000,"routes":["release","reserve"]}})");
+    ASSERT_TRUE(config) << config.error().detail;
+    EXPECT_EQ(boost::json::serialize(ToJson(*config).at("latency").at("routes")), R"(["reserve","release"])");
+    EXPECT_EQ(boost::json::serialize(ToJson(ChaosConfig{}).at("latency").at("routes")),
+              R"(["reserve","commit","release"])")
+        << "absent means every reservation route";
+    Chaos chaos(*config, registry_, logger_);
+    std::string pattern;
+    for (auto route : {ChaosRoute::kReserve, ChaosRoute::kCommit, ChaosRoute::kRelease, ChaosRoute::kCommit,
+                       ChaosRoute::kReserve, ChaosRoute::kRelease}) {
+        pattern += chaos.Decide(route, "r").delay.count() == 3000 ? 'D' : '.';
+    }
+    // commits pass untouched and do not advance the count: the 2nd and 4th calls on reserve or release are delayed
+    EXPECT_EQ(pattern, "..D..D");
 }
 
 TEST_F(ChaosTest, EveryNthIsAPredictablePattern) {
@@ -49,10 +72,10 @@ TEST_F(ChaosTest, EveryNthIsAPredictablePattern) {
     config.latency = {ChaosMode::kEveryNth, 5, 0, 3000, 0};
     Chaos chaos(config, registry_, logger_);
     std::string pattern;
-    for (int i = 1; i <= 15; ++i) pattern += chaos.Decide("reserve", "r").delay.count() == 3000 ? 'D' : '.';
+    for (int i = 1; i <= 15; ++i) pattern += chaos.Decide(ChaosRoute::kReserve, "r").delay.count() == 3000 ? 'D' : '.';
     EXPECT_EQ(pattern, "....D....D....D");
     chaos.Configure(config);
-    EXPECT_EQ(chaos.Decide("reserve", "r").delay.count(), 0) << "Configure restarts the count";
+    EXPECT_EQ(chaos.Decide(ChaosRoute::kReserve, "r").delay.count(), 0) << "Configure restarts the count";
     EXPECT_NE(registry_.Expose().find(R"(valerix_chaos_injections_total{kind="latency",action="delay"} 3)"),
               std::string::npos);
 }
@@ -65,7 +88,7 @@ TEST_F(ChaosTest, ProbabilityReproducesForASeed) {
         metrics::Registry registry;
         Chaos chaos(config, registry, logger_);
         std::string pattern;
-        for (int i = 0; i < 200; ++i) pattern += chaos.Decide("reserve", "r").crash ? 'X' : '.';
+        for (int i = 0; i < 200; ++i) pattern += chaos.Decide(ChaosRoute::kReserve, "r").crash ? 'X' : '.';
         return pattern;
     };
     auto first = run();
@@ -79,11 +102,11 @@ TEST_F(ChaosTest, CrashesAreCountedWhenCarriedOutNotWhenDecided) {
     ChaosConfig config;
     config.crash = {ChaosMode::kEveryNth, 1, 0, CrashPoint::kAfterCommit, CrashAction::kError500};
     Chaos chaos(config, registry_, logger_);
-    auto decision = chaos.Decide("reserve", "r1");
+    auto decision = chaos.Decide(ChaosRoute::kReserve, "r1");
     ASSERT_TRUE(decision.crash);
     const std::string counted = R"(valerix_chaos_injections_total{kind="crash",action="error_500"} 1)";
     EXPECT_EQ(registry_.Expose().find(counted), std::string::npos) << "a decided crash may never happen (504 first)";
-    chaos.RecordCrash(decision, "reserve", "r1");
+    chaos.RecordCrash(decision, ChaosRoute::kReserve, "r1");
     EXPECT_NE(registry_.Expose().find(counted), std::string::npos);
 }
 

@@ -157,7 +157,7 @@ InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http
         Count("reserve", result->outcome);
         co_return Step{true, ReserveAnswer(std::move(*result), parsed->reservation_id)};
     };
-    co_return co_await WithChaos("reserve", context, std::move(work));
+    co_return co_await WithChaos(ChaosRoute::kReserve, context, std::move(work));
 }
 
 InventoryApi::Awaitable InventoryApi::ReserveBatch(const http::Request& request, http::RequestContext& context) {
@@ -183,7 +183,7 @@ InventoryApi::Awaitable InventoryApi::ReserveBatch(const http::Request& request,
         out += "]}";
         co_return Step{true, http::JsonText(200, std::move(out))};
     };
-    co_return co_await WithChaos("reserve", context, std::move(work));
+    co_return co_await WithChaos(ChaosRoute::kReserve, context, std::move(work));
 }
 
 Response InventoryApi::ReserveAnswer(StockOutcome result, const std::string& reservation_id) {
@@ -244,7 +244,7 @@ InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::Request
         }
         co_return Step{true, http::JsonText(200, std::move(result->body))};
     };
-    co_return co_await WithChaos("commit", context, std::move(work));
+    co_return co_await WithChaos(ChaosRoute::kCommit, context, std::move(work));
 }
 
 InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::RequestContext& context) {
@@ -262,7 +262,7 @@ InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::Reques
         }
         co_return Step{true, http::JsonText(200, std::move(result->body))};
     };
-    co_return co_await WithChaos("release", context, std::move(work));
+    co_return co_await WithChaos(ChaosRoute::kRelease, context, std::move(work));
 }
 
 InventoryApi::Awaitable InventoryApi::Health(const http::Request&, http::RequestContext& context) {
@@ -297,9 +297,9 @@ boost::asio::awaitable<InventoryApi::Latency> InventoryApi::InjectLatency(const 
     co_return context.deadline.Expired(clock_) ? Latency::kDeadlinePassed : Latency::kDone;
 }
 
-InventoryApi::Awaitable InventoryApi::WithChaos(std::string_view operation, http::RequestContext& context,
+InventoryApi::Awaitable InventoryApi::WithChaos(ChaosRoute route, http::RequestContext& context,
                                                 std::function<boost::asio::awaitable<Step>()> work) {
-    auto chaos = chaos_.Decide(operation, context.request_id);
+    auto chaos = chaos_.Decide(route, context.request_id);
     switch (co_await InjectLatency(chaos, context)) {
         case Latency::kDeadlinePassed:
             co_return DeadlineProblem();
@@ -309,15 +309,15 @@ InventoryApi::Awaitable InventoryApi::WithChaos(std::string_view operation, http
         case Latency::kDone:
             break;
     }
-    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, operation, context);
+    if (chaos.crash && chaos.point == CrashPoint::kBeforeCommit) co_return Crash(chaos, route, context);
     auto step = co_await work();
-    if (step.committed && chaos.crash) co_return Crash(chaos, operation, context);
+    if (step.committed && chaos.crash) co_return Crash(chaos, route, context);
     co_return std::move(step.response);
 }
 
-Response InventoryApi::Crash(const ChaosDecision& decision, std::string_view operation,
+Response InventoryApi::Crash(const ChaosDecision& decision, ChaosRoute route,
                             const http::RequestContext& context) {
-    chaos_.RecordCrash(decision, operation, context.request_id);
+    chaos_.RecordCrash(decision, route, context.request_id);
     switch (*decision.crash) {
         case CrashAction::kExit:
             logger_.Error("chaos: exiting now (simulated crash)", {{"request_id", context.request_id}});

@@ -63,9 +63,9 @@ private:
         bool committed = false;
         http::Response response;
     };
-    /// Runs one reservation call under the chaos controls of `operation`: one decision per call, the injected delay
+    /// Runs one reservation call under the chaos controls of `route`: one decision per call, the injected delay
     /// first, then a crash before the work or after it, as decided. Every reservation endpoint goes through here.
-    Awaitable WithChaos(std::string_view operation, http::RequestContext& context,
+    Awaitable WithChaos(ChaosRoute route, http::RequestContext& context,
                         std::function<boost::asio::awaitable<Step>()> work);
 
     /// Applies the latency part of a chaos decision (a timer: no thread and no connection is held) and tells whether
@@ -73,7 +73,7 @@ private:
     enum class Latency { kDone, kDeadlinePassed, kStopped };
     boost::asio::awaitable<Latency> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
-    http::Response Crash(const ChaosDecision& decision, std::string_view operation, const http::RequestContext& context);
+    http::Response Crash(const ChaosDecision& decision, ChaosRoute route, const http::RequestContext& context);
 
     /// What POST /api/v1/reservations answers for a decided reservation.
     static http::Response ReserveAnswer(StockOutcome result, const std::string& reservation_id);

@@ -1,5 +1,9 @@
 #include "chaos/chaos.hpp"
 
+#include <algorithm>
+#include <iterator>
+
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 namespace valerix::inventory {
@@ -10,6 +14,7 @@ using core::FieldError;
 constexpr std::string_view kModes[] = {"off", "every_nth", "probability"};
 constexpr std::string_view kPoints[] = {"before_commit", "after_commit"};
 constexpr std::string_view kActions[] = {"exit", "error_500", "drop_connection"};
+constexpr std::string_view kRoutes[kChaosRoutes] = {"reserve", "commit", "release"};
 
 /// Reads an enumerated string member; absent means `fallback`.
 template <class Enum, std::size_t N>
@@ -43,6 +48,25 @@ core::Validated<double> OptionalProbability(const boost::json::object& object, c
     return value;
 }
 
+/// An array of route names, each at most once, at least one; absent means every route.
+core::Validated<std::array<bool, kChaosRoutes>> RoutesField(const boost::json::object& object, const char* key,
+                                                             const std::string& field) {
+    auto it = object.find(key);
+    if (it == object.end() || it->value().is_null()) return std::array<bool, kChaosRoutes>{true, true, true};
+    const std::string expected = field + " must be a list of one or more of reserve, commit, release";
+    if (!it->value().is_array() || it->value().get_array().empty()) return FieldError{field, expected};
+    std::array<bool, kChaosRoutes> routes{};
+    for (const auto& name : it->value().get_array()) {
+        auto* known = name.is_string() ? std::find(std::begin(kRoutes), std::end(kRoutes), name.get_string())
+                                       : std::end(kRoutes);
+        if (known == std::end(kRoutes)) return FieldError{field, expected};
+        auto& selected = routes[static_cast<std::size_t>(known - std::begin(kRoutes))];
+        if (selected) return FieldError{field, field + " names " + std::string(*known) + " twice"};
+        selected = true;
+    }
+    return routes;
+}
+
 core::Validated<const boost::json::object*> Section(const boost::json::object& body, const char* key) {
     static const boost::json::object kEmpty;
     auto it = body.find(key);
@@ -65,6 +89,7 @@ std::optional<FieldError> CheckMode(ChaosMode mode, int every_nth, double probab
 
 }  // namespace
 
+std::string_view ToString(ChaosRoute route) { return kRoutes[static_cast<int>(route)]; }
 std::string_view ToString(CrashAction action) { return kActions[static_cast<int>(action)]; }
 std::string_view ToString(CrashPoint point) { return kPoints[static_cast<int>(point)]; }
 
@@ -85,8 +110,10 @@ core::Validated<ChaosConfig> ParseChaosConfig(const boost::json::value& body) {
     if (!delay) return delay.error();
     auto jitter = OptionalInt(**latency, "jitter_ms", "latency.jitter_ms", 0, 0, 600'000);
     if (!jitter) return jitter.error();
+    auto routes = RoutesField(**latency, "routes", "latency.routes");
+    if (!routes) return routes.error();
     config.latency = {*latency_mode, static_cast<int>(*latency_nth), *latency_probability, static_cast<int>(*delay),
-                      static_cast<int>(*jitter)};
+                      static_cast<int>(*jitter), *routes};
     if (auto problem = CheckMode(config.latency.mode, config.latency.every_nth, config.latency.probability, "latency")) {
         return *problem;
     }
@@ -115,12 +142,17 @@ core::Validated<ChaosConfig> ParseChaosConfig(const boost::json::value& body) {
 }
 
 boost::json::object ToJson(const ChaosConfig& config) {
+    boost::json::array routes;
+    for (std::size_t i = 0; i < kChaosRoutes; ++i) {
+        if (config.latency.routes[i]) routes.emplace_back(kRoutes[i]);
+    }
     return {{"latency",
              {{"mode", kModes[static_cast<int>(config.latency.mode)]},
               {"every_nth", config.latency.every_nth},
               {"probability", config.latency.probability},
               {"delay_ms", config.latency.delay_ms},
-              {"jitter_ms", config.latency.jitter_ms}}},
+              {"jitter_ms", config.latency.jitter_ms},
+              {"routes", std::move(routes)}}},
             {"crash",
              {{"mode", kModes[static_cast<int>(config.crash.mode)]},
               {"every_nth", config.crash.every_nth},
@@ -161,12 +193,13 @@ bool Chaos::Fires(ChaosMode mode, int every_nth, double probability, std::uint64
     return false;
 }
 
-ChaosDecision Chaos::Decide(std::string_view operation, const std::string& request_id) {
+ChaosDecision Chaos::Decide(ChaosRoute route, const std::string& request_id) {
     ChaosDecision decision;
     {
         std::lock_guard lock(mutex_);
         const auto& latency = config_.latency;
-        if (Fires(latency.mode, latency.every_nth, latency.probability, latency_calls_)) {
+        if (latency.routes[static_cast<std::size_t>(route)] &&
+            Fires(latency.mode, latency.every_nth, latency.probability, latency_calls_)) {
             int jitter = latency.jitter_ms > 0
                              ? std::uniform_int_distribution<int>(0, latency.jitter_ms)(random_)
                              : 0;
@@ -180,16 +213,16 @@ ChaosDecision Chaos::Decide(std::string_view operation, const std::string& reque
     }
     if (decision.delay.count() > 0) {
         injections_.WithLabels({"latency", "delay"}).Inc();
-        logger_.Warn("chaos: injecting latency", {{"request_id", request_id}, {"operation", operation},
+        logger_.Warn("chaos: injecting latency", {{"request_id", request_id}, {"operation", ToString(route)},
                                                   {"delay_ms", decision.delay.count()}});
     }
     return decision;
 }
 
-void Chaos::RecordCrash(const ChaosDecision& decision, std::string_view operation, const std::string& request_id) {
+void Chaos::RecordCrash(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id) {
     if (!decision.crash) return;
     injections_.WithLabels({"crash", std::string(ToString(*decision.crash))}).Inc();
-    logger_.Warn("chaos: injecting a crash", {{"request_id", request_id}, {"operation", operation},
+    logger_.Warn("chaos: injecting a crash", {{"request_id", request_id}, {"operation", ToString(route)},
                                               {"action", ToString(*decision.crash)},
                                               {"point", ToString(decision.point)}});
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -19,13 +20,19 @@ enum class ChaosMode { kOff, kEveryNth, kProbability };
 enum class CrashPoint { kBeforeCommit, kAfterCommit };
 enum class CrashAction { kExit, kError500, kDropConnection };
 
-/// The latency gremlin: delays a reservation call (reserve, commit, release) by delay_ms (+ up to jitter_ms).
+/// The reservation routes chaos can act on; a reserve is a single or a batch reservation.
+enum class ChaosRoute { kReserve, kCommit, kRelease };
+inline constexpr std::size_t kChaosRoutes = 3;
+
+/// The latency gremlin: delays a call on one of `routes` by delay_ms (+ up to jitter_ms). Calls on other routes are
+/// neither delayed nor counted towards every_nth.
 struct LatencyChaos {
     ChaosMode mode = ChaosMode::kOff;
     int every_nth = 0;
     double probability = 0;
     int delay_ms = 3000;
     int jitter_ms = 0;
+    std::array<bool, kChaosRoutes> routes{true, true, true};  ///< indexed by ChaosRoute
 };
 
 /// The crash simulator: before or after the database work commits, the process exits, answers 500, or drops the
@@ -68,11 +75,11 @@ public:
     void Configure(const ChaosConfig& config);
     ChaosConfig Current() const;
 
-    /// Decides for one call; an injected delay is counted and logged here (it always happens).
-    ChaosDecision Decide(std::string_view operation, const std::string& request_id);
+    /// Decides for one call on `route`; an injected delay is counted and logged here (it always happens).
+    ChaosDecision Decide(ChaosRoute route, const std::string& request_id);
     /// Counts and logs a crash when it is actually carried out (a call whose deadline ran out during an injected
     /// delay is answered 504 before it reaches its crash point).
-    void RecordCrash(const ChaosDecision& decision, std::string_view operation, const std::string& request_id);
+    void RecordCrash(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id);
 
 private:
     bool Fires(ChaosMode mode, int every_nth, double probability, std::uint64_t& calls);
@@ -86,6 +93,7 @@ private:
     metrics::Family<metrics::Counter>& injections_;
 };
 
+std::string_view ToString(ChaosRoute route);
 std::string_view ToString(CrashAction action);
 std::string_view ToString(CrashPoint point);
 
