@@ -227,6 +227,30 @@ TEST_F(InventoryTest, OnHandMayNotDropBelowReserved) {
     EXPECT_EQ(ParseObject(exact.body).at("available").as_int64(), 0);
 }
 
+TEST_F(InventoryTest, RestockStopsAtTheOnHandLimitAndLargeStocksStayEditable) {
+    PutProduct("BIG-1", 999'000'000);
+    auto client = service_->Client();
+    ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "BIG-1", 1000)).status, 201);
+    auto restock = [&](int quantity) {
+        return client.Request("POST", "/api/v1/products/BIG-1/restock", R"({"quantity":)" + std::to_string(quantity) + "}",
+                              kAdmin);
+    };
+    auto to_limit = restock(1'000'000);
+    ASSERT_EQ(to_limit.status, 200) << to_limit.body;
+    EXPECT_EQ(ParseObject(to_limit.body).at("on_hand").as_int64(), 1'000'000'000);
+    auto past = restock(1);
+    ASSERT_EQ(past.status, 409) << past.body;
+    EXPECT_EQ(ParseObject(past.body).at("code").as_string(), "on_hand_above_limit");
+    EXPECT_EQ(Product("BIG-1").at("on_hand").as_int64(), 1'000'000'000) << "a refused restock adds nothing";
+    auto unknown = client.Request("POST", "/api/v1/products/NO-SUCH-SKU/restock", R"({"quantity":1})", kAdmin);
+    EXPECT_EQ(unknown.status, 404) << unknown.body;
+    // At the limit a PUT still works: available moves by the change without summing two large numbers.
+    auto edit = client.Request("PUT", "/api/v1/products/BIG-1",
+                               R"({"name":"renamed","price_cents":5,"on_hand":1000000000})", kAdmin);
+    ASSERT_EQ(edit.status, 200) << edit.body;
+    EXPECT_EQ(ParseObject(edit.body).at("available").as_int64(), 1'000'000'000 - 1000);
+}
+
 struct BadInput {
     const char* name;
     std::string method;

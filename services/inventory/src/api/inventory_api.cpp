@@ -139,10 +139,20 @@ InventoryApi::Awaitable InventoryApi::Restock(const http::Request& request, http
     if (!ValidSku(sku)) {
         co_return Problem(404, "product_not_found", "Product not found", "no product with that sku");
     }
-    auto product = co_await store_.Restock(sku, *quantity, DbDeadline(context));
-    if (!product) co_return DatabaseProblem(product.error(), context);
-    if (!*product) co_return Problem(404, "product_not_found", "Product not found", "no product with sku " + sku);
-    co_return http::JsonText(200, std::move(**product));
+    auto restocked = co_await store_.Restock(sku, *quantity, DbDeadline(context));
+    if (!restocked) co_return DatabaseProblem(restocked.error(), context);
+    switch (restocked->outcome) {
+        case RestockOutcome::kRestocked:
+            break;
+        case RestockOutcome::kUnknownSku:
+            co_return Problem(404, "product_not_found", "Product not found", "no product with sku " + sku);
+        case RestockOutcome::kAboveLimit:
+            co_return Problem(409, "on_hand_above_limit", "on_hand would pass its limit",
+                              "restocking " + std::to_string(*quantity) + " would take on_hand of " + sku +
+                                  " above " + std::to_string(kMaxOnHand),
+                              {{"sku", sku}, {"limit", kMaxOnHand}});
+    }
+    co_return http::JsonText(200, std::move(restocked->body));
 }
 
 InventoryApi::Awaitable InventoryApi::Reserve(const http::Request& request, http::RequestContext& context) {

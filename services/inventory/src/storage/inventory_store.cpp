@@ -14,19 +14,22 @@ constexpr pg::Statement kGetProduct{
     "SELECT json_build_object('sku', sku, 'name', name, 'price_cents', price_cents, 'available', available, "
     "'on_hand', on_hand) FROM products WHERE sku = $1"};
 
-// on_hand may not drop below what is reserved (on_hand - available); available moves by the same delta.
+// on_hand may not drop below what is reserved (on_hand - available); available moves by the same delta (reserved
+// stock subtracted first: the sum of two large stocks would overflow integer).
 constexpr pg::Statement kUpsertProduct{
     "inventory_upsert_product",
     "INSERT INTO products AS p (sku, name, price_cents, on_hand, available) VALUES ($1, $2, $3, $4, $4) "
     "ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, price_cents = EXCLUDED.price_cents, "
-    "on_hand = EXCLUDED.on_hand, available = p.available + EXCLUDED.on_hand - p.on_hand, updated_at = now() "
+    "on_hand = EXCLUDED.on_hand, available = p.available - p.on_hand + EXCLUDED.on_hand, updated_at = now() "
     "WHERE EXCLUDED.on_hand >= p.on_hand - p.available "
     "RETURNING (xmax = 0), json_build_object('sku', sku, 'name', name, 'price_cents', price_cents, "
     "'available', available, 'on_hand', on_hand)"};
 
+// No row when the SKU is unknown or on_hand would pass $3 (the limit a PUT has; written so nothing overflows).
 constexpr pg::Statement kRestock{
     "inventory_restock",
-    "UPDATE products SET on_hand = on_hand + $2, available = available + $2, updated_at = now() WHERE sku = $1 "
+    "UPDATE products SET on_hand = on_hand + $2, available = available + $2, updated_at = now() "
+    "WHERE sku = $1 AND on_hand <= $3::int - $2::int "
     "RETURNING json_build_object('sku', sku, 'name', name, 'price_cents', price_cents, 'available', available, "
     "'on_hand', on_hand)"};
 
@@ -83,12 +86,17 @@ boost::asio::awaitable<pg::Result<std::optional<ProductWrite>>> InventoryStore::
     co_return ProductWrite{rows->Bool(0, 0), std::string(rows->Text(0, 1))};
 }
 
-boost::asio::awaitable<pg::Result<std::optional<std::string>>> InventoryStore::Restock(const std::string& sku,
-                                                                                      int quantity,
-                                                                                      core::Deadline deadline) {
-    auto rows = co_await pool_.Execute(kRestock, pg::MakeParams(sku, std::to_string(quantity)), deadline);
+boost::asio::awaitable<pg::Result<Restocked>> InventoryStore::Restock(const std::string& sku, int quantity,
+                                                                      core::Deadline deadline) {
+    auto rows = co_await pool_.Execute(
+        kRestock, pg::MakeParams(sku, std::to_string(quantity), std::to_string(kMaxOnHand)), deadline);
     if (!rows) co_return rows.error();
-    co_return FirstText(*rows);
+    if (auto body = FirstText(*rows)) co_return Restocked{RestockOutcome::kRestocked, std::move(*body)};
+    // Refused: tell an unknown SKU from a full one (an admin call, not the order path).
+    auto product = co_await GetProduct(sku, deadline);
+    if (!product) co_return product.error();
+    if (!*product) co_return Restocked{RestockOutcome::kUnknownSku, ""};
+    co_return Restocked{RestockOutcome::kAboveLimit, std::move(**product)};
 }
 
 boost::asio::awaitable<pg::Result<StockOutcome>> InventoryStore::Call(const pg::Statement& statement,

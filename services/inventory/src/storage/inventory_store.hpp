@@ -24,6 +24,13 @@ struct ProductWrite {
     std::string body;
 };
 
+enum class RestockOutcome { kRestocked, kUnknownSku, kAboveLimit };
+/// What a restock came to, with the product as JSON text (as it is now; empty for an unknown SKU).
+struct Restocked {
+    RestockOutcome outcome = RestockOutcome::kRestocked;
+    std::string body;
+};
+
 /// All of inventory_db behind one-round-trip prepared statements. Stock changes happen inside database functions
 /// that lock product rows in SKU order (no deadlocks) and are idempotent by reservation id.
 class InventoryStore {
@@ -38,9 +45,9 @@ public:
     /// Creates or updates; nullopt when on_hand would drop below what is reserved.
     boost::asio::awaitable<pg::Result<std::optional<ProductWrite>>> UpsertProduct(const ProductUpsert& product,
                                                                                  core::Deadline deadline);
-    /// Adds to on_hand and available; nullopt when the SKU is unknown.
-    boost::asio::awaitable<pg::Result<std::optional<std::string>>> Restock(const std::string& sku, int quantity,
-                                                                          core::Deadline deadline);
+    /// Adds to on_hand and available, unless the SKU is unknown or on_hand would pass kMaxOnHand.
+    boost::asio::awaitable<pg::Result<Restocked>> Restock(const std::string& sku, int quantity,
+                                                          core::Deadline deadline);
 
     boost::asio::awaitable<pg::Result<StockOutcome>> Reserve(const ReservationRequest& request,
                                                              core::Deadline deadline);
