@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,7 @@ struct Settings {
     pg::PoolConfig pool;
     inventory::ApiConfig api;
     inventory::ChaosConfig chaos;
+    std::optional<boost::json::object> chaos_progress;  ///< saved by a simulated crash; see Chaos::Progress
     inventory::LowStockConfig low_stock;
     core::LogLevel log_level = core::LogLevel::kInfo;
 };
@@ -65,8 +67,13 @@ Settings LoadSettings() {
         auto json = in ? boost::json::parse(text.str(), ec) : boost::json::value();
         if (in && !ec) {
             auto parsed = inventory::ParseChaosConfig(json);
-            if (parsed) settings.chaos = *parsed;
-            else env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + ": " + parsed.error().detail);
+            if (parsed) {
+                settings.chaos = *parsed;
+                const auto* progress = json.as_object().if_contains("progress");
+                if (progress != nullptr && progress->is_object()) settings.chaos_progress = progress->get_object();
+            } else {
+                env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + ": " + parsed.error().detail);
+            }
         } else if (in) {
             env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + " is not valid JSON");
         }
@@ -102,6 +109,10 @@ int main() {
 
         inventory::InventoryStore store(pool);
         inventory::Chaos chaos(settings.chaos, registry, logger);
+        if (settings.chaos_progress) {
+            if (chaos.Resume(*settings.chaos_progress)) logger.Info("chaos: going on where the crashed process stopped");
+            else logger.Warn("chaos: the saved progress cannot be read; counting from the start");
+        }
         inventory::InventoryApi api(store, chaos, settings.api, logger, registry, clock);
         http::Router router;
         api.Register(router, registry);

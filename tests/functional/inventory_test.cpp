@@ -1,4 +1,5 @@
 // Functional tests of inventory-service: the real binary, over HTTP, against a real PostgreSQL server.
+#include <algorithm>
 #include <csignal>
 #include <atomic>
 #include <mutex>
@@ -560,6 +561,45 @@ TEST_F(InventoryTest, CrashAfterCommitExitsWithTheWorkDoneAndAReplayFindsIt) {
     auto replay = service_->Client().Request("POST", "/api/v1/reservations", ReservationBody(id, "SCHRODINGER", 4));
     EXPECT_EQ(replay.status, 200) << "a retry finds the committed reservation";
     EXPECT_EQ(Product("SCHRODINGER").at("available").as_int64(), 6);
+}
+
+TEST_F(InventoryTest, CrashesThatRestartTheServiceFollowTheSeedsOneSequence) {
+    // With a chaos file the process restarted after a simulated exit goes on with the seeded draws where the crashed
+    // one stopped: the calls that crash are those that answer 500 with error_500 (no restart) under the same seed.
+    // Drawn from the seed again at each start, every restart would crash at the same call: a period.
+    PutProduct("DICE-1", 1000);
+    std::string file = postgres_->Dir() + "/chaos-dice.json";
+    auto dice = StartInventory(*postgres_, "inventory-dice", {{"VALERIX_CHAOS_FILE", file}});
+    auto configure = [&](const std::string& action) {
+        auto put = dice->Client().Request(
+            "PUT", "/admin/chaos",
+            R"({"crash":{"mode":"probability","probability":0.3,"point":"before_commit","action":")" + action +
+                R"("},"seed":11})",
+            kAdmin);
+        ASSERT_EQ(put.status, 200) << put.body;
+    };
+    constexpr int kCalls = 24;
+    configure("error_500");
+    std::string answered;
+    for (int i = 0; i < kCalls; ++i) {
+        auto reply = dice->Client().Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "DICE-1", 1));
+        answered += reply.status == 500 ? 'X' : reply.status == 201 ? '.' : '?';
+    }
+    ASSERT_GE(std::count(answered.begin(), answered.end(), 'X'), 4) << answered << ": pick a seed that crashes more";
+    configure("exit");
+    std::string exited;
+    for (int i = 0; i < kCalls; ++i) {
+        try {
+            auto reply = dice->Client().Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "DICE-1", 1),
+                                                {}, 5s);
+            exited += reply.status == 201 ? '.' : '?';
+        } catch (const std::exception&) {
+            exited += 'X';
+            ASSERT_NE(dice->Process().Wait(10s), 0) << "the process really died";
+            dice->Start();
+        }
+    }
+    EXPECT_EQ(exited, answered);
 }
 
 TEST_F(InventoryTest, CrashBeforeCommitTakesNoStock) {

@@ -98,6 +98,36 @@ TEST_F(ChaosTest, ProbabilityReproducesForASeed) {
     EXPECT_LT(hits, 90);
 }
 
+TEST_F(ChaosTest, AResumedProcessGoesOnWithTheSameDrawsAndCounts) {
+    ChaosConfig config;
+    config.latency = {ChaosMode::kEveryNth, 4, 0, 3000, 0};
+    config.crash = {ChaosMode::kProbability, 0, 0.3, CrashPoint::kAfterCommit, CrashAction::kExit};
+    config.seed = 5;
+    auto pattern = [](Chaos& chaos, int calls) {
+        std::string out;
+        for (int i = 0; i < calls; ++i) {
+            auto decision = chaos.Decide(ChaosRoute::kReserve, "r");
+            out += decision.crash ? (decision.delay.count() ? 'B' : 'X') : (decision.delay.count() ? 'D' : '.');
+        }
+        return out;
+    };
+    metrics::Registry registries[4];  // one per process
+    Chaos whole(config, registries[0], logger_);
+    const auto expected = pattern(whole, 40);
+    Chaos first(config, registries[1], logger_);
+    auto got = pattern(first, 13);
+    Chaos second(config, registries[2], logger_);
+    ASSERT_TRUE(second.Resume(first.Progress()));
+    got += pattern(second, 27);
+    EXPECT_EQ(got, expected);
+
+    Chaos untouched(config, registries[3], logger_);
+    const auto before = untouched.Progress();
+    EXPECT_FALSE(untouched.Resume(boost::json::object{{"latency_calls", 1}, {"crash_calls", 1}, {"random", "x"}}));
+    EXPECT_FALSE(untouched.Resume(boost::json::object{{"random", before.at("random")}}));
+    EXPECT_EQ(untouched.Progress(), before) << "a progress that cannot be read changes nothing";
+}
+
 TEST_F(ChaosTest, CrashesAreCountedWhenCarriedOutNotWhenDecided) {
     ChaosConfig config;
     config.crash = {ChaosMode::kEveryNth, 1, 0, CrashPoint::kAfterCommit, CrashAction::kError500};

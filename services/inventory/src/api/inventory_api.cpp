@@ -329,9 +329,14 @@ Response InventoryApi::Crash(const ChaosDecision& decision, ChaosRoute route,
                             const http::RequestContext& context) {
     chaos_.RecordCrash(decision, route, context.request_id);
     switch (*decision.crash) {
-        case CrashAction::kExit:
+        case CrashAction::kExit: {
+            // The restarted process goes on where this one stopped (VALERIX_CHAOS_FILE), not from the seed again.
+            auto saved = ToJson(chaos_.Current());
+            saved["progress"] = chaos_.Progress();
+            SaveChaos(saved, context);
             logger_.Error("chaos: exiting now (simulated crash)", {{"request_id", context.request_id}});
             std::_Exit(70);
+        }
         case CrashAction::kDropConnection: {
             Response response;
             response.drop_connection = true;
@@ -342,6 +347,19 @@ Response InventoryApi::Crash(const ChaosDecision& decision, ChaosRoute route,
     }
     return Problem(500, "chaos_injected", "Injected failure",
                    "the chaos controls turned this reply into a 500 (request id " + context.request_id + ")");
+}
+
+void InventoryApi::SaveChaos(const boost::json::object& saved, const http::RequestContext& context) {
+    if (config_.chaos_file.empty()) return;
+    // A few kilobytes at most: written in place of the old file (rename), not fsynced.
+    std::string tmp = config_.chaos_file + ".tmp";
+    std::ofstream out(tmp, std::ios::trunc);
+    out << boost::json::serialize(saved) << '\n';
+    out.close();
+    if (!out || std::rename(tmp.c_str(), config_.chaos_file.c_str()) != 0) {
+        logger_.Warn("could not save the chaos configuration; a restart will not keep it",
+                     {{"file", config_.chaos_file}, {"request_id", context.request_id}});
+    }
 }
 
 InventoryApi::Awaitable InventoryApi::GetChaos(const http::Request& request, http::RequestContext&) {
@@ -357,17 +375,7 @@ InventoryApi::Awaitable InventoryApi::PutChaos(const http::Request& request, htt
     if (!config) co_return FieldProblem(config.error());
     chaos_.Configure(*config);
     auto json = ToJson(*config);
-    if (!config_.chaos_file.empty()) {
-        // A few hundred bytes on an admin call: written in place of the old file (rename), not fsynced.
-        std::string tmp = config_.chaos_file + ".tmp";
-        std::ofstream out(tmp, std::ios::trunc);
-        out << boost::json::serialize(json) << '\n';
-        out.close();
-        if (!out || std::rename(tmp.c_str(), config_.chaos_file.c_str()) != 0) {
-            logger_.Warn("could not save the chaos configuration; a restart will not keep it",
-                         {{"file", config_.chaos_file}, {"request_id", context.request_id}});
-        }
-    }
+    SaveChaos(json, context);
     logger_.Warn("chaos configuration replaced", {{"request_id", context.request_id}, {"config", json}});
     co_return http::Json(200, json);
 }

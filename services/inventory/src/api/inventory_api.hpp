@@ -72,6 +72,8 @@ private:
     /// the call goes on: its deadline may have passed meanwhile, or Stop() cut the delay short.
     enum class Latency { kDone, kDeadlinePassed, kStopped };
     boost::asio::awaitable<Latency> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
+    /// Writes `saved` (a configuration, perhaps with its progress) to VALERIX_CHAOS_FILE when there is one.
+    void SaveChaos(const boost::json::object& saved, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
     http::Response Crash(const ChaosDecision& decision, ChaosRoute route, const http::RequestContext& context);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <sstream>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -180,6 +181,35 @@ void Chaos::Configure(const ChaosConfig& config) {
 ChaosConfig Chaos::Current() const {
     std::lock_guard lock(mutex_);
     return config_;
+}
+
+boost::json::object Chaos::Progress() const {
+    std::lock_guard lock(mutex_);
+    std::ostringstream random;
+    random << random_;
+    return {{"latency_calls", latency_calls_}, {"crash_calls", crash_calls_}, {"random", random.str()}};
+}
+
+bool Chaos::Resume(const boost::json::object& progress) {
+    const auto* latency = progress.if_contains("latency_calls");
+    const auto* crash = progress.if_contains("crash_calls");
+    const auto* random = progress.if_contains("random");
+    if (latency == nullptr || crash == nullptr || random == nullptr || !latency->is_number() || !crash->is_number() ||
+        !random->is_string()) {
+        return false;
+    }
+    boost::system::error_code ec_latency, ec_crash;
+    auto latency_calls = latency->to_number<std::uint64_t>(ec_latency);
+    auto crash_calls = crash->to_number<std::uint64_t>(ec_crash);
+    std::mt19937_64 engine;
+    std::istringstream text{std::string(random->get_string())};
+    text >> engine;
+    if (ec_latency || ec_crash || !text) return false;
+    std::lock_guard lock(mutex_);
+    random_ = engine;
+    latency_calls_ = latency_calls;
+    crash_calls_ = crash_calls;
+    return true;
 }
 
 bool Chaos::Fires(ChaosMode mode, int every_nth, double probability, std::uint64_t& calls) {

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <valerix/core/json_fields.hpp>
@@ -74,6 +75,14 @@ public:
     /// Replaces the whole configuration and restarts the counters and the generator.
     void Configure(const ChaosConfig& config);
     ChaosConfig Current() const;
+
+    /// Where the counters and the generator stand: {"latency_calls", "crash_calls", "random"}. Saved before a
+    /// simulated crash exits, so the restarted process goes on with the same sequence instead of drawing it again
+    /// from the start (with the same seed, every restart would crash at the same call: a period, not a probability).
+    boost::json::object Progress() const;
+    /// Goes on from an earlier process's Progress() under the same configuration; false, with nothing changed, when
+    /// it cannot be read.
+    bool Resume(const boost::json::object& progress);
 
     /// Decides for one call on `route`; an injected delay is counted and logged here (it always happens).
     ChaosDecision Decide(ChaosRoute route, const std::string& request_id);
