@@ -51,6 +51,14 @@ protected:
         return ParseObject(response.body);
     }
 
+    /// valerix_chaos_injections_total of injected delays, as /metrics reports it now.
+    long long InjectedDelays() {
+        const std::string name = R"(valerix_chaos_injections_total{kind="latency",action="delay"} )";
+        auto body = service_->Client().Request("GET", "/metrics").body;
+        auto at = body.find(name);
+        return at == std::string::npos ? 0 : std::stoll(body.substr(at + name.size()));
+    }
+
     static testing::PostgresServer* postgres_;
     static ServiceProcess* service_;
 };
@@ -515,6 +523,28 @@ TEST_F(InventoryTest, LatencyGremlinAnswersAtTheCallersDeadlineNotAtTheEndOfItsD
     EXPECT_GE(took, 250ms);
     EXPECT_LT(took, 2s) << "answered at the deadline (300 ms), not after the 3 s delay";
     EXPECT_EQ(Product("GREMLIN-2").at("available").as_int64(), 100) << "a call delayed past its deadline takes nothing";
+}
+
+TEST_F(InventoryTest, ReplacingTheChaosConfigurationEndsTheDelaysInProgress) {
+    PutProduct("GREMLIN-OFF", 10);
+    auto client = service_->Client();
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":20000}})",
+                             kAdmin).status, 200);
+    const auto delayed_before = InjectedDelays();
+    testing::HttpResponse answer;
+    std::chrono::steady_clock::time_point answered_at;
+    std::thread call([&] {
+        answer = service_->Client().Request("POST", "/api/v1/reservations", ReservationBody(NewUuid(), "GREMLIN-OFF", 1),
+                                            {}, 30s);
+        answered_at = std::chrono::steady_clock::now();
+    });
+    for (int i = 0; i < 100 && InjectedDelays() == delayed_before; ++i) std::this_thread::sleep_for(50ms);
+    const auto off_at = std::chrono::steady_clock::now();
+    ASSERT_EQ(client.Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
+    call.join();
+    EXPECT_EQ(answer.status, 201) << "the delayed call goes on and does its work: " << answer.body;
+    EXPECT_LT(answered_at - off_at, 5s) << "it did not wait out its 20 s";
+    EXPECT_EQ(Product("GREMLIN-OFF").at("available").as_int64(), 9);
 }
 
 TEST_F(InventoryTest, SigtermEndsTheGremlinsDelaysAndStopsAtOnce) {

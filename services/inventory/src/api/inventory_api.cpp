@@ -374,6 +374,9 @@ InventoryApi::Awaitable InventoryApi::PutChaos(const http::Request& request, htt
     auto config = ParseChaosConfig(*body.value);
     if (!config) co_return FieldProblem(config.error());
     chaos_.Configure(*config);
+    // The gremlin's sleeps in progress were decided under the configuration just replaced: they end now and their
+    // calls go on, so turning chaos off (or down) takes effect at once rather than up to delay_ms later.
+    for (auto* timer : delays_) timer->cancel();
     auto json = ToJson(*config);
     SaveChaos(json, context);
     logger_.Warn("chaos configuration replaced", {{"request_id", context.request_id}, {"config", json}});
