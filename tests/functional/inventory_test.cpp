@@ -193,6 +193,8 @@ TEST_F(InventoryTest, CommitAndReleaseTransitions) {
     auto bad_release = client.Request("POST", "/api/v1/reservations/" + shipped + "/release");
     EXPECT_EQ(bad_release.status, 409);
     EXPECT_EQ(ParseObject(bad_release.body).at("code").as_string(), "invalid_transition");
+    EXPECT_EQ(ParseObject(bad_release.body).at("status").as_int64(), 409) << "RFC 9457: the HTTP status";
+    EXPECT_EQ(ParseObject(bad_release.body).at("current_status").as_string(), "COMMITTED");
 
     auto cancelled = NewUuid();
     ASSERT_EQ(client.Request("POST", "/api/v1/reservations", ReservationBody(cancelled, "FLOW-1", 2)).status, 201);

@@ -521,6 +521,8 @@ TEST_F(OrderTest, ShipAndCancelFollowTheStateMachine) {
     auto late_cancel = order_->Client().Request("POST", "/api/v1/orders/" + ship_id + "/cancel");
     EXPECT_EQ(late_cancel.status, 409);
     EXPECT_EQ(ParseObject(late_cancel.body).at("code").as_string(), "invalid_transition");
+    EXPECT_EQ(ParseObject(late_cancel.body).at("status").as_int64(), 409) << "RFC 9457: the HTTP status";
+    EXPECT_EQ(ParseObject(late_cancel.body).at("current_status").as_string(), "SHIPPED");
 
     auto cancelled = ParseObject(Create(NewUuid(), OrderBody("dave", "O-FLOW", 4)).body);
     std::string cancel_id(cancelled.at("id").as_string());

@@ -384,7 +384,7 @@ class LoadDriver::Impl {
             const std::string target = base + "/cancel";
             Outcome outcome = co_await SendFollowup(record, kCancel, target);
             if (JudgeFollowup(record, outcome, kCancel, "CANCELLED", "cancelled")) co_return;
-            std::string status = StringOf(outcome.body, "status");
+            std::string status = StringOf(outcome.body, "current_status");
             std::string code = StringOf(outcome.body, "code");
             if (outcome.status == 409 && code == "invalid_transition") {
                 record.followup_outcome = "cancel refused: 409 invalid_transition (order was " + status + ")";

@@ -1,5 +1,7 @@
 #include <valerix/http/message.hpp>
 
+#include <cctype>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/decode_view.hpp>
@@ -52,7 +54,10 @@ Response Problem(int status, std::string_view code, std::string_view title, std:
     problem["status"] = status;
     problem["detail"] = detail;
     problem["code"] = code;
-    for (auto& [key, value] : extra) problem[key] = std::move(value);
+    // Extra members add to the RFC 9457 ones, never replace them: "status" stays the HTTP status.
+    for (auto& [key, value] : extra) {
+        if (!problem.contains(key)) problem[key] = std::move(value);
+    }
     Response response = Json(status, problem);
     response.content_type = "application/problem+json";
     return response;
@@ -65,8 +70,11 @@ Response ValidationProblem(std::string_view field, std::string_view detail) {
 JsonBody ParseJsonBody(const Request& request) {
     auto content_type = request.Header("content-type");
     if (!content_type.empty()) {
-        auto media = content_type.substr(0, content_type.find(';'));
-        while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+        auto given = content_type.substr(0, content_type.find(';'));
+        while (!given.empty() && (given.back() == ' ' || given.back() == '\t')) given.remove_suffix(1);
+        while (!given.empty() && (given.front() == ' ' || given.front() == '\t')) given.remove_prefix(1);
+        std::string media(given);  // media types compare without regard to case (RFC 9110 §8.3.1)
+        for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         bool json = media == "application/json" || (media.size() > 5 && media.ends_with("+json"));
         if (!json) {
             return {std::nullopt, Problem(415, "unsupported_media_type", "Unsupported media type",

@@ -34,6 +34,22 @@ TEST(ParseJsonBody, RejectsMalformedAndWrongMediaType) {
     auto ok = ParseJsonBody(request);
     ASSERT_TRUE(ok.value);
     EXPECT_EQ(ok.value->as_object().at("a").as_int64(), 1);
+
+    for (const char* media : {"Application/JSON", " application/json ", "application/Merge-Patch+JSON;charset=utf-8"}) {
+        request.headers = {{"content-type", media}};
+        EXPECT_TRUE(ParseJsonBody(request).value) << media << ": media types ignore case";
+    }
+    request.headers = {{"content-type", "application/jsonx"}};
+    EXPECT_EQ(ParseJsonBody(request).problem.status, 415);
+}
+
+TEST(Problem, ExtraMembersNeverReplaceTheStandardOnes) {
+    auto response = Problem(409, "invalid_transition", "Invalid transition", "no",
+                            {{"status", "SHIPPED"}, {"code", "other"}, {"current_status", "SHIPPED"}});
+    auto body = boost::json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("status").as_int64(), 409);
+    EXPECT_EQ(body.at("code").as_string(), "invalid_transition");
+    EXPECT_EQ(body.at("current_status").as_string(), "SHIPPED");
 }
 
 TEST(BearerToken, MatchesOnlyTheExactToken) {

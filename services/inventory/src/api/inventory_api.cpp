@@ -250,7 +250,7 @@ InventoryApi::Awaitable InventoryApi::Commit(const http::Request&, http::Request
         if (result->outcome == "invalid_transition") {
             co_return Step{true, Problem(409, "invalid_transition", "Invalid transition",
                                          "a released reservation cannot be committed",
-                                         {{"reservation_id", *id}, {"status", "RELEASED"}})};
+                                         {{"reservation_id", *id}, {"current_status", "RELEASED"}})};
         }
         co_return Step{true, http::JsonText(200, std::move(result->body))};
     };
@@ -268,7 +268,7 @@ InventoryApi::Awaitable InventoryApi::Release(const http::Request&, http::Reques
         if (result->outcome == "invalid_transition") {
             co_return Step{true, Problem(409, "invalid_transition", "Invalid transition",
                                          "a committed reservation cannot be released",
-                                         {{"reservation_id", *id}, {"status", "COMMITTED"}})};
+                                         {{"reservation_id", *id}, {"current_status", "COMMITTED"}})};
         }
         co_return Step{true, http::JsonText(200, std::move(result->body))};
     };

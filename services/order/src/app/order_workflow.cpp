@@ -171,7 +171,7 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::Ship(const std::string
         auto status = StringOf(ParseObject(started->body), "status");
         co_return ProblemAnswer(http::Problem(409, "invalid_transition", "Invalid transition",
                                               "an order in status " + status + " cannot be shipped",
-                                              {{"order_id", order_id}, {"status", status}}));
+                                              {{"order_id", order_id}, {"current_status", status}}));
     }
     if (outcome == "shipped") {
         Answer answer{200, std::move(started->body), false, false, order_id};
@@ -221,7 +221,7 @@ boost::asio::awaitable<pg::Result<Answer>> OrderWorkflow::Cancel(const std::stri
         auto status = StringOf(ParseObject(cancelled->body), "status");
         co_return ProblemAnswer(http::Problem(409, "invalid_transition", "Invalid transition",
                                               "an order in status " + status + " cannot be cancelled",
-                                              {{"order_id", order_id}, {"status", status}}));
+                                              {{"order_id", order_id}, {"current_status", status}}));
     }
     if (outcome == "cancelled") {
         CountStatus("CANCELLED");
