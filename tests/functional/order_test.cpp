@@ -800,6 +800,24 @@ TEST_F(OrderTest, ACallerWithAShortDeadlineDoesNotCutShortTheBatchItShares) {
     EXPECT_EQ(resilience.at("dependencies").at(0).at("breaker").at("state").as_string(), "closed");
 }
 
+TEST_F(OrderTest, CallersWithTinyDeadlinesCannotOpenTheBreakerOfAHealthyInventory) {
+    // X-Valerix-Deadline-Ms comes from clients (the gateway passes it on). A call cut short by the caller's own
+    // deadline says nothing about inventory's health: were it counted as a failure, anyone could open the breaker
+    // for every other client with a burst of creates carrying a few milliseconds.
+    PutProduct("O-TINY", 1000);
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":60}})");
+    for (int i = 0; i < 20; ++i) {
+        order_->Client().Request("POST", "/api/v1/orders", OrderBody("tiny", "O-TINY", 1),
+                                 {{"Idempotency-Key", NewUuid()}, {"X-Valerix-Deadline-Ms", "15"}}, 10s);
+    }
+    auto resilience = ParseObject(order_->Client().Request("GET", "/api/v1/resilience").body);
+    EXPECT_EQ(resilience.at("dependencies").at(0).at("breaker").at("state").as_string(), "closed")
+        << boost::json::serialize(resilience);
+    auto normal = Create(NewUuid(), OrderBody("tiny", "O-TINY", 1));
+    EXPECT_EQ(normal.status, 201) << normal.body;
+    SetChaos("{}");
+}
+
 TEST_F(OrderTest, WhileTheBreakerProbesTheReconcilerLeasesOnlyTheTrialsLeft) {
     // A slow inventory holds each trial call up to the per-try timeout (600 ms here). The reconciler used to lease
     // the permitted number of intents again and again meanwhile: each was refused at once, deferred again (a

@@ -213,6 +213,9 @@ boost::asio::awaitable<InventoryReply> InventoryClient::Call(std::string method,
         request.body = body;
         request.headers = {{"x-request-id", context.request_id}, {"traceparent", context.traceparent}};
         auto try_deadline = deadline.Capped(clock_, policy_.per_try_timeout);
+        // Cut short by the caller's own deadline (X-Valerix-Deadline-Ms comes from clients): a timeout then says
+        // nothing about inventory, and counted as a failure it would let any client open the breaker for everyone.
+        const bool callers_limit = deadline.Remaining(clock_) < policy_.per_try_timeout;
         auto started = clock_.Now();
         auto response = co_await http_.Send(request, try_deadline);
         auto elapsed = clock_.Now() - started;
@@ -221,13 +224,17 @@ boost::asio::awaitable<InventoryReply> InventoryClient::Call(std::string method,
 
         bool retryable = false;
         std::string outcome;
+        const bool timed_out = (!response && response.error().kind == http::ClientErrorKind::kTimeout) ||
+                               (response && response->status == 504);  // inventory saw the propagated deadline pass
+        if (!response || RetryableStatus(response->status)) {
+            if (timed_out && callers_limit) breaker_.ReleasePermission();
+            else breaker_.OnFailure(elapsed);
+        }
         if (!response) {
-            breaker_.OnFailure(elapsed);
             retryable = true;  // connect errors and lost replies alike: every inventory write is idempotent
             reply.error = response.error().message;
-            outcome = response.error().kind == http::ClientErrorKind::kTimeout ? "timeout" : "error";
+            outcome = timed_out ? "timeout" : "error";
         } else if (RetryableStatus(response->status)) {
-            breaker_.OnFailure(elapsed);
             retryable = true;
             reply.error = "inventory answered " + std::to_string(response->status);
             reply.status = response->status;
