@@ -818,6 +818,36 @@ TEST_F(OrderTest, CallersWithTinyDeadlinesCannotOpenTheBreakerOfAHealthyInventor
     SetChaos("{}");
 }
 
+TEST_F(OrderTest, ExpiredIdempotencyKeysArePurgedFasterThanOneChunkAMinute) {
+    // Keys are kept at least 24 h and then purged in chunks of 1,000 (one short transaction each). A chunk a minute
+    // falls behind above ~17 orders/s, and the table would grow for ever; a full chunk now calls the next at once.
+    // A stack of its own: the purge of the suite's order-service would race this one.
+    auto postgres = testing::PostgresServer::Start();
+    auto inventory = StartInventory(*postgres, "inventory-purge");
+    auto order = StartOrder(*postgres, "order-purge", inventory->Port());
+    auto put = inventory->Client().Request("PUT", "/api/v1/products/O-PURGE",
+                                           R"({"name":"p","price_cents":100,"on_hand":10})", kAdmin);
+    ASSERT_TRUE(put.status == 200 || put.status == 201) << put.body;
+    auto created = order->Client().Request("POST", "/api/v1/orders", OrderBody("purge", "O-PURGE", 1),
+                                           {{"Idempotency-Key", NewUuid()}});
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string order_id(ParseObject(created.body).at("id").as_string());
+    postgres->Query("order_db", "INSERT INTO idempotency_keys (key, fingerprint, order_id, response_status, created_at) "
+                                "SELECT 'old-' || i, 'f', '" + order_id + "', 201, now() - interval '2 days' "
+                                "FROM generate_series(1, 3500) AS i");
+    auto old_keys = [&] {
+        return std::stoll(postgres->Query("order_db", "SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'")
+                              .at(0).at(0));
+    };
+    // The first purge runs at start-up, before the keys were there; the next is due a minute later. Restarted, the
+    // service purges at once, and with the fix keeps going until the chunk comes back short.
+    order->Kill();
+    order->Start();
+    EXPECT_TRUE(WaitFor([&] { return old_keys() == 0; }, 10s)) << old_keys() << " expired keys left";
+    EXPECT_EQ(postgres->Query("order_db", "SELECT count(*) FROM idempotency_keys").at(0).at(0), "1")
+        << "a key younger than the retention stays";
+}
+
 TEST_F(OrderTest, WhileTheBreakerProbesTheReconcilerLeasesOnlyTheTrialsLeft) {
     // A slow inventory holds each trial call up to the per-try timeout (600 ms here). The reconciler used to lease
     // the permitted number of intents again and again meanwhile: each was refused at once, deferred again (a

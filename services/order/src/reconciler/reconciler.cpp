@@ -98,6 +98,9 @@ asio::awaitable<int> Reconciler::Round(int limit) {
         last_purge_ = clock_.Now();
         auto purged = co_await store_.PurgeKeys(config_.key_retention, db_deadline);
         if (purged && *purged > 0) logger_.Info("purged expired idempotency keys", {{"count", *purged}});
+        // A full chunk means more are due: the next round purges again, so the purge keeps up with any order rate
+        // (one chunk a minute would fall behind above ~17 orders/s) without one long transaction.
+        if (purged && *purged >= OrderStore::kPurgeChunk) last_purge_ = {};
     }
     if (backlog_.pending == 0) co_return 0;
     if (inventory_.Breaker().State() == resilience::BreakerState::kOpen &&

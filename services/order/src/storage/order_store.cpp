@@ -62,7 +62,7 @@ constexpr pg::Statement kBacklog{
 constexpr pg::Statement kPurge{
     "order_purge_keys",
     "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
-    "WHERE created_at < now() - $1::int * interval '1 second' LIMIT 1000)"};
+    "WHERE created_at < now() - $1::int * interval '1 second' LIMIT $2::int)"};
 constexpr pg::Statement kPing{"order_ping", "SELECT 1"};
 
 std::string Hex(std::string_view text) {
@@ -461,7 +461,8 @@ Awaitable<Backlog> OrderStore::GetBacklog(core::Deadline deadline) {
 }
 
 Awaitable<int> OrderStore::PurgeKeys(std::chrono::seconds retention, core::Deadline deadline) {
-    auto rows = co_await pool_.Execute(kPurge, pg::MakeParams(std::to_string(retention.count())), deadline);
+    auto rows = co_await pool_.Execute(
+        kPurge, pg::MakeParams(std::to_string(retention.count()), std::to_string(kPurgeChunk)), deadline);
     if (!rows) co_return rows.error();
     co_return rows->Affected();
 }

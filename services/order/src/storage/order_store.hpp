@@ -131,7 +131,9 @@ public:
     /// Leases up to `limit` due intents for lease_ms (SKIP LOCKED: safe with several replicas).
     Awaitable<std::vector<ClaimedIntent>> ClaimDueIntents(int limit, int lease_ms, core::Deadline deadline);
     Awaitable<Backlog> GetBacklog(core::Deadline deadline);
-    /// Deletes up to 1000 idempotency keys older than retention; returns how many.
+    /// Keys one purge deletes at most: one short transaction.
+    static constexpr int kPurgeChunk = 1000;
+    /// Deletes up to kPurgeChunk idempotency keys older than retention; returns how many.
     Awaitable<int> PurgeKeys(std::chrono::seconds retention, core::Deadline deadline);
     Awaitable<void> Ping(core::Deadline deadline);
 
