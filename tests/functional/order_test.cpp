@@ -901,6 +901,78 @@ TEST_F(OrderTest, CancelWhileInventoryIsDownReleasesLater) {
     EXPECT_TRUE(WaitFor([] { return Available("O-CANCEL") == 10; }, 20s)) << "the release intent survived the outage";
 }
 
+TEST_F(OrderTest, AConfirmationThatComesAfterTheOrderWasRejectedReleasesItsStock) {
+    // The request was refused (insufficient stock) but its finish came after its lease; meanwhile the reconciler
+    // retried the reserve, stock had been freed, and inventory reserved it. The confirmation then finds the order
+    // REJECTED. Replayed here step by step: the reserve straight to inventory, the confirmation straight to the
+    // function each path calls (finish_reserve for one order, finish_reserve_batch for a batch).
+    PutProduct("O-LATE", 2);
+    auto taken = Create(NewUuid(), OrderBody("kim", "O-LATE", 2));
+    ASSERT_EQ(taken.status, 201) << taken.body;
+    std::vector<std::string> rejected;
+    for (int i = 0; i < 2; ++i) {
+        auto refused = Create(NewUuid(), OrderBody("kim", "O-LATE", 1));
+        ASSERT_EQ(refused.status, 409) << refused.body;
+        rejected.push_back(std::string(ParseObject(refused.body).at("order_id").as_string()));
+    }
+    const std::string taken_id(ParseObject(taken.body).at("id").as_string());
+    ASSERT_EQ(order_->Client().Request("POST", "/api/v1/orders/" + taken_id + "/cancel").status, 200);
+    ASSERT_TRUE(WaitFor([] { return Available("O-LATE") == 2; }, 10s)) << "the cancel released its stock";
+    for (const auto& id : rejected) {
+        auto reserved = inventory_->Client().Request("POST", "/api/v1/reservations", ReservationBody(id, "O-LATE", 1));
+        ASSERT_EQ(reserved.status, 201) << reserved.body;
+    }
+    ASSERT_EQ(Available("O-LATE"), 0);
+    const std::string items = R"('[{"sku":"O-LATE","quantity":1,"unit_price_cents":500}]')";
+    auto single = postgres_->Query("order_db", "SELECT applied, status FROM finish_reserve('" + rejected[0] +
+                                                   "', true, " + items + ", 500, NULL, NULL, NULL)");
+    ASSERT_EQ(single.size(), 1u);
+    EXPECT_EQ(single[0][0], "f");
+    EXPECT_EQ(single[0][1], "REJECTED");
+    auto batch = postgres_->Query(
+        "order_db", "SELECT applied, status FROM finish_reserve_batch(ARRAY['" + rejected[1] + "', '" + taken_id +
+                        "']::uuid[], ARRAY[true, true], ARRAY[" + items + "::jsonb, " + items +
+                        "::jsonb], ARRAY[500, 500]::bigint[], ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::integer[], "
+                        "ARRAY[NULL, NULL]::text[]) ORDER BY ord");
+    ASSERT_EQ(batch.size(), 2u);
+    EXPECT_EQ(batch[0][1], "REJECTED");
+    EXPECT_EQ(batch[1][1], "CANCELLED");
+    EXPECT_TRUE(WaitFor([] { return Available("O-LATE") == 2; }, 10s)) << "both reservations released again";
+    for (const auto& id : rejected) {
+        EXPECT_EQ(StatusOf(id), "REJECTED") << "its client was told it was rejected";
+        auto reservation = inventory_->Client().Request("GET", "/api/v1/reservations/" + id);
+        EXPECT_EQ(ParseObject(reservation.body).at("status").as_string(), "RELEASED") << reservation.body;
+    }
+}
+
+TEST_F(OrderTest, AReplayOfACreateCancelledBeforeItsReserveWasDecidedGetsTheFirstAnswer) {
+    // The create answered 202 with the cancelled order but stored no answer for its key; a replay was then told
+    // 409 "in flight" until the lease ran out, though its first request had long answered.
+    PutProduct("O-CXL", 10);
+    // Every call 400 ms late (within the 600 ms per-try timeout): the reserve succeeds after the cancel, and the
+    // cancel's release comes after the reserve.
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":400}})");
+    const std::string key = NewUuid();
+    testing::HttpResponse first;
+    std::thread create([&] { first = Create(key, OrderBody("lou", "O-CXL", 1)); });
+    std::string id;
+    ASSERT_TRUE(WaitFor([&] {
+        auto rows = postgres_->Query("order_db", "SELECT order_id FROM idempotency_keys WHERE key = '" + key + "'");
+        if (!rows.empty()) id = rows[0][0];
+        return !id.empty();
+    }, 5s));
+    auto cancel = order_->Client().Request("POST", "/api/v1/orders/" + id + "/cancel");
+    create.join();
+    ASSERT_EQ(cancel.status, 200) << cancel.body;
+    ASSERT_EQ(first.status, 202) << first.body;
+    EXPECT_EQ(ParseObject(first.body).at("status").as_string(), "CANCELLED");
+    auto replay = Create(key, OrderBody("lou", "O-CXL", 1));
+    EXPECT_EQ(replay.status, 202) << replay.body;
+    EXPECT_EQ(ParseObject(replay.body).at("status").as_string(), "CANCELLED") << replay.body;
+    SetChaos("{}");
+    EXPECT_TRUE(WaitFor([] { return Available("O-CXL") == 10; }, 10s));
+}
+
 TEST_F(OrderTest, SigtermStopsCleanlyWhileTheReconcilerWorks) {
     PutProduct("O-TERM", 100);
     auto second = StartOrder(*postgres_, "order-term", inventory_->Port());
