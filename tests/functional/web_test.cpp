@@ -154,6 +154,24 @@ TEST_F(WebTest, EventsStreamTheSnapshotRepeatedly) {
     EXPECT_GE(Count(stream, "event: system\ndata: {"), 3u) << "snapshots every 300 ms for 1.5 s";
 }
 
+TEST_F(WebTest, EventsSendTheFirstSnapshotOnce) {
+    // The first event is the latest snapshot; the next waits for a newer one (it was sent a second time at once).
+    auto web = StartWeb(postgres_->Dir(), "web-events-once", order_->Port(), inventory_->Port(), web_root_,
+                        {{"VALERIX_SNAPSHOT_INTERVAL_MS", "3000"}});
+    auto stream = ReadStream(web->Port(), "/api/v1/events", 1500ms);
+    EXPECT_EQ(Count(stream, "event: system\ndata: {"), 1u) << stream.size();
+}
+
+TEST_F(WebTest, HeadOfAUiFileHasTheLengthOfItsGet) {
+    auto get = web_->Client().Request("GET", "/");
+    auto head = web_->Client().Request("HEAD", "/");
+    ASSERT_EQ(get.status, 200);
+    ASSERT_EQ(head.status, 200);
+    EXPECT_EQ(head.Header("content-length"), std::to_string(get.body.size()));
+    EXPECT_TRUE(head.body.empty());
+    EXPECT_EQ(web_->Client().Request("HEAD", "/api/v1/system").status, 200) << "HEAD is allowed wherever GET is";
+}
+
 TEST_F(WebTest, EventsKeepTheirIntervalWhileAnUpstreamHangs) {
     // DESIGN §4: a snapshot at least once a second. An upstream that accepts and never answers makes every refresh
     // wait a whole probe timeout (800 ms); the next snapshot is still due one interval (1 s) after the last began,

@@ -119,10 +119,16 @@ std::string_view ReasonPhrase(int status) {
 }
 
 bool BearerTokenMatches(const Request& request, std::string_view expected) {
-    constexpr std::string_view kPrefix = "Bearer ";
+    constexpr std::string_view kScheme = "bearer";
     auto header = request.Header("authorization");
-    if (expected.empty() || !header.starts_with(kPrefix)) return false;
-    auto given = header.substr(kPrefix.size());
+    // The scheme without regard to case (RFC 9110 §11.1), then one or more spaces or tabs.
+    if (expected.empty() || header.size() <= kScheme.size()) return false;
+    if (header[kScheme.size()] != ' ' && header[kScheme.size()] != '\t') return false;
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return false;
+    }
+    auto given = header.substr(kScheme.size());
+    while (!given.empty() && (given.front() == ' ' || given.front() == '\t')) given.remove_prefix(1);
     // Constant time in the token's content: every byte of the expected token is always compared.
     unsigned char diff = given.size() == expected.size() ? 0 : 1;
     for (std::size_t i = 0; i < expected.size(); ++i) {

@@ -46,7 +46,8 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
             }
         }
         if (!ok) continue;
-        if (route.method != method) {
+        // HEAD is GET without the body (RFC 9110 §9.3.2): the server sends a GET route's headers only.
+        if (route.method != method && !(method == "HEAD" && route.method == "GET")) {
             match.path_known = true;
             if (!match.allow.empty()) match.allow += ", ";
             match.allow += route.method;

@@ -1,5 +1,6 @@
 #include <valerix/http/server.hpp>
 
+#include <array>
 #include <charconv>
 #include <list>
 
@@ -192,7 +193,13 @@ private:
             parser.header_limit(16 * 1024);
             stream.expires_after(config_.read_timeout);
             co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec && parser.get()[bhttp::field::expect] == "100-continue" && !parser.is_done()) {
+            // A Transfer-Encoding other than chunked (last), or on HTTP/1.0, leaves the body's length unknown: Beast
+            // would read no body and take the body as the next request. RFC 9112 §6.3: 400, then close.
+            if (!ec && parser.get().count(bhttp::field::transfer_encoding) > 0 &&
+                (!parser.chunked() || parser.get().version() < 11)) {
+                ec = bhttp::error::bad_transfer_encoding;
+            }
+            if (!ec && beast::iequals(parser.get()[bhttp::field::expect], "100-continue") && !parser.is_done()) {
                 bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
                 co_await bhttp::async_write(stream, proceed, asio::redirect_error(asio::use_awaitable, ec));
             }
@@ -208,6 +215,7 @@ private:
                     no_context.request_id = RequestIdFor(parser.get()["x-request-id"]);
                     std::string route = "unmatched", method = "UNKNOWN";
                     co_await Write(stream, *problem, 11, false, no_context, started, route, method);
+                    co_await Linger(stream);
                 }
                 break;
             }
@@ -223,7 +231,7 @@ private:
                 response = co_await Dispatch(request, context);
             }
             if (response.drop_connection) break;
-            if (response.stream) {
+            if (response.stream && request.method != "HEAD") {
                 co_await Stream(stream, response, raw.version(), context, started);
                 break;
             }
@@ -235,6 +243,20 @@ private:
         }
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         stream.socket().close(ec);
+    }
+
+    /// After answering a request whose body was not read (too large, malformed): stops sending, then reads and drops
+    /// what the client still sends, for up to 2 s. Closing with unread input makes the kernel reset the connection,
+    /// and a client that sends its whole body before reading (most do) would see the reset, not the answer.
+    asio::awaitable<void> Linger(beast::tcp_stream& stream) {
+        error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (ec) co_return;
+        stream.expires_after(std::chrono::seconds(2));
+        std::array<char, 64 * 1024> sink;
+        while (!ec) {  // until the client closes (EOF), the time is up, or the server stops
+            co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+        }
     }
 
     /// The problem to answer for a request that could not be read, or nullopt to just close.
@@ -362,7 +384,14 @@ private:
         out.prepare_payload();
         error_code ec;
         stream.expires_after(config_.read_timeout);
-        co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+        if (method == "HEAD") {
+            // The headers a GET would get, Content-Length included, and no body: a body here would be read as the
+            // start of the next response on a kept-alive connection.
+            bhttp::response_serializer<bhttp::string_body> header_only{out};
+            co_await bhttp::async_write_header(stream, header_only, asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+        }
         auto elapsed = clock_.Now() - started;
         double seconds = std::chrono::duration<double>(elapsed).count();
         if (config_.on_request) config_.on_request(route, response.status, elapsed);

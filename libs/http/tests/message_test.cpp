@@ -52,6 +52,18 @@ TEST(Problem, ExtraMembersNeverReplaceTheStandardOnes) {
     EXPECT_EQ(body.at("current_status").as_string(), "SHIPPED");
 }
 
+TEST(BearerToken, TheSchemeIsMatchedWithoutRegardToCase) {
+    Request request;
+    for (const char* given : {"bearer secret", "BEARER secret", "Bearer  secret", "Bearer\tsecret"}) {
+        request.headers = {{"authorization", given}};
+        EXPECT_TRUE(BearerTokenMatches(request, "secret")) << given;
+    }
+    for (const char* refused : {"Bearersecret", "Basic secret", "Bearer ", "Bearer", "bearer Secret"}) {
+        request.headers = {{"authorization", refused}};
+        EXPECT_FALSE(BearerTokenMatches(request, "secret")) << refused;
+    }
+}
+
 TEST(BearerToken, MatchesOnlyTheExactToken) {
     Request request;
     EXPECT_FALSE(BearerTokenMatches(request, "secret"));

@@ -1,8 +1,14 @@
 #include <valerix/http/server.hpp>
 
 #include <atomic>
+#include <cstring>
 #include <future>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -74,6 +80,107 @@ protected:
     std::atomic<bool> slow_started_{false};
     bool drained_ = false;
 };
+
+/// A blocking TCP connection to the server, for byte-exact exchanges the HTTP client would tidy up.
+class RawConnection {
+public:
+    explicit RawConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<std::uint16_t>(port));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        timeval timeout{2, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+            throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+        }
+    }
+    ~RawConnection() { ::close(fd_); }
+    /// Sends all of `bytes`; false once the peer stopped taking them.
+    bool Send(std::string_view bytes) {
+        while (!bytes.empty()) {
+            auto sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (sent <= 0) return false;
+            bytes.remove_prefix(static_cast<std::size_t>(sent));
+        }
+        return true;
+    }
+    /// Everything received until the server closes (or 2 s pass without a byte, or the connection is reset).
+    std::string ReadAll() {
+        std::string all;
+        char chunk[4096];
+        for (ssize_t n; (n = ::recv(fd_, chunk, sizeof chunk, 0)) > 0;) all.append(chunk, static_cast<std::size_t>(n));
+        return all;
+    }
+    /// What arrives within the receive timeout, at most one read.
+    std::string ReadSome() {
+        char chunk[4096];
+        auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+        return n > 0 ? std::string(chunk, static_cast<std::size_t>(n)) : std::string();
+    }
+
+private:
+    int fd_;
+};
+
+std::size_t Occurrences(const std::string& text, std::string_view what) {
+    std::size_t count = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+    return count;
+}
+
+TEST_F(ServerTest, HeadGetsTheHeadersOfAGetAndNoBody) {
+    // Any body after a HEAD's headers would be read as the start of the next response on the connection.
+    RawConnection connection(server_->Port());
+    ASSERT_TRUE(connection.Send("HEAD /echo/x HTTP/1.1\r\nHost: t\r\n\r\n"
+                                "HEAD /nothing HTTP/1.1\r\nHost: t\r\n\r\n"
+                                "GET /echo/y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    auto bytes = connection.ReadAll();
+    auto first_end = bytes.find("\r\n\r\n");
+    ASSERT_NE(first_end, std::string::npos) << bytes;
+    auto first = bytes.substr(0, first_end);
+    EXPECT_TRUE(first.starts_with("HTTP/1.1 200")) << first;
+    EXPECT_EQ(first.find("Content-Length: 0\r\n"), std::string::npos) << "the length a GET would have: " << first;
+    auto rest = bytes.substr(first_end + 4);
+    EXPECT_TRUE(rest.starts_with("HTTP/1.1 404")) << "no body after the HEAD's headers: " << rest.substr(0, 200);
+    auto second_end = rest.find("\r\n\r\n");
+    ASSERT_NE(second_end, std::string::npos);
+    EXPECT_TRUE(rest.substr(second_end + 4).starts_with("HTTP/1.1 200")) << rest;
+    EXPECT_NE(rest.find("\"name\":\"y\""), std::string::npos) << "the GET after them is answered in full";
+}
+
+TEST_F(ServerTest, ATransferEncodingOtherThanChunkedIs400AndItsBodyIsNeverARequest) {
+    // Read as "no body", the body would be parsed as a second request (RFC 9112 §6.3: 400, then close).
+    RawConnection connection(server_->Port());
+    ASSERT_TRUE(connection.Send("POST /echo/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"
+                                "GET /echo/smuggled HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto bytes = connection.ReadAll();
+    EXPECT_TRUE(bytes.starts_with("HTTP/1.1 400")) << bytes;
+    EXPECT_EQ(Occurrences(bytes, "HTTP/1.1 "), 1u) << bytes;
+    EXPECT_EQ(bytes.find("smuggled"), std::string::npos) << bytes;
+}
+
+TEST_F(ServerTest, AClientThatSendsItsWholeTooLargeBodyBeforeReadingGetsThe413) {
+    // As most clients do: the whole body, then the answer. Closed with the upload unread, the connection was reset:
+    // the client's sending failed and it never read the 413 (a broken pipe instead).
+    RawConnection connection(server_->Port());
+    constexpr std::size_t kBody = 8 << 20;
+    std::string request = "POST /echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n";
+    request.append(kBody, 'a');
+    EXPECT_TRUE(connection.Send(request)) << "the server took the whole upload";
+    auto bytes = connection.ReadAll();
+    EXPECT_TRUE(bytes.starts_with("HTTP/1.1 413")) << "read " << bytes.size() << " bytes: " << bytes.substr(0, 200);
+}
+
+TEST_F(ServerTest, ExpectContinueIsHonouredWhateverItsCase) {
+    RawConnection connection(server_->Port());
+    ASSERT_TRUE(connection.Send("POST /echo/x HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\n"
+                                "Content-Length: 2\r\n\r\n"));
+    EXPECT_TRUE(connection.ReadSome().starts_with("HTTP/1.1 100 Continue"));
+    ASSERT_TRUE(connection.Send("{}"));
+    EXPECT_TRUE(connection.ReadSome().starts_with("HTTP/1.1 200"));
+}
 
 TEST_F(ServerTest, RoutesAndEchoesRequestId) {
     testing::HttpClient client("127.0.0.1", server_->Port());

@@ -101,7 +101,7 @@ http::Response StaticFiles::Serve(const http::Request& request) {
     response.headers.emplace_back("Vary", "Accept-Encoding");
     bool gzip = !file->gzipped.empty() && request.Header("accept-encoding").find("gzip") != std::string_view::npos;
     if (gzip) response.headers.emplace_back("Content-Encoding", "gzip");
-    response.body = request.method == "HEAD" ? std::string() : (gzip ? file->gzipped : file->body);
+    response.body = gzip ? file->gzipped : file->body;  // for HEAD the server sends the headers only
     return response;
 }
 

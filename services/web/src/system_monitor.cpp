@@ -305,6 +305,7 @@ asio::awaitable<std::optional<std::string>> SystemEventStream::Next() {
         first_ = false;
         prefix = "retry: 2000\n";
         auto snapshot = co_await monitor_.Latest();
+        version_ = monitor_.Version();  // the next event waits for a newer one, not this one again
         co_return prefix + "event: system\ndata: " + snapshot + "\n\n";
     }
     auto [version, snapshot] = co_await monitor_.WaitNewer(version_);

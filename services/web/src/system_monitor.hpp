@@ -39,6 +39,8 @@ public:
 
     /// The latest snapshot as JSON text (built on demand the first time).
     boost::asio::awaitable<std::string> Latest();
+    /// The version of the latest snapshot (0 before the first).
+    std::uint64_t Version() const { return version_; }
     /// Completes when a snapshot newer than `version` exists (or after two intervals).
     boost::asio::awaitable<std::pair<std::uint64_t, std::string>> WaitNewer(std::uint64_t version);
 

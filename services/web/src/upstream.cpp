@@ -27,12 +27,16 @@ boost::asio::awaitable<http::Response> Upstream::Forward(const http::Request& re
     out.headers.emplace_back("x-request-id", context.request_id);
     out.headers.emplace_back("traceparent", context.traceparent);
     auto deadline = context.deadline.Capped(clock_, timeout_);
+    // The time it has, for a 504's message: the gateway's limit, or the caller's shorter X-Valerix-Deadline-Ms.
+    const long long budget_ms =
+        std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline.When() - clock_.Now())
+                                   .count());
     auto answer = co_await client_.Send(out, deadline);
     if (!answer) {
         const auto& error = answer.error();
         if (error.kind == http::ClientErrorKind::kTimeout) {
             co_return http::Problem(504, "upstream_timeout", "Service did not answer in time",
-                                    name_ + " did not answer within " + std::to_string(timeout_.count()) + " ms",
+                                    name_ + " did not answer within " + std::to_string(budget_ms) + " ms",
                                     {{"service", name_}});
         }
         if (error.kind == http::ClientErrorKind::kConnect || error.kind == http::ClientErrorKind::kPoolExhausted) {
