@@ -146,6 +146,11 @@ TEST(ExternalSync, TheTargetUrlIsShownWithoutItsCredentials) {
     EXPECT_EQ(RedactedUrl("http://127.0.0.1:8000/bundles/"), "http://127.0.0.1:8000/bundles/");
     EXPECT_EQ(RedactedUrl("https://host/path/with@sign"), "https://host/path/with@sign");
     EXPECT_EQ(RedactedUrl("https://user@host"), "https://***@host");
+    // Unencoded '/' or '?' in a secret (AWS-style keys have '/') must not end what is hidden.
+    EXPECT_EQ(RedactedUrl("https://AKIAEXAMPLE:wJalrXUt/K7MDENG@s3.example.com/bucket/"),
+              "https://***@s3.example.com/bucket/");
+    EXPECT_EQ(RedactedUrl("https://key:pa?ss@host/?sig=1"), "https://***@host/?***");
+    EXPECT_EQ(RedactedUrl("https://key:pa#ss@host/x"), "https://***@host/x");
     ExternalTarget target;
     target.url = "https://key:secret@backups.example.com/?token=t0p";
     EXPECT_EQ(target.Describe(), "PUT https://***@backups.example.com/?***");

@@ -93,14 +93,21 @@ BundleResult BuildBundle(const std::string& repo_path, const std::vector<std::st
 }
 
 std::string RedactedUrl(const std::string& url) {
-    std::string out = url;
-    if (auto query = out.find('?'); query != std::string::npos) out = out.substr(0, query) + "?***";
-    auto authority = out.find("://");
+    // Credentials first, up to the last '@': a secret may hold an unencoded '/', '?' or '#' (AWS-style keys do), so
+    // those do not end the userinfo. What comes before that '@' is taken for a path, and kept, only when it has a '/'
+    // and no ':' ("host/path/with@sign"); hiding a path by mistake is harmless, showing a secret is not.
+    auto authority = url.find("://");
     authority = authority == std::string::npos ? 0 : authority + 3;
-    auto at = out.find('@', authority);
-    if (at != std::string::npos && at < out.find('/', authority)) {
-        out = out.substr(0, authority) + "***" + out.substr(at);
+    std::string out = url;
+    std::size_t rest = authority;
+    if (auto at = url.rfind('@'); at != std::string::npos && at >= authority) {
+        auto before = std::string_view(url).substr(authority, at - authority);
+        if (before.find('/') == std::string_view::npos || before.find(':') != std::string_view::npos) {
+            out = url.substr(0, authority) + "***" + url.substr(at);
+            rest = authority + 3;
+        }
     }
+    if (auto query = out.find('?', rest); query != std::string::npos) out = out.substr(0, query) + "?***";
     return out;
 }
 
