@@ -426,6 +426,26 @@ std::map<std::string, int> CountBackups(const json::object& listing) {
     return counts;
 }
 
+TEST_F(BackupTest, AStanzaPgBackRestCannotListGetsNoScheduledFull) {
+    // `pgbackrest info` answers with status 99 and no backups for a stanza whose backup.info it cannot read. Taken
+    // as "no full yet", that scheduled a full backup, which would expire the oldest kept full early.
+    StartBackup();
+    auto full = RunJob("/api/v1/backups", R"({"type":"full"})");
+    ASSERT_EQ(full.at("status").as_string(), "succeeded") << JsonText(full);
+    backup_.reset();
+    Env schedule{{"VALERIX_BACKUP_SCHEDULE", "true"}, {"VALERIX_BACKUP_DRILL_INTERVAL_S", "0"},
+                 {"VALERIX_BACKUP_SYNC_AUTO", "false"}};
+    const std::string info = dir_ + "/repo/backup/order/backup.info";
+    for (const auto& file : {info, info + ".copy"}) fs::permissions(file, fs::perms::none);
+    StartBackup(schedule);
+    std::this_thread::sleep_for(6s);
+    auto jobs = ParseObject(Get("/api/v1/backups/jobs").body).at("jobs").as_array();
+    for (const auto& job : jobs) EXPECT_NE(job.at("trigger").as_string(), "schedule") << JsonText(job);
+    for (const auto& file : {info, info + ".copy"}) {
+        fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+    }
+}
+
 TEST_F(BackupTest, TheScheduleSurvivesRestartsWithoutDoubleOrMissedRuns) {
     // Incrementals every 20 s; drills and the sync off so only backups run.
     Env schedule{{"VALERIX_BACKUP_SCHEDULE", "true"}, {"VALERIX_BACKUP_INCR_INTERVAL_S", "20"},

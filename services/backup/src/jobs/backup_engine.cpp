@@ -349,6 +349,7 @@ void BackupEngine::UpdateJob(const Job& job) {
 void BackupEngine::ScheduleDueJobs(std::int64_t now) {
     bool have_backups = false;
     for (const auto& name : stanza_names_) {
+        if (unlisted_.contains(name)) continue;
         StanzaScheduleView view;
         if (auto it = info_.find(name); it != info_.end()) {
             if (const auto* full = Newest(it->second, "full")) view.last_full_at = full->finished_at;
@@ -673,8 +674,24 @@ bool BackupEngine::RefreshInfo(const PgBackRest& pgbackrest) {
     if (changes_before != repo_changes_) return false;
     info_changes_ = changes_before;
     info_error_.clear();
+    auto previous = std::move(info_);
     info_.clear();
-    for (auto& s : *parsed) info_[s.name] = std::move(s);
+    std::set<std::string> unlisted;
+    for (auto& s : *parsed) {
+        if (s.status_code == kInfoStatusOther) {
+            if (!unlisted_.contains(s.name)) {
+                logger_.Warn("pgbackrest cannot list this stanza's backups; nothing is scheduled for it until it can",
+                             {{"stanza", s.name}, {"status", s.status_message}});
+            }
+            unlisted.insert(s.name);
+            if (auto kept = previous.find(s.name); kept != previous.end()) {
+                info_[s.name] = std::move(kept->second);
+                continue;
+            }
+        }
+        info_[s.name] = std::move(s);
+    }
+    unlisted_ = std::move(unlisted);
     PublishBackupMetrics();
     return true;
 }

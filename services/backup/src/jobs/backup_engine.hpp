@@ -117,6 +117,9 @@ private:
     PersistentState state_;
     std::deque<std::string> queue_;  // job ids
     std::map<std::string, StanzaInfo> info_;
+    /// Stanzas pgBackRest could not list (its status 99, e.g. backup.info unreadable): their last good listing stays
+    /// in info_, and nothing is scheduled for them until they list again (an empty listing would read "no full").
+    std::set<std::string> unlisted_;
     std::int64_t info_at_ = 0;
     std::string info_error_;
     /// The schedule reads `info_` only when it is fresh: listed successfully, and begun after the last backup ended

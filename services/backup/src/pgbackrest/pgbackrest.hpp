@@ -45,6 +45,9 @@ struct BackupEntry {
     std::string wal_start, wal_stop;
 };
 
+/// pgBackRest's stanza status for an error it has no code of its own for (e.g. backup.info it cannot read).
+inline constexpr int kInfoStatusOther = 99;
+
 struct StanzaInfo {
     std::string name;
     int status_code = -1;  ///< pgBackRest's: 0 ok, 1 missing stanza path, 2 no valid backups, ...
