@@ -426,6 +426,30 @@ std::map<std::string, int> CountBackups(const json::object& listing) {
     return counts;
 }
 
+TEST_F(BackupTest, ASyncThatNeverStartedSpendsNoCallOfTheDay) {
+    // A sync queued behind a slow backup when the service stops never called the target. Its call used to be spent
+    // when it was queued: after the restart the day's sync was refused (429) though none had been made.
+    const std::string bin = dir_ + "/bin";
+    fs::create_directories(bin);
+    std::ofstream(bin + "/pgbackrest") << "#!/bin/sh\nfor a in \"$@\"; do\n  [ \"$a\" = backup ] && sleep 8\ndone\n"
+                                       << "exec /usr/bin/pgbackrest \"$@\"\n";
+    fs::permissions(bin + "/pgbackrest", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                             fs::perms::others_read | fs::perms::others_exec);
+    StartBackup({{"PATH", bin + ":" + std::getenv("PATH")}, {"VALERIX_BACKUP_SYNC_AUTO", "false"}});
+    ASSERT_EQ(Post("/api/v1/backups", R"({"type":"full","stanza":"order"})").status, 202);
+    std::this_thread::sleep_for(1s);  // the backup runs; the sync waits behind it
+    auto queued = Post("/api/v1/external-sync");
+    ASSERT_EQ(queued.status, 202) << queued.body;
+    EXPECT_EQ(ParseObject(Post("/api/v1/external-sync").body).at("job_id"), ParseObject(queued.body).at("job_id"))
+        << "one waiting sync at most: asked again, the same job";
+    backup_.reset();  // SIGTERM: the backup is ended, the sync never starts
+    StartBackup({{"VALERIX_BACKUP_SYNC_AUTO", "false"}});
+    auto status = ParseObject(Get("/api/v1/external-sync").body);
+    EXPECT_EQ(status.at("calls_today").as_int64(), 0) << JsonText(status);
+    auto again = Post("/api/v1/external-sync");
+    EXPECT_EQ(again.status, 202) << again.body;
+}
+
 TEST_F(BackupTest, AStanzaPgBackRestCannotListGetsNoScheduledFull) {
     // `pgbackrest info` answers with status 99 and no backups for a stanza whose backup.info it cannot read. Taken
     // as "no full yet", that scheduled a full backup, which would expire the oldest kept full early.

@@ -53,6 +53,33 @@ TEST_F(StateStoreTest, RoundTripsAndMarksUnfinishedJobsInterrupted) {
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/state.json.tmp"));
 }
 
+TEST_F(StateStoreTest, ASyncInterruptedAfterItStartedIsReportedAsFailed) {
+    StateStore store(dir_);
+    PersistentState state;
+    Job waiting;
+    waiting.id = "never-started";
+    waiting.kind = "external_sync";
+    waiting.status = "queued";
+    waiting.queued_at = 5;
+    state.jobs = {waiting};
+    state.last_sync_result = boost::json::object{{"status", "succeeded"}, {"job_id", "earlier"}};
+    store.Save(state);
+    auto loaded = StateStore(dir_).Load();
+    EXPECT_EQ(loaded.jobs[0].status, "interrupted");
+    EXPECT_EQ(loaded.last_sync_result.at("job_id").as_string(), "earlier") << "it never called: nothing to report";
+
+    Job calling = waiting;
+    calling.id = "cut-off";
+    calling.status = "running";
+    calling.started_at = 1'800'000'000;
+    state.jobs = {calling};
+    store.Save(state);
+    loaded = StateStore(dir_).Load();
+    EXPECT_EQ(loaded.last_sync_result.at("status").as_string(), "failed") << "not the earlier success";
+    EXPECT_EQ(loaded.last_sync_result.at("job_id").as_string(), "cut-off");
+    EXPECT_NE(std::string(loaded.last_sync_result.at("error").as_string()).find("interrupted"), std::string::npos);
+}
+
 TEST_F(StateStoreTest, RefusesACorruptFileInsteadOfForgettingTheQuota) {
     std::ofstream(dir_ + "/state.json") << "{not json";
     StateStore store(dir_);

@@ -219,6 +219,11 @@ std::variant<Job, Refusal> BackupEngine::SubmitBackup(const std::string& type, s
 std::variant<Job, Refusal> BackupEngine::SubmitExternalSync(const std::string& trigger) {
     std::lock_guard lock(mutex_);
     if (stopping_) return Refusal{503, "shutting_down", "the backup service is stopping"};
+    // One waiting sync at most: the quota is spent when it starts (see WorkerLoop), so a second one queued behind it
+    // would be a second call.
+    for (const auto& job : state_.jobs) {
+        if (job.kind == "external_sync" && job.status == "queued") return job;
+    }
     auto now = NowSeconds();
     if (!QuotaAvailable(state_.quota, now, config_.policy)) {
         auto next = NextAllowedAt(state_.quota, now, config_.policy);
@@ -230,11 +235,9 @@ std::variant<Job, Refusal> BackupEngine::SubmitExternalSync(const std::string& t
     return EnqueueExternalSync(now, trigger);
 }
 
-Job BackupEngine::EnqueueExternalSync(std::int64_t now, const std::string& trigger) {
-    // The quota is spent when the call is decided, and persisted (by Enqueue) before it is made: a crash or a failed
-    // call does not buy a second call the same day.
-    ConsumeQuota(state_.quota, now, config_.policy);
-    sync_quota_left_.Set(config_.policy.syncs_per_day - CallsToday(state_.quota, now, config_.policy));
+Job BackupEngine::EnqueueExternalSync(std::int64_t /*now*/, const std::string& trigger) {
+    // The quota is spent when the sync starts, on the day the call is made (WorkerLoop): charged when queued, a sync
+    // that waited past midnight behind a long backup counted for the day before, and the new day allowed another.
     return Enqueue("external_sync", "", stanza_names_, trigger);
 }
 
@@ -398,16 +401,19 @@ void BackupEngine::WorkerLoop() {
         queued_.Set(static_cast<double>(queue_.size()));
         Job job;
         bool found = false;
+        bool refused = false;
         for (auto& j : state_.jobs) {
             if (j.id == id && j.status == "queued") {
                 j.status = "running";
                 j.started_at = NowPrecise();
+                if (j.kind == "external_sync") refused = !SpendSyncQuota(j);
                 job = j;
                 found = true;
             }
         }
         if (!found) continue;
-        SaveLocked();
+        SaveLocked();  // with the quota spent: a crash during the call does not buy a second call that day
+        if (refused) continue;
         lock.unlock();
         logger_.Info("job started", {{"job_id", job.id}, {"kind", job.kind}, {"type", job.type}});
         try {
@@ -517,6 +523,21 @@ void BackupEngine::RunBackup(Job& job) {
         job.status = "failed";
         job.error = errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "");
     }
+}
+
+bool BackupEngine::SpendSyncQuota(Job& job) {
+    auto now = NowSeconds();
+    if (!QuotaAvailable(state_.quota, now, config_.policy)) {
+        // Not reached through the API (one waiting sync at most, refused when the day's call is spent); kept so no
+        // path makes a second call in a day.
+        job.status = "failed";
+        job.error = "daily_quota_used: this day's external sync call was already made";
+        job.finished_at = job.started_at;
+        return false;
+    }
+    ConsumeQuota(state_.quota, now, config_.policy);
+    sync_quota_left_.Set(config_.policy.syncs_per_day - CallsToday(state_.quota, now, config_.policy));
+    return true;
 }
 
 void BackupEngine::RunExternalSync(Job& job) {

@@ -93,6 +93,9 @@ private:
     Job EnqueueExternalSync(std::int64_t now, const std::string& trigger);
     void RunJob(Job& job);
     void RunBackup(Job& job);
+    /// Spends the day's external-sync call for `job`, which is starting (under mutex_); false, with the job failed,
+    /// when that day's call was already made.
+    bool SpendSyncQuota(Job& job);
     void RunExternalSync(Job& job);
     void RunDrill(Job& job);
     bool RefreshInfo(const PgBackRest& pgbackrest);

@@ -7,11 +7,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <valerix/core/utc_time.hpp>
 
 namespace valerix::backup {
 namespace json = boost::json;
@@ -104,6 +107,7 @@ PersistentState StateStore::Load() {
         throw std::runtime_error(path_ + " is not valid JSON; move it away to start with an empty state");
     }
     const auto& root = value.as_object();
+    std::optional<Job> interrupted_sync;  // the latest sync that started and did not finish
     if (auto* jobs = root.if_contains("jobs"); jobs != nullptr && jobs->is_array()) {
         for (const auto& j : jobs->as_array()) {
             if (!j.is_object()) continue;
@@ -117,6 +121,7 @@ PersistentState StateStore::Load() {
                         state.backup_failures[stanza] = static_cast<std::int64_t>(job.finished_at);
                     }
                 }
+                if (job.kind == "external_sync" && job.started_at > 0) interrupted_sync = job;
             }
             state.jobs.push_back(std::move(job));
         }
@@ -128,6 +133,16 @@ PersistentState StateStore::Load() {
     state.last_sync_success_at = OptionalInt(root, "last_sync_success_at");
     if (auto* v = root.if_contains("last_sync_result"); v != nullptr && v->is_object()) {
         state.last_sync_result = v->as_object();
+    }
+    if (interrupted_sync) {
+        // It started, so its call was spent and may have reached the provider: reported as failed, not retried that
+        // day (a sync that never started spent nothing; the quota is spent when one starts).
+        state.last_sync_result = json::object{
+            {"status", "failed"},
+            {"at", core::FormatUtc(static_cast<std::int64_t>(interrupted_sync->started_at))},
+            {"job_id", interrupted_sync->id},
+            {"error", "interrupted: the backup service stopped during this sync; whether the target received its "
+                      "bundle is unknown, and the next sync sends everything not confirmed as sent"}};
     }
     if (auto* files = root.if_contains("synced_files"); files != nullptr && files->is_object()) {
         for (const auto& [k, v] : files->as_object()) {
