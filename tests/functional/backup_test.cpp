@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <map>
@@ -413,6 +414,45 @@ TEST_F(BackupTest, ShutdownDuringASyncEndsItsUploadAndReportsTheFailure) {
     EXPECT_NE(JsonText(job).find("shutting down"), std::string::npos) << JsonText(job);
     auto sync = ParseObject(Get("/api/v1/external-sync").body);
     EXPECT_EQ(sync.at("last_result").at("status").as_string(), "failed") << JsonText(sync);
+}
+
+TEST_F(BackupTest, AKilledServiceLeavesNoUploadRunningAndNoCredentialsBehind) {
+    // SIGKILL (a crash, an OOM kill) runs no clean-up: the upload went on as an orphan, and the bundle and the
+    // upload's config file (the target URL with its password) stayed in the scratch folder for good.
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const std::string url = "http://user:s3cret@127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/";
+    Env hanging{{"VALERIX_BACKUP_EXTERNAL_URL", url}, {"VALERIX_BACKUP_SYNC_AUTO", "false"}};
+    StartBackup(hanging);
+    auto full = RunJob("/api/v1/backups", R"({"type":"full","stanza":"order"})");
+    ASSERT_EQ(full.at("status").as_string(), "succeeded") << JsonText(full);
+    ASSERT_EQ(Post("/api/v1/external-sync").status, 202);
+    std::vector<pid_t> uploads;
+    for (int i = 0; i < 300 && uploads.empty(); ++i) {
+        std::this_thread::sleep_for(100ms);
+        uploads = ChildrenWith(backup_->Process().Pid(), "--upload-file");
+    }
+    ASSERT_EQ(uploads.size(), 1u) << "the upload never started";
+    const std::string scratch = dir_ + "/state/scratch";
+    fs::create_directories(scratch + "/drill-order-1-2/data");  // as a killed drill leaves its folder, and owned
+    struct stat owner {};                                         // by the service's user, as that one is
+    ASSERT_EQ(::stat(scratch.c_str(), &owner), 0);
+    for (const auto& folder : {scratch + "/drill-order-1-2", scratch + "/drill-order-1-2/data"}) {
+        ASSERT_EQ(::chown(folder.c_str(), owner.st_uid, owner.st_gid), 0) << std::strerror(errno);
+    }
+    backup_->Kill();
+    auto upload_running = [&] { return CommandLine(uploads[0]).find("--upload-file") != std::string::npos; };
+    for (int i = 0; i < 30 && upload_running(); ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(upload_running()) << "the upload outlived the killed service";
+
+    StartBackup(hanging);
+    std::vector<std::string> left;
+    for (const auto& entry : fs::recursive_directory_iterator(scratch)) left.push_back(entry.path().string());
+    EXPECT_TRUE(left.empty()) << left.size() << " left, e.g. " << left.front();
+    auto sync = ParseObject(Get("/api/v1/external-sync").body);
+    EXPECT_EQ(sync.at("last_result").at("status").as_string(), "failed") << JsonText(sync);
+    EXPECT_NE(JsonText(sync).find("interrupted"), std::string::npos) << JsonText(sync);
+    EXPECT_EQ(JsonText(sync).find("s3cret"), std::string::npos);
 }
 
 // Backups of each stanza per type, from GET /api/v1/backups.

@@ -121,7 +121,37 @@ BackupEngine::BackupEngine(EngineConfig config, StateStore& store, metrics::Regi
 
 BackupEngine::~BackupEngine() { Stop(); }
 
+void BackupEngine::CleanScratch() {
+    // Left by a process that was killed (its clean-up never ran): a drill's scratch cluster still running, a bundle
+    // and the upload's config file, which holds the target URL with its credentials.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(config_.drill.scratch_dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.starts_with("drill-")) {
+            const auto pgdata = (entry.path() / "data").string();
+            if (fs::exists(pgdata + "/postmaster.pid", ec)) {
+                ProcessOptions unstoppable;
+                unstoppable.timeout = std::chrono::seconds(90);
+                unstoppable.stoppable = false;
+                auto stopped = RunProcess(
+                    {config_.drill.pg_bin + "/pg_ctl", "-D", pgdata, "-m", "immediate", "-w", "-t", "60", "stop"},
+                    unstoppable);
+                logger_.Warn("stopped a drill's scratch cluster left running by an earlier process",
+                             {{"data", pgdata}, {"result", stopped.Summary()}});
+            }
+        } else if (name != "sync") {
+            continue;
+        }
+        std::error_code removed;
+        fs::remove_all(entry.path(), removed);
+        if (removed) {
+            logger_.Warn("cannot remove scratch files", {{"path", entry.path().string()}, {"error", removed.message()}});
+        }
+    }
+}
+
 void BackupEngine::Start() {
+    CleanScratch();
     std::lock_guard lock(mutex_);
     state_ = store_.Load();
     SaveLocked();  // interrupted jobs are recorded as such right away

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +85,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
     if (::pipe2(exec_pipe, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
     const char* dir = options.working_dir.empty() ? nullptr : options.working_dir.c_str();
 
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
     if (pid == 0) {
@@ -92,6 +94,10 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
         sigprocmask(SIG_SETMASK, &empty, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
         ::setpgid(0, 0);  // its own group: a timeout kills the program and whatever it started
+        // Ended with the service, even when it is killed: an orphaned upload (curl) would go on sending, holding the
+        // credentials file it reads. SIGTERM, so pgBackRest and curl end cleanly. (Sent when the forking thread ends:
+        // only the service's long-lived threads run programs.) A parent already gone before this: end now.
+        if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) ::_exit(127);
         int null_fd = ::open("/dev/null", O_RDONLY);
         if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out_pipe[1], 1) < 0 || ::dup2(err_pipe[1], 2) < 0 ||
             (dir != nullptr && ::chdir(dir) != 0)) {
