@@ -490,6 +490,34 @@ TEST_F(BackupTest, ASyncThatNeverStartedSpendsNoCallOfTheDay) {
     EXPECT_EQ(again.status, 202) << again.body;
 }
 
+TEST_F(BackupTest, ABackupThatCannotBeListedAfterwardsIsNotNamedAfterThePreviousOne) {
+    // pgbackrest info failing right after a backup left the old listing in place, and the job's step took its
+    // newest backup - the previous one - for this one: its label, type and size, and a drill would later check this
+    // job's row counts against that older backup.
+    const std::string bin = dir_ + "/bin", arm = bin + "/arm", broken = bin + "/info-broken";
+    fs::create_directories(bin);
+    fs::permissions(bin, fs::perms::all);  // the service's user writes the flag
+    std::ofstream(bin + "/pgbackrest")
+        << "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = info ] && [ -e '" << broken << "' ]; then\n"
+        << "    echo 'simulated: repository listing unavailable' >&2; exit 49\n  fi\ndone\n"
+        << "/usr/bin/pgbackrest \"$@\"; rc=$?\n"
+        << "for a in \"$@\"; do [ \"$a\" = backup ] && [ -e '" << arm << "' ] && touch '" << broken << "'; done\n"
+        << "exit $rc\n";
+    fs::permissions(bin + "/pgbackrest", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                             fs::perms::others_read | fs::perms::others_exec);
+    StartBackup({{"PATH", bin + ":" + std::getenv("PATH")}});
+    auto first = RunJob("/api/v1/backups", R"({"type":"full","stanza":"order"})");
+    ASSERT_EQ(first.at("status").as_string(), "succeeded") << JsonText(first);
+    const auto first_label = first.at("steps").at(0).at("label");
+    std::ofstream(arm) << "1\n";
+    auto second = RunJob("/api/v1/backups", R"({"type":"incr","stanza":"order"})");
+    ASSERT_EQ(second.at("status").as_string(), "succeeded") << JsonText(second);
+    const auto& step = second.at("steps").at(0).as_object();
+    EXPECT_FALSE(step.contains("label") && step.at("label") == first_label) << JsonText(step);
+    EXPECT_TRUE(step.contains("listing_error")) << JsonText(step);
+    fs::remove(broken);
+}
+
 TEST_F(BackupTest, AStanzaPgBackRestCannotListGetsNoScheduledFull) {
     // `pgbackrest info` answers with status 99 and no backups for a stanza whose backup.info it cannot read. Taken
     // as "no full yet", that scheduled a full backup, which would expire the oldest kept full early.

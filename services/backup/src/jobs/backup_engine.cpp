@@ -518,6 +518,7 @@ void BackupEngine::RunBackup(Job& job) {
         std::string count_error;
         auto before = CountSource(stanza, count_error);
         auto t0 = std::chrono::steady_clock::now();
+        const std::int64_t began_at = NowSeconds();
         auto result = worker_pgbackrest_.Backup(name, job.type);
         {
             std::lock_guard lock(mutex_);  // the repository changed (a failed run may have expired or written too)
@@ -532,18 +533,30 @@ void BackupEngine::RunBackup(Job& job) {
         if (!result.Ok()) {
             fail("pgbackrest backup: " + result.Summary());
         } else {
-            RefreshInfo(worker_pgbackrest_);
+            // The step names the backup from a listing made after it. A listing that failed, or one that does not
+            // show it yet, would name the previous backup (and a drill would then check this job's row counts
+            // against that one): retried twice, then the step says it could not be listed instead.
+            bool listed = RefreshInfo(worker_pgbackrest_);
+            for (int retry = 0; !listed && retry < 2; ++retry) {
+                std::this_thread::sleep_for(std::chrono::seconds(1));
+                listed = RefreshInfo(worker_pgbackrest_);
+            }
             std::lock_guard lock(mutex_);
             const BackupEntry* newest = nullptr;
-            if (auto it = info_.find(name); it != info_.end()) newest = Newest(it->second);
+            if (auto it = info_.find(name); listed && !unlisted_.contains(name) && it != info_.end()) {
+                newest = Newest(it->second);
+                if (newest != nullptr && newest->started_at + 1 < began_at) newest = nullptr;  // an older one
+            }
             step["status"] = "succeeded";
             if (newest != nullptr) {
                 step["label"] = newest->label;
                 step["type"] = newest->type;
                 step["size_bytes"] = newest->size_bytes;
                 step["repo_size_bytes"] = newest->repo_size_bytes;
-                runs_.WithLabels({name, newest->type, "success"}).Inc();
+            } else {
+                step["listing_error"] = "pgbackrest reported success, but no listing shows this backup yet";
             }
+            runs_.WithLabels({name, newest != nullptr ? newest->type : job.type, "success"}).Inc();
             state_.backup_failures.erase(name);
         }
         job.steps.push_back(step);
