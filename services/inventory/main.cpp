@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <optional>
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
@@ -37,10 +36,33 @@ struct Settings {
     pg::PoolConfig pool;
     inventory::ApiConfig api;
     inventory::ChaosConfig chaos;
-    std::optional<boost::json::object> chaos_progress;  ///< saved by a simulated crash; see Chaos::Progress
     inventory::LowStockConfig low_stock;
     core::LogLevel log_level = core::LogLevel::kInfo;
 };
+
+/// Goes on with the seeded sequence where a crash that exited left it (ChaosProgressFile), when the configuration is
+/// still the one it ran under; the file is removed either way.
+void ResumeChaos(inventory::Chaos& chaos, const inventory::ChaosConfig& config, const std::string& chaos_file,
+                 core::Logger& logger) {
+    const auto path = inventory::ChaosProgressFile(chaos_file);
+    std::ifstream in(path);
+    if (!in) return;
+    std::stringstream text;
+    text << in.rdbuf();
+    in.close();
+    std::remove(path.c_str());
+    boost::system::error_code ec;
+    auto saved = boost::json::parse(text.str(), ec);
+    const auto* object = !ec && saved.is_object() ? &saved.get_object() : nullptr;
+    const auto* progress = object != nullptr ? object->if_contains("progress") : nullptr;
+    if (object == nullptr || !object->contains("config") || object->at("config") != inventory::ToJson(config)) {
+        logger.Info("chaos: saved progress is for another configuration; counting from the start");
+    } else if (progress != nullptr && progress->is_object() && chaos.Resume(progress->get_object())) {
+        logger.Info("chaos: going on where the crashed process stopped");
+    } else {
+        logger.Warn("chaos: the saved progress cannot be read; counting from the start", {{"file", path}});
+    }
+}
 
 Settings LoadSettings() {
     core::EnvReader env;
@@ -67,13 +89,8 @@ Settings LoadSettings() {
         auto json = in ? boost::json::parse(text.str(), ec) : boost::json::value();
         if (in && !ec) {
             auto parsed = inventory::ParseChaosConfig(json);
-            if (parsed) {
-                settings.chaos = *parsed;
-                const auto* progress = json.as_object().if_contains("progress");
-                if (progress != nullptr && progress->is_object()) settings.chaos_progress = progress->get_object();
-            } else {
-                env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + ": " + parsed.error().detail);
-            }
+            if (parsed) settings.chaos = *parsed;
+            else env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + ": " + parsed.error().detail);
         } else if (in) {
             env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + " is not valid JSON");
         }
@@ -109,10 +126,7 @@ int main() {
 
         inventory::InventoryStore store(pool);
         inventory::Chaos chaos(settings.chaos, registry, logger);
-        if (settings.chaos_progress) {
-            if (chaos.Resume(*settings.chaos_progress)) logger.Info("chaos: going on where the crashed process stopped");
-            else logger.Warn("chaos: the saved progress cannot be read; counting from the start");
-        }
+        if (!settings.api.chaos_file.empty()) ResumeChaos(chaos, settings.chaos, settings.api.chaos_file, logger);
         inventory::InventoryApi api(store, chaos, settings.api, logger, registry, clock);
         http::Router router;
         api.Register(router, registry);

@@ -818,6 +818,26 @@ TEST_F(OrderTest, CallersWithTinyDeadlinesCannotOpenTheBreakerOfAHealthyInventor
     SetChaos("{}");
 }
 
+TEST_F(OrderTest, TimeoutsCutShortByTheServicesOwnDeadlineStillOpenTheBreaker) {
+    // The counterpart of the test above: only the client's deadline excuses a timeout. Here the service's own
+    // inventory deadline (400 ms) is shorter than a try's timeout (600 ms), so every try against a hung inventory
+    // is cut by it, and the breaker must open all the same.
+    PutProduct("O-HUNG", 100);
+    auto order = StartOrder(*postgres_, "order-own-deadline", inventory_->Port(),
+                            {{"VALERIX_INVENTORY_DEADLINE_MS", "400"}});
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":3000}})");
+    auto breaker = [&] {
+        auto resilience = ParseObject(order->Client().Request("GET", "/api/v1/resilience").body);
+        return std::string(resilience.at("dependencies").at(0).at("breaker").at("state").as_string());
+    };
+    for (int i = 0; i < 30 && breaker() == "closed"; ++i) {
+        order->Client().Request("POST", "/api/v1/orders", OrderBody("hung", "O-HUNG", 1),
+                                {{"Idempotency-Key", NewUuid()}}, 10s);
+    }
+    EXPECT_NE(breaker(), "closed");
+    SetChaos("{}");
+}
+
 TEST_F(OrderTest, ExpiredIdempotencyKeysArePurgedFasterThanOneChunkAMinute) {
     // Keys are kept at least 24 h and then purged in chunks of 1,000 (one short transaction each). A chunk a minute
     // falls behind above ~17 orders/s, and the table would grow for ever; a full chunk now calls the next at once.
@@ -947,26 +967,32 @@ TEST_F(OrderTest, AConfirmationThatComesAfterTheOrderWasRejectedReleasesItsStock
 
 TEST_F(OrderTest, AReplayOfACreateCancelledBeforeItsReserveWasDecidedGetsTheFirstAnswer) {
     // The create answered 202 with the cancelled order but stored no answer for its key; a replay was then told
-    // 409 "in flight" until the lease ran out, though its first request had long answered.
+    // 409 "in flight" until the lease ran out, though its first request had long answered. A stack of its own holds
+    // the reserve for 2 s (only reserves are slowed, and a try may take 3 s), so the cancel surely comes first.
     PutProduct("O-CXL", 10);
-    // Every call 400 ms late (within the 600 ms per-try timeout): the reserve succeeds after the cancel, and the
-    // cancel's release comes after the reserve.
-    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":400}})");
+    auto order = StartOrder(*postgres_, "order-cancel-first", inventory_->Port(),
+                            {{"VALERIX_INVENTORY_TRY_TIMEOUT_MS", "3000"}, {"VALERIX_INVENTORY_DEADLINE_MS", "4000"},
+                             {"VALERIX_INTENT_LEASE_MS", "10000"}});
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":2000,"routes":["reserve"]}})");
     const std::string key = NewUuid();
+    auto create = [&] {
+        return order->Client().Request("POST", "/api/v1/orders", OrderBody("lou", "O-CXL", 1),
+                                       {{"Idempotency-Key", key}}, 10s);
+    };
     testing::HttpResponse first;
-    std::thread create([&] { first = Create(key, OrderBody("lou", "O-CXL", 1)); });
+    std::thread creating([&] { first = create(); });
     std::string id;
     ASSERT_TRUE(WaitFor([&] {
         auto rows = postgres_->Query("order_db", "SELECT order_id FROM idempotency_keys WHERE key = '" + key + "'");
         if (!rows.empty()) id = rows[0][0];
         return !id.empty();
     }, 5s));
-    auto cancel = order_->Client().Request("POST", "/api/v1/orders/" + id + "/cancel");
-    create.join();
+    auto cancel = order->Client().Request("POST", "/api/v1/orders/" + id + "/cancel");
+    creating.join();
     ASSERT_EQ(cancel.status, 200) << cancel.body;
     ASSERT_EQ(first.status, 202) << first.body;
     EXPECT_EQ(ParseObject(first.body).at("status").as_string(), "CANCELLED");
-    auto replay = Create(key, OrderBody("lou", "O-CXL", 1));
+    auto replay = create();
     EXPECT_EQ(replay.status, 202) << replay.body;
     EXPECT_EQ(ParseObject(replay.body).at("status").as_string(), "CANCELLED") << replay.body;
     SetChaos("{}");

@@ -151,6 +151,8 @@ TEST(ExternalSync, TheTargetUrlIsShownWithoutItsCredentials) {
               "https://***@s3.example.com/bucket/");
     EXPECT_EQ(RedactedUrl("https://key:pa?ss@host/?sig=1"), "https://***@host/?***");
     EXPECT_EQ(RedactedUrl("https://key:pa#ss@host/x"), "https://***@host/x");
+    EXPECT_EQ(RedactedUrl("https://TOKEN@host/up?owner=me@x.com"), "https://***@host/up?***");
+    EXPECT_EQ(RedactedUrl("https://user:p@ss@host/x@y"), "https://***@host/x@y");
     ExternalTarget target;
     target.url = "https://key:secret@backups.example.com/?token=t0p";
     EXPECT_EQ(target.Describe(), "PUT https://***@backups.example.com/?***");

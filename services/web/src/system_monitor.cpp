@@ -283,7 +283,9 @@ asio::awaitable<void> SystemMonitor::Refresh() {
 }
 
 asio::awaitable<std::string> SystemMonitor::Latest() {
-    if (version_ == 0) co_await Refresh();
+    // Before the first snapshot: wait for the refresh the monitor started at once (WaitNewer refreshes itself if
+    // none came), rather than run a second one beside it.
+    if (version_ == 0) co_return (co_await WaitNewer(0)).second;
     co_return snapshot_;
 }
 

@@ -17,7 +17,8 @@ Upstream::Upstream(std::string name, boost::asio::io_context& io, http::ClientCo
 boost::asio::awaitable<http::Response> Upstream::Forward(const http::Request& request,
                                                          const http::RequestContext& context, std::string target) {
     http::ClientRequest out;
-    out.method = request.method;
+    // HEAD goes up as GET: the server here sends its headers only, with the length the body has.
+    out.method = request.method == "HEAD" ? "GET" : request.method;
     out.target = std::move(target);
     out.body = request.body;
     for (auto name : kForwardedRequestHeaders) {

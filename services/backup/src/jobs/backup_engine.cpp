@@ -136,8 +136,12 @@ void BackupEngine::CleanScratch() {
                 auto stopped = RunProcess(
                     {config_.drill.pg_bin + "/pg_ctl", "-D", pgdata, "-m", "immediate", "-w", "-t", "60", "stop"},
                     unstoppable);
+                // pg_ctl also fails for a cluster that is not running (a stale postmaster.pid): removable then.
+                bool running = !stopped.Ok() && RunProcess({config_.drill.pg_bin + "/pg_ctl", "-D", pgdata, "status"},
+                                                           unstoppable).exit_code == 0;
                 logger_.Warn("stopped a drill's scratch cluster left running by an earlier process",
                              {{"data", pgdata}, {"result", stopped.Summary()}});
+                if (running) continue;  // never remove the data of a cluster still running
             }
         } else if (name != "sync") {
             continue;

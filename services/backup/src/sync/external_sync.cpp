@@ -93,17 +93,19 @@ BundleResult BuildBundle(const std::string& repo_path, const std::vector<std::st
 }
 
 std::string RedactedUrl(const std::string& url) {
-    // Credentials first, up to the last '@': a secret may hold an unencoded '/', '?' or '#' (AWS-style keys do), so
-    // those do not end the userinfo. What comes before that '@' is taken for a path, and kept, only when it has a '/'
-    // and no ':' ("host/path/with@sign"); hiding a path by mistake is harmless, showing a secret is not.
+    // Userinfo is there when the first '@' comes before any '/', '?' or '#' (as RFC 3986 has it), or when what
+    // precedes it holds a ':' (a secret with an unencoded '/', '?' or '#': AWS-style keys have '/'). It ends at the
+    // last '@' before the first '/' that follows that first '@' (a password may hold an '@' too). Anything else is
+    // a path with an '@' and is kept; hiding a path by mistake is harmless, showing a secret is not.
     auto authority = url.find("://");
     authority = authority == std::string::npos ? 0 : authority + 3;
     std::string out = url;
     std::size_t rest = authority;
-    if (auto at = url.rfind('@'); at != std::string::npos && at >= authority) {
-        auto before = std::string_view(url).substr(authority, at - authority);
-        if (before.find('/') == std::string_view::npos || before.find(':') != std::string_view::npos) {
-            out = url.substr(0, authority) + "***" + url.substr(at);
+    if (auto first_at = url.find('@', authority); first_at != std::string::npos) {
+        const auto before = std::string_view(url).substr(authority, first_at - authority);
+        if (before.find_first_of("/?#") == std::string_view::npos || before.find(':') != std::string_view::npos) {
+            auto end = url.rfind('@', url.find('/', first_at));
+            out = url.substr(0, authority) + "***" + url.substr(end);
             rest = authority + 3;
         }
     }

@@ -330,10 +330,13 @@ Response InventoryApi::Crash(const ChaosDecision& decision, ChaosRoute route,
     chaos_.RecordCrash(decision, route, context.request_id);
     switch (*decision.crash) {
         case CrashAction::kExit: {
-            // The restarted process goes on where this one stopped (VALERIX_CHAOS_FILE), not from the seed again.
-            auto saved = ToJson(chaos_.Current());
-            saved["progress"] = chaos_.Progress();
-            SaveChaos(saved, context);
+            // The restarted process goes on where this one stopped, not from the seed again (see ChaosProgressFile).
+            if (!config_.chaos_file.empty()) {
+                std::ofstream out(ChaosProgressFile(config_.chaos_file), std::ios::trunc);
+                out << boost::json::serialize(
+                           boost::json::object{{"config", ToJson(chaos_.Current())}, {"progress", chaos_.Progress()}})
+                    << '\n';
+            }
             logger_.Error("chaos: exiting now (simulated crash)", {{"request_id", context.request_id}});
             std::_Exit(70);
         }

@@ -102,6 +102,10 @@ private:
     metrics::Family<metrics::Counter>& injections_;
 };
 
+/// Where a crash that exits saves the chaos progress: beside VALERIX_CHAOS_FILE. The next start resumes from it only
+/// under the same configuration, and removes it, so a later ordinary restart starts the sequence afresh.
+inline std::string ChaosProgressFile(const std::string& chaos_file) { return chaos_file + ".progress"; }
+
 std::string_view ToString(ChaosRoute route);
 std::string_view ToString(CrashAction action);
 std::string_view ToString(CrashPoint point);

@@ -15,7 +15,9 @@ using http::Response;
 
 const std::set<std::string_view> kStatuses = {"PENDING", "CONFIRMED", "REJECTED", "SHIPPING", "SHIPPED", "CANCELLED"};
 
-CallContext ContextOf(const http::RequestContext& context) { return {context.request_id, context.traceparent}; }
+CallContext ContextOf(const http::RequestContext& context) {
+    return {context.request_id, context.traceparent, context.deadline};
+}
 
 }  // namespace
 

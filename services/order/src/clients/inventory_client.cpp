@@ -94,14 +94,16 @@ boost::asio::awaitable<std::vector<InventoryReply>> InventoryClient::ReserveBatc
         if (calls.size() - first > 1 && !batches_refused && breaker_.State() == resilience::BreakerState::kClosed) {
             std::string body = R"({"reservations":[)";
             core::Deadline deadline = calls[first].deadline;
+            CallContext context = calls[first].context;
             for (std::size_t i = first; i < calls.size(); ++i) {
                 if (i > first) body += ',';
                 body += ReservationJson(calls[i]);
                 deadline = deadline.Later(calls[i].deadline);  // not the earliest: see Deadline::Later
+                context.client_deadline = context.client_deadline.Later(calls[i].context.client_deadline);
             }
             body += "]}";
             std::string target = "/api/v1/reservations/batch";
-            auto reply = co_await Call(method, target, body, deadline, calls[first].context);
+            auto reply = co_await Call(method, target, body, deadline, context);
             if (reply.kind != InventoryReply::Kind::kAnswered) {
                 replies.resize(calls.size(), reply);
                 co_return replies;
@@ -213,9 +215,10 @@ boost::asio::awaitable<InventoryReply> InventoryClient::Call(std::string method,
         request.body = body;
         request.headers = {{"x-request-id", context.request_id}, {"traceparent", context.traceparent}};
         auto try_deadline = deadline.Capped(clock_, policy_.per_try_timeout);
-        // Cut short by the caller's own deadline (X-Valerix-Deadline-Ms comes from clients): a timeout then says
-        // nothing about inventory, and counted as a failure it would let any client open the breaker for everyone.
-        const bool callers_limit = deadline.Remaining(clock_) < policy_.per_try_timeout;
+        // Cut short by the client's own deadline (X-Valerix-Deadline-Ms): a timeout then says nothing about
+        // inventory, and counted as a failure it would let any client open the breaker for everyone. Not when the
+        // service's own deadline cut it (a late retry of a hung inventory): that one counts.
+        const bool callers_limit = context.client_deadline.Remaining(clock_) < policy_.per_try_timeout;
         auto started = clock_.Now();
         auto response = co_await http_.Send(request, try_deadline);
         auto elapsed = clock_.Now() - started;

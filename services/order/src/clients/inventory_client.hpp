@@ -47,6 +47,8 @@ struct InventoryReply {
 struct CallContext {
     std::string request_id;
     std::string traceparent;
+    /// The deadline the client sent (X-Valerix-Deadline-Ms); infinite when it sent none (the reconciler's calls).
+    core::Deadline client_deadline = core::Deadline::Infinite();
 };
 
 /// One reservation waiting to be sent.
