@@ -155,7 +155,6 @@ void BackupEngine::CleanScratch() {
 }
 
 void BackupEngine::Start() {
-    CleanScratch();
     std::lock_guard lock(mutex_);
     state_ = store_.Load();
     SaveLocked();  // interrupted jobs are recorded as such right away
@@ -411,6 +410,9 @@ void BackupEngine::ScheduleDueJobs(std::int64_t now) {
 }
 
 void BackupEngine::WorkerLoop() {
+    // Here, not in Start(): stopping a leftover cluster may take a while, and the API should answer meanwhile. No job
+    // runs before it is done (this thread runs them all).
+    CleanScratch();
     // Stanzas first, so `pgbackrest check` (health) can pass before the first backup; a failure here is retried
     // before that stanza's first backup.
     for (const auto& name : stanza_names_) {

@@ -96,7 +96,8 @@ private:
     /// Spends the day's external-sync call for `job`, which is starting (under mutex_); false, with the job failed,
     /// when that day's call was already made.
     bool SpendSyncQuota(Job& job);
-    /// At start: stops drill clusters and removes scratch files an earlier, killed process left.
+    /// First thing on the worker thread: stops drill clusters and removes scratch files an earlier, killed process
+    /// left.
     void CleanScratch();
     void RunExternalSync(Job& job);
     void RunDrill(Job& job);
