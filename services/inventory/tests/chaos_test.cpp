@@ -76,8 +76,18 @@ TEST_F(ChaosTest, EveryNthIsAPredictablePattern) {
     EXPECT_EQ(pattern, "....D....D....D");
     chaos.Configure(config);
     EXPECT_EQ(chaos.Decide(ChaosRoute::kReserve, "r").delay.count(), 0) << "Configure restarts the count";
-    EXPECT_NE(registry_.Expose().find(R"(valerix_chaos_injections_total{kind="latency",action="delay"} 3)"),
-              std::string::npos);
+}
+
+TEST_F(ChaosTest, DelaysAreCountedWhenTheyBeginNotWhenDecided) {
+    ChaosConfig config;
+    config.latency = {ChaosMode::kEveryNth, 1, 0, 3000, 0};
+    Chaos chaos(config, registry_, logger_);
+    auto decision = chaos.Decide(ChaosRoute::kReserve, "r1");
+    ASSERT_EQ(decision.delay.count(), 3000);
+    const std::string counted = R"(valerix_chaos_injections_total{kind="latency",action="delay"} 1)";
+    EXPECT_EQ(registry_.Expose().find(counted), std::string::npos) << "a stopping service skips a decided delay";
+    chaos.RecordDelay(decision, ChaosRoute::kReserve, "r1", std::chrono::milliseconds(3000));
+    EXPECT_NE(registry_.Expose().find(counted), std::string::npos);
 }
 
 TEST_F(ChaosTest, ProbabilityReproducesForASeed) {

@@ -291,13 +291,16 @@ void InventoryApi::Stop() {
 }
 
 boost::asio::awaitable<InventoryApi::Latency> InventoryApi::InjectLatency(const ChaosDecision& decision,
+                                                                          ChaosRoute route,
                                                                           const http::RequestContext& context) {
     if (decision.delay.count() > 0 && !stopping_) {
         // The delay ends early at the caller's deadline (a propagated X-Valerix-Deadline-Ms): past it the answer is a
         // 504 either way, and holding the request to the end of the delay would only keep the caller's connection
         // and a shutdown waiting for a reply nobody reads.
-        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
-                                        context.deadline.Capped(clock_, decision.delay).When());
+        const auto until = context.deadline.Capped(clock_, decision.delay).When();
+        chaos_.RecordDelay(decision, route, context.request_id,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_.Now()));
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, until);
         delays_.insert(&timer);
         boost::system::error_code ignored;
         co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
@@ -310,7 +313,7 @@ boost::asio::awaitable<InventoryApi::Latency> InventoryApi::InjectLatency(const 
 InventoryApi::Awaitable InventoryApi::WithChaos(ChaosRoute route, http::RequestContext& context,
                                                 std::function<boost::asio::awaitable<Step>()> work) {
     auto chaos = chaos_.Decide(route, context.request_id);
-    switch (co_await InjectLatency(chaos, context)) {
+    switch (co_await InjectLatency(chaos, route, context)) {
         case Latency::kDeadlinePassed:
             co_return DeadlineProblem();
         case Latency::kStopped:  // the delay was cut short by a shutdown: nothing done, the caller retries

@@ -71,7 +71,8 @@ private:
     /// Applies the latency part of a chaos decision (a timer: no thread and no connection is held) and tells whether
     /// the call goes on: its deadline may have passed meanwhile, or Stop() cut the delay short.
     enum class Latency { kDone, kDeadlinePassed, kStopped };
-    boost::asio::awaitable<Latency> InjectLatency(const ChaosDecision& decision, const http::RequestContext& context);
+    boost::asio::awaitable<Latency> InjectLatency(const ChaosDecision& decision, ChaosRoute route,
+                                                  const http::RequestContext& context);
     /// Writes `saved` (a configuration, perhaps with its progress) to VALERIX_CHAOS_FILE when there is one.
     void SaveChaos(const boost::json::object& saved, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.

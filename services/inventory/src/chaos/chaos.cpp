@@ -223,7 +223,7 @@ bool Chaos::Fires(ChaosMode mode, int every_nth, double probability, std::uint64
     return false;
 }
 
-ChaosDecision Chaos::Decide(ChaosRoute route, const std::string& request_id) {
+ChaosDecision Chaos::Decide(ChaosRoute route, const std::string& /*request_id*/) {
     ChaosDecision decision;
     {
         std::lock_guard lock(mutex_);
@@ -241,12 +241,21 @@ ChaosDecision Chaos::Decide(ChaosRoute route, const std::string& request_id) {
             decision.point = crash.point;
         }
     }
-    if (decision.delay.count() > 0) {
-        injections_.WithLabels({"latency", "delay"}).Inc();
+    return decision;
+}
+
+void Chaos::RecordDelay(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id,
+                        std::chrono::milliseconds served) {
+    if (decision.delay.count() <= 0) return;
+    injections_.WithLabels({"latency", "delay"}).Inc();
+    if (served < decision.delay) {  // the caller's deadline comes first: the call is answered 504 then
+        logger_.Warn("chaos: injecting latency", {{"request_id", request_id}, {"operation", ToString(route)},
+                                                  {"delay_ms", decision.delay.count()},
+                                                  {"until_deadline_ms", std::max<long long>(0, served.count())}});
+    } else {
         logger_.Warn("chaos: injecting latency", {{"request_id", request_id}, {"operation", ToString(route)},
                                                   {"delay_ms", decision.delay.count()}});
     }
-    return decision;
 }
 
 void Chaos::RecordCrash(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id) {

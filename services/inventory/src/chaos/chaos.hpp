@@ -84,8 +84,12 @@ public:
     /// it cannot be read.
     bool Resume(const boost::json::object& progress);
 
-    /// Decides for one call on `route`; an injected delay is counted and logged here (it always happens).
+    /// Decides for one call on `route`. Nothing is counted yet: see RecordDelay and RecordCrash.
     ChaosDecision Decide(ChaosRoute route, const std::string& request_id);
+    /// Counts and logs a delay when it begins, `served` being how long it will hold the call (less than decided
+    /// when the caller's deadline comes first). A delay skipped because the service is stopping is not counted.
+    void RecordDelay(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id,
+                     std::chrono::milliseconds served);
     /// Counts and logs a crash when it is actually carried out (a call whose deadline ran out during an injected
     /// delay is answered 504 before it reaches its crash point).
     void RecordCrash(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id);
