@@ -1,7 +1,6 @@
 #include <valerix/http/message.hpp>
 
-#include <cctype>
-
+#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/decode_view.hpp>
@@ -73,9 +72,9 @@ JsonBody ParseJsonBody(const Request& request) {
         auto given = content_type.substr(0, content_type.find(';'));
         while (!given.empty() && (given.back() == ' ' || given.back() == '\t')) given.remove_suffix(1);
         while (!given.empty() && (given.front() == ' ' || given.front() == '\t')) given.remove_prefix(1);
-        std::string media(given);  // media types compare without regard to case (RFC 9110 §8.3.1)
-        for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        bool json = media == "application/json" || (media.size() > 5 && media.ends_with("+json"));
+        // Media types compare without regard to case (RFC 9110 §8.3.1).
+        bool json = boost::beast::iequals(given, "application/json") ||
+                    (given.size() > 5 && boost::beast::iequals(given.substr(given.size() - 5), "+json"));
         if (!json) {
             return {std::nullopt, Problem(415, "unsupported_media_type", "Unsupported media type",
                                           "the request body must be application/json")};
@@ -124,9 +123,7 @@ bool BearerTokenMatches(const Request& request, std::string_view expected) {
     // The scheme without regard to case (RFC 9110 §11.1), then one or more spaces or tabs.
     if (expected.empty() || header.size() <= kScheme.size()) return false;
     if (header[kScheme.size()] != ' ' && header[kScheme.size()] != '\t') return false;
-    for (std::size_t i = 0; i < kScheme.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return false;
-    }
+    if (!boost::beast::iequals(header.substr(0, kScheme.size()), kScheme)) return false;
     auto given = header.substr(kScheme.size());
     while (!given.empty() && (given.front() == ' ' || given.front() == '\t')) given.remove_prefix(1);
     // Constant time in the token's content: every byte of the expected token is always compared.

@@ -35,8 +35,8 @@ Error ErrorFromResult(const PGresult* result, const PGconn* conn) {
     return Error{KindOfSqlState(state), state, message};
 }
 
-/// The host of a connection string (`given`, its parsed keys) when reaching it takes a DNS lookup: one host, named (not an address literal, not a socket
-/// folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
+/// The host of a connection string (`given`, its parsed keys) when reaching it takes a DNS lookup: one host, named
+/// (not an address literal, not a socket folder), and no `hostaddr`. Empty otherwise, and for a string libpq cannot parse (PQconnectStart reports that).
 /// Where the string gives no host or hostaddr, libpq takes them from a service file (`service=` or PGSERVICE), else
 /// from PGHOST and PGHOSTADDR: so does this, except that with a service file the lookup is left to libpq.
 std::string HostToResolve(const std::optional<detail::ConnParams>& given) {

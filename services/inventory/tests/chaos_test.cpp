@@ -61,7 +61,7 @@ TEST_F(ChaosTest, TheGremlinDelaysOnlyTheRoutesItNamesAndCountsOnlyThose) {
     std::string pattern;
     for (auto route : {ChaosRoute::kReserve, ChaosRoute::kCommit, ChaosRoute::kRelease, ChaosRoute::kCommit,
                        ChaosRoute::kReserve, ChaosRoute::kRelease}) {
-        pattern += chaos.Decide(route, "r").delay.count() == 3000 ? 'D' : '.';
+        pattern += chaos.Decide(route).delay.count() == 3000 ? 'D' : '.';
     }
     // commits pass untouched and do not advance the count: the 2nd and 4th calls on reserve or release are delayed
     EXPECT_EQ(pattern, "..D..D");
@@ -72,17 +72,17 @@ TEST_F(ChaosTest, EveryNthIsAPredictablePattern) {
     config.latency = {ChaosMode::kEveryNth, 5, 0, 3000, 0};
     Chaos chaos(config, registry_, logger_);
     std::string pattern;
-    for (int i = 1; i <= 15; ++i) pattern += chaos.Decide(ChaosRoute::kReserve, "r").delay.count() == 3000 ? 'D' : '.';
+    for (int i = 1; i <= 15; ++i) pattern += chaos.Decide(ChaosRoute::kReserve).delay.count() == 3000 ? 'D' : '.';
     EXPECT_EQ(pattern, "....D....D....D");
     chaos.Configure(config);
-    EXPECT_EQ(chaos.Decide(ChaosRoute::kReserve, "r").delay.count(), 0) << "Configure restarts the count";
+    EXPECT_EQ(chaos.Decide(ChaosRoute::kReserve).delay.count(), 0) << "Configure restarts the count";
 }
 
 TEST_F(ChaosTest, DelaysAreCountedWhenTheyBeginNotWhenDecided) {
     ChaosConfig config;
     config.latency = {ChaosMode::kEveryNth, 1, 0, 3000, 0};
     Chaos chaos(config, registry_, logger_);
-    auto decision = chaos.Decide(ChaosRoute::kReserve, "r1");
+    auto decision = chaos.Decide(ChaosRoute::kReserve);
     ASSERT_EQ(decision.delay.count(), 3000);
     const std::string counted = R"(valerix_chaos_injections_total{kind="latency",action="delay"} 1)";
     EXPECT_EQ(registry_.Expose().find(counted), std::string::npos) << "a stopping service skips a decided delay";
@@ -98,7 +98,7 @@ TEST_F(ChaosTest, ProbabilityReproducesForASeed) {
         metrics::Registry registry;
         Chaos chaos(config, registry, logger_);
         std::string pattern;
-        for (int i = 0; i < 200; ++i) pattern += chaos.Decide(ChaosRoute::kReserve, "r").crash ? 'X' : '.';
+        for (int i = 0; i < 200; ++i) pattern += chaos.Decide(ChaosRoute::kReserve).crash ? 'X' : '.';
         return pattern;
     };
     auto first = run();
@@ -116,7 +116,7 @@ TEST_F(ChaosTest, AResumedProcessGoesOnWithTheSameDrawsAndCounts) {
     auto pattern = [](Chaos& chaos, int calls) {
         std::string out;
         for (int i = 0; i < calls; ++i) {
-            auto decision = chaos.Decide(ChaosRoute::kReserve, "r");
+            auto decision = chaos.Decide(ChaosRoute::kReserve);
             out += decision.crash ? (decision.delay.count() ? 'B' : 'X') : (decision.delay.count() ? 'D' : '.');
         }
         return out;
@@ -142,7 +142,7 @@ TEST_F(ChaosTest, CrashesAreCountedWhenCarriedOutNotWhenDecided) {
     ChaosConfig config;
     config.crash = {ChaosMode::kEveryNth, 1, 0, CrashPoint::kAfterCommit, CrashAction::kError500};
     Chaos chaos(config, registry_, logger_);
-    auto decision = chaos.Decide(ChaosRoute::kReserve, "r1");
+    auto decision = chaos.Decide(ChaosRoute::kReserve);
     ASSERT_TRUE(decision.crash);
     const std::string counted = R"(valerix_chaos_injections_total{kind="crash",action="error_500"} 1)";
     EXPECT_EQ(registry_.Expose().find(counted), std::string::npos) << "a decided crash may never happen (504 first)";

@@ -1,5 +1,7 @@
 #include "upstream.hpp"
 
+#include <valerix/core/deadline.hpp>
+
 namespace valerix::web {
 namespace {
 
@@ -29,9 +31,7 @@ boost::asio::awaitable<http::Response> Upstream::Forward(const http::Request& re
     out.headers.emplace_back("traceparent", context.traceparent);
     auto deadline = context.deadline.Capped(clock_, timeout_);
     // The time it has, for a 504's message: the gateway's limit, or the caller's shorter X-Valerix-Deadline-Ms.
-    const long long budget_ms =
-        std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline.When() - clock_.Now())
-                                   .count());
+    const long long budget_ms = core::RemainingMillis(deadline, clock_, timeout_.count());
     auto answer = co_await client_.Send(out, deadline);
     if (!answer) {
         const auto& error = answer.error();

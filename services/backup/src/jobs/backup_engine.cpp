@@ -265,10 +265,10 @@ std::variant<Job, Refusal> BackupEngine::SubmitExternalSync(const std::string& t
                            " call per day; the next is allowed at " + core::FormatUtc(next),
                        next};
     }
-    return EnqueueExternalSync(now, trigger);
+    return EnqueueExternalSync(trigger);
 }
 
-Job BackupEngine::EnqueueExternalSync(std::int64_t /*now*/, const std::string& trigger) {
+Job BackupEngine::EnqueueExternalSync(const std::string& trigger) {
     // The quota is spent when the sync starts, on the day the call is made (WorkerLoop): charged when queued, a sync
     // that waited past midnight behind a long backup counted for the day before, and the new day allowed another.
     return Enqueue("external_sync", "", stanza_names_, trigger);
@@ -402,7 +402,7 @@ void BackupEngine::ScheduleDueJobs(std::int64_t now) {
     }
     if (SyncDue(state_.quota, now, config_.policy, have_backups, PendingLocked("external_sync"),
                 state_.last_sync_success_at)) {
-        EnqueueExternalSync(now, "schedule");
+        EnqueueExternalSync("schedule");
     }
     if (DrillDue(state_.last_drill_at, now, config_.policy, have_backups, PendingLocked("restore_drill"))) {
         Enqueue("restore_drill", "", stanza_names_, "schedule");

@@ -90,7 +90,7 @@ private:
     /// Records a new queued job, persists the state and wakes the worker. mutex_ held.
     Job Enqueue(std::string kind, std::string type, std::vector<std::string> stanzas, std::string trigger);
     /// Spends today's sync quota and queues the sync. mutex_ held; the caller checked the quota.
-    Job EnqueueExternalSync(std::int64_t now, const std::string& trigger);
+    Job EnqueueExternalSync(const std::string& trigger);
     void RunJob(Job& job);
     void RunBackup(Job& job);
     /// Spends the day's external-sync call for `job`, which is starting (under mutex_); false, with the job failed,

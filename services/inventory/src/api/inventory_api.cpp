@@ -312,7 +312,7 @@ boost::asio::awaitable<InventoryApi::Latency> InventoryApi::InjectLatency(const 
 
 InventoryApi::Awaitable InventoryApi::WithChaos(ChaosRoute route, http::RequestContext& context,
                                                 std::function<boost::asio::awaitable<Step>()> work) {
-    auto chaos = chaos_.Decide(route, context.request_id);
+    auto chaos = chaos_.Decide(route);
     switch (co_await InjectLatency(chaos, route, context)) {
         case Latency::kDeadlinePassed:
             co_return DeadlineProblem();
@@ -335,10 +335,8 @@ Response InventoryApi::Crash(const ChaosDecision& decision, ChaosRoute route,
         case CrashAction::kExit: {
             // The restarted process goes on where this one stopped, not from the seed again (see ChaosProgressFile).
             if (!config_.chaos_file.empty()) {
-                std::ofstream out(ChaosProgressFile(config_.chaos_file), std::ios::trunc);
-                out << boost::json::serialize(
-                           boost::json::object{{"config", ToJson(chaos_.Current())}, {"progress", chaos_.Progress()}})
-                    << '\n';
+                SaveChaos(ChaosProgressFile(config_.chaos_file),
+                          {{"config", ToJson(chaos_.Current())}, {"progress", chaos_.Progress()}}, context);
             }
             logger_.Error("chaos: exiting now (simulated crash)", {{"request_id", context.request_id}});
             std::_Exit(70);
@@ -355,16 +353,16 @@ Response InventoryApi::Crash(const ChaosDecision& decision, ChaosRoute route,
                    "the chaos controls turned this reply into a 500 (request id " + context.request_id + ")");
 }
 
-void InventoryApi::SaveChaos(const boost::json::object& saved, const http::RequestContext& context) {
-    if (config_.chaos_file.empty()) return;
+void InventoryApi::SaveChaos(const std::string& path, const boost::json::object& saved,
+                             const http::RequestContext& context) {
     // A few kilobytes at most: written in place of the old file (rename), not fsynced.
-    std::string tmp = config_.chaos_file + ".tmp";
+    std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::trunc);
     out << boost::json::serialize(saved) << '\n';
     out.close();
-    if (!out || std::rename(tmp.c_str(), config_.chaos_file.c_str()) != 0) {
-        logger_.Warn("could not save the chaos configuration; a restart will not keep it",
-                     {{"file", config_.chaos_file}, {"request_id", context.request_id}});
+    if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        logger_.Warn("could not save chaos state; a restart will not keep it",
+                     {{"file", path}, {"request_id", context.request_id}});
     }
 }
 
@@ -384,7 +382,7 @@ InventoryApi::Awaitable InventoryApi::PutChaos(const http::Request& request, htt
     // calls go on, so turning chaos off (or down) takes effect at once rather than up to delay_ms later.
     for (auto* timer : delays_) timer->cancel();
     auto json = ToJson(*config);
-    SaveChaos(json, context);
+    if (!config_.chaos_file.empty()) SaveChaos(config_.chaos_file, json, context);
     logger_.Warn("chaos configuration replaced", {{"request_id", context.request_id}, {"config", json}});
     co_return http::Json(200, json);
 }

@@ -73,8 +73,8 @@ private:
     enum class Latency { kDone, kDeadlinePassed, kStopped };
     boost::asio::awaitable<Latency> InjectLatency(const ChaosDecision& decision, ChaosRoute route,
                                                   const http::RequestContext& context);
-    /// Writes `saved` (a configuration, perhaps with its progress) to VALERIX_CHAOS_FILE when there is one.
-    void SaveChaos(const boost::json::object& saved, const http::RequestContext& context);
+    /// Writes `saved` to `path` (VALERIX_CHAOS_FILE, or a crash's progress beside it) in place of the old file.
+    void SaveChaos(const std::string& path, const boost::json::object& saved, const http::RequestContext& context);
     /// The reply a crash decision calls for; for CrashAction::kExit the process ends here.
     http::Response Crash(const ChaosDecision& decision, ChaosRoute route, const http::RequestContext& context);
 

@@ -223,7 +223,7 @@ bool Chaos::Fires(ChaosMode mode, int every_nth, double probability, std::uint64
     return false;
 }
 
-ChaosDecision Chaos::Decide(ChaosRoute route, const std::string& /*request_id*/) {
+ChaosDecision Chaos::Decide(ChaosRoute route) {
     ChaosDecision decision;
     {
         std::lock_guard lock(mutex_);

@@ -85,7 +85,7 @@ public:
     bool Resume(const boost::json::object& progress);
 
     /// Decides for one call on `route`. Nothing is counted yet: see RecordDelay and RecordCrash.
-    ChaosDecision Decide(ChaosRoute route, const std::string& request_id);
+    ChaosDecision Decide(ChaosRoute route);
     /// Counts and logs a delay when it begins, `served` being how long it will hold the call (less than decided
     /// when the caller's deadline comes first). A delay skipped because the service is stopping is not counted.
     void RecordDelay(const ChaosDecision& decision, ChaosRoute route, const std::string& request_id,
