@@ -215,7 +215,8 @@ def system_health():
                    description="Requests to /api/... per second (1 m rate)."),
         timeseries("API 5xx ratio", [q("job:valerix_api_errors:ratio_rate1m", "{{job}}")], w=8,
                    unit="percentunit", min_=0, steps=thresholds((None, GREEN), (0.05, RED)), threshold_line=True,
-                   description="Share of API requests answered with 5xx (1 m); HighErrorRatio fires above 5 %."),
+                   description="Share of API requests answered with 5xx or dropped without an answer (1 m); "
+                               "HighErrorRatio fires above 5 %."),
         timeseries("API latency", [q("job:valerix_api_request_duration_seconds:mean30s", "{{job}} avg 30 s"),
                                    q("job:valerix_api_request_duration_seconds:p95_1m", "{{job}} p95 1 m")],
                    w=8, unit="s", min_=0, steps=thresholds((None, GREEN), (1, RED)), threshold_line=True,

@@ -48,6 +48,11 @@ protected:
             co_await timer.async_wait(asio::use_awaitable);
             co_return JsonText(200, R"({"slow":true})");
         });
+        router_.Add("POST", "/drop", [](const Request&, RequestContext&) -> asio::awaitable<Response> {
+            Response response;
+            response.drop_connection = true;
+            co_return response;
+        });
         router_.Add("GET", "/boom", [](const Request&, RequestContext&) -> asio::awaitable<Response> {
             throw std::runtime_error("secret internal detail");
             co_return Response{};
@@ -256,6 +261,23 @@ TEST_F(ServerTest, AnUnknownMethodIsOneMetricLabelNotOnePerSpelling) {
     const std::string other = R"(_count{route="unmatched",method="OTHER",status="405"} 3)";
     EXPECT_NE(metrics.find("http_server_request_duration_seconds" + other), std::string::npos) << metrics;
     EXPECT_EQ(metrics.find("A0001"), std::string::npos) << "a client's spelling never becomes a label";
+}
+
+TEST_F(ServerTest, ADroppedConnectionIsCountedThoughItHasNoStatus) {
+    for (int i = 0; i < 2; ++i) {
+        RawConnection raw(server_->Port());
+        ASSERT_TRUE(raw.Send("POST /drop HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}"));
+        EXPECT_EQ(raw.ReadAll(), "") << "closed without an answer";
+    }
+    std::string metrics;
+    const std::string dropped = R"(http_server_dropped_responses_total{route="/drop",method="POST"} 2)";
+    for (int i = 0; i < 100 && metrics.find(dropped) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(10ms);
+        metrics = registry_.Expose();
+    }
+    EXPECT_NE(metrics.find(dropped), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find(R"(route="/drop",method="POST",status=)"), std::string::npos)
+        << "not in the duration histogram: no status was sent";
 }
 
 TEST_F(ServerTest, MalformedHttpIs400) {
