@@ -460,6 +460,51 @@ TEST_F(BackupTest, AKilledServiceLeavesNoUploadRunningAndNoCredentialsBehind) {
     EXPECT_EQ(JsonText(sync).find("s3cret"), std::string::npos);
 }
 
+TEST_F(BackupTest, ADrillClusterLeftRunningByAKilledServiceIsStoppedThenRemoved) {
+    // A drill's restored cluster is started by pg_ctl and outlives a killed service (its postmaster is not the
+    // service's child). The next start must stop it before removing its folder: removing a running cluster's data
+    // would leave a server running without files, holding its memory and socket.
+    const std::string drill = dir_ + "/state/scratch/drill-order-9-9";
+    const std::string pgdata = drill + "/data";
+    const std::string log = dir_ + "/leftover.log";
+    fs::create_directories(drill);
+    ChownToPostgres(dir_ + "/state");
+    ASSERT_EQ(RunAsPostgres({"/usr/lib/postgresql/15/bin/initdb", "-D", pgdata, "-A", "trust", "-U", "postgres"}, log),
+              0)
+        << testing::ReadFile(log);
+    std::ofstream(pgdata + "/postgresql.auto.conf", std::ios::app)
+        << "\nlisten_addresses = ''\nunix_socket_directories = '" << drill << "'\n";
+    const std::string server_log = dir_ + "/leftover-postgres.log";  // outside the folder the service removes
+    ASSERT_EQ(RunAsPostgres({"/usr/lib/postgresql/15/bin/pg_ctl", "-D", pgdata, "-l", server_log, "-w", "-t", "60",
+                             "start"},
+                            log),
+              0)
+        << testing::ReadFile(log);
+    const pid_t postmaster = std::stoi(testing::ReadFile(pgdata + "/postmaster.pid"));
+    ASSERT_GT(postmaster, 1);
+    struct StopIfLeft {  // the test started it, so the test stops it if the service did not
+        pid_t pid;
+        ~StopIfLeft() {
+            if (::kill(pid, 0) == 0) ::kill(pid, SIGQUIT);
+        }
+    } guard{postmaster};
+
+    StartBackup();
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; ++i) {  // the worker thread stops it (immediate mode), then removes the folder
+        gone = ::kill(postmaster, 0) != 0 && !fs::exists(drill);
+        if (!gone) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_NE(::kill(postmaster, 0), 0) << "the leftover cluster still runs (pid " << postmaster << ")";
+    EXPECT_FALSE(fs::exists(drill)) << "its folder is still there";
+    // Stopped by the service, not ended by PostgreSQL itself finding its files gone (which it also does, later).
+    EXPECT_NE(testing::ReadFile(server_log).find("received immediate shutdown request"), std::string::npos)
+        << testing::ReadFile(server_log);
+    EXPECT_NE(backup_->Process().Log().find("stopped a drill's scratch cluster left running"), std::string::npos)
+        << backup_->Process().Log();
+    EXPECT_EQ(Get("/live").status, 200);
+}
+
 // Backups of each stanza per type, from GET /api/v1/backups.
 std::map<std::string, int> CountBackups(const json::object& listing) {
     std::map<std::string, int> counts;
