@@ -66,11 +66,15 @@ std::string HostToResolve(const std::optional<detail::ConnParams>& given) {
 /// `conninfo` with TCP keepalives that notice a vanished server (a lost node, a cut network) in about 30 s, where it
 /// does not set them itself. libpq turns keepalives on but leaves their timing to the system: two hours of silence
 /// before the first probe. A connection whose statements have a deadline gives up at the deadline anyway; one idle
-/// in the pool, or a migrator waiting for the migration lock (no deadline), would wait those hours. Unix sockets
-/// ignore these settings.
+/// in the pool, or a migrator waiting for the migration lock (no deadline), would wait those hours. Keepalives are
+/// not sent while data waits for its acknowledgement, so a statement sent just as the server vanished was
+/// retransmitted for ~15 minutes (tcp_retries2) instead: `tcp_user_timeout` (TCP_USER_TIMEOUT) ends that after 30 s
+/// without an acknowledgement. A server that is merely slow to answer is not affected: its kernel acknowledges the
+/// statement at once. Unix sockets ignore these settings.
 std::string WithKeepalives(std::string conninfo, const std::optional<detail::ConnParams>& given) {
     constexpr std::pair<std::string_view, std::string_view> kKeepalives[] = {
-        {"keepalives_idle", "15"}, {"keepalives_interval", "5"}, {"keepalives_count", "3"}};
+        {"keepalives_idle", "15"}, {"keepalives_interval", "5"}, {"keepalives_count", "3"},
+        {"tcp_user_timeout", "30000"}};
     if (!given) return conninfo;  // libpq reports what it cannot parse
     for (auto [key, value] : kKeepalives) {
         if (!given->contains(key)) conninfo = detail::WithConnParam(std::move(conninfo), key, value);

@@ -153,8 +153,9 @@ TEST_F(PgTest, TheConnectionStringsOwnOptionsStayBesideThePoolsLimits) {
 }
 
 TEST_F(PgTest, TcpConnectionsNoticeAVanishedServerWithinHalfAMinute) {
-    // What the kernel does with the socket: probes after 15 s of silence, three of them 5 s apart. Left to the
-    // system, the first probe would come after two hours.
+    // What the kernel does with the socket: probes after 15 s of silence, three of them 5 s apart, and gives up on a
+    // statement not acknowledged within 30 s. Left to the system, the first probe would come after two hours, and an
+    // unacknowledged statement would be retransmitted for ~15 minutes.
     auto socket_option = [](int fd, int level, int name) {
         int value = -1;
         socklen_t size = sizeof value;
@@ -170,11 +171,13 @@ TEST_F(PgTest, TcpConnectionsNoticeAVanishedServerWithinHalfAMinute) {
         EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE), 15);
         EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5);
         EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000) << "ms: an unacknowledged statement";
     }
     // Timings the connection string gives are its own, in either form.
-    for (std::string conninfo : {server_->ConnInfo("app", "app_owner") + " keepalives_idle=40 keepalives_count=7",
-                                 "postgresql://app_owner@127.0.0.1:" + std::to_string(server_->Port()) +
-                                     "/app?keepalives_idle=40&keepalives_count=7"}) {
+    for (std::string conninfo :
+         {server_->ConnInfo("app", "app_owner") + " keepalives_idle=40 keepalives_count=7 tcp_user_timeout=9000",
+          "postgresql://app_owner@127.0.0.1:" + std::to_string(server_->Port()) +
+              "/app?keepalives_idle=40&keepalives_count=7&tcp_user_timeout=9000"}) {
         auto config = Config();
         config.conninfo = conninfo;
         Pool pool(io_, config, logger_, clock_);
@@ -184,6 +187,7 @@ TEST_F(PgTest, TcpConnectionsNoticeAVanishedServerWithinHalfAMinute) {
         EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE), 40) << conninfo;
         EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5) << conninfo;
         EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT), 7) << conninfo;
+        EXPECT_EQ(socket_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 9000) << conninfo;
     }
 }
 
