@@ -40,12 +40,6 @@ ClientError Failure(ClientErrorKind kind, bool request_written, std::string mess
     return ClientError{kind, std::move(message), request_written};
 }
 
-std::string ToLower(std::string_view text) {
-    std::string out(text);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 /// RFC 9110 token: method names and header field names.
 bool IsToken(std::string_view text) {
     static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
@@ -218,7 +212,7 @@ class Client::Impl {
             ClientResponse response;
             response.status = static_cast<int>(raw.result_int());
             for (const auto& field : raw) {
-                response.headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
+                response.headers.emplace_back(LowerCase(field.name_string()), std::string(field.value()));
             }
             response.body = std::move(raw.body());
             // Bytes beyond the response would be a reply to nothing we asked: such a connection is not reused.
@@ -236,7 +230,7 @@ class Client::Impl {
         bool has_host = false;
         bool has_content_type = false;
         for (const auto& [name, value] : request.headers) {
-            auto lower = ToLower(name);
+            auto lower = LowerCase(name);
             // Framing follows the body we send, whatever the caller says.
             if (lower == "content-length" || lower == "transfer-encoding") continue;
             has_host = has_host || lower == "host";

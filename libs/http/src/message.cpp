@@ -1,5 +1,7 @@
 #include <valerix/http/message.hpp>
 
+#include <cctype>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -8,6 +10,12 @@
 #include <boost/url/pct_string_view.hpp>
 
 namespace valerix::http {
+
+std::string LowerCase(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
 
 std::string_view Request::Header(std::string_view lower_name) const {
     for (const auto& [name, value] : headers) {

@@ -59,12 +59,6 @@ std::string_view TraceIdOf(std::string_view traceparent) {
     return trace_id;
 }
 
-std::string ToLower(std::string_view text) {
-    std::string out(text);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 }  // namespace
 
 class Server::Impl {
@@ -296,7 +290,7 @@ private:
                                     RequestContext& context) {
         request.method = std::string(raw.method_string());
         for (const auto& field : raw) {
-            request.headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
+            request.headers.emplace_back(LowerCase(field.name_string()), std::string(field.value()));
         }
         request.body = std::move(raw.body());
 

@@ -18,6 +18,9 @@ namespace valerix::http {
 /// Header name/value pairs; names are stored lower-case.
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+/// `text` with its ASCII letters in lower case (header names, media types).
+std::string LowerCase(std::string_view text);
+
 /// The largest request body any service accepts; larger bodies are answered with 413.
 inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 
