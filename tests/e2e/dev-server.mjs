@@ -427,6 +427,26 @@ async function api(req, res, url) {
     const p = products.get(decodeURIComponent(m[1]));
     return p ? send(res, 200, p) : problem(res, 404, 'product_not_found', 'no such product');
   }
+  if (m && method === 'PUT') {
+    // Admin upsert, as inventory's: name, price and on-hand stock (never below what is reserved).
+    if (!isAdmin(req)) return problem(res, 401, 'unauthorized', 'an admin bearer token is required');
+    const body = await readJson(req);
+    const v = body.value;
+    if (body.error || typeof v !== 'object' || v === null) return problem(res, 400, 'malformed_json', 'the body must be a JSON object');
+    for (const [field, ok] of [
+      ['name', typeof v.name === 'string' && v.name.length >= 1 && v.name.length <= 200],
+      ['price_cents', Number.isInteger(v.price_cents) && v.price_cents >= 0],
+      ['on_hand', Number.isInteger(v.on_hand) && v.on_hand >= 0],
+    ]) {
+      if (!ok) return problem(res, 422, 'validation_failed', `${field} is missing or invalid`, { field });
+    }
+    const sku = decodeURIComponent(m[1]);
+    const old = products.get(sku);
+    const reserved = old ? old.on_hand - old.available : 0;
+    if (v.on_hand < reserved) return problem(res, 409, 'on_hand_below_reserved', `${reserved} are reserved`);
+    products.set(sku, { sku, name: v.name, price_cents: v.price_cents, available: v.on_hand - reserved, on_hand: v.on_hand });
+    return send(res, old ? 200 : 201, products.get(sku));
+  }
   m = /^\/api\/v1\/products\/([^/]+)\/restock$/.exec(path);
   if (m && method === 'POST') {
     if (!isAdmin(req)) return problem(res, 401, 'unauthorized', 'an admin bearer token is required');

@@ -291,6 +291,47 @@ test('place an order and see it CONFIRMED, then ship it; cancel another', async 
   await waitFor('both orders after a reload', async () => (await page.locator('[data-testid=order][data-status]').count()) === 2);
 });
 
+test('a product renamed and repriced by an admin shows its new name and price without a reload', async (t) => {
+  const sku = `E2E-RENAME-${randomUUID().slice(0, 8)}`;
+  const put = async (name, price_cents) => {
+    const r = await api('PUT', `/api/v1/products/${sku}`, { body: { name, price_cents, on_hand: 10 }, headers: adminHeaders() });
+    assert(r.status === 200 || r.status === 201, `PUT ${sku} answered ${r.status}`);
+  };
+  await put('Plain mug', 1200);
+  const page = await openPage(t);
+  await page.goto(`${BASE}/`);
+  const card = page.locator(`.product[data-sku="${sku}"]`);
+  await waitFor('the new product card', async () => /Plain mug/.test((await card.textContent().catch(() => '')) ?? ''));
+  await put('Glazed mug', 1450);
+  await waitFor('the new name and price on the card', async () => {
+    const text = (await card.textContent()) ?? '';
+    return /Glazed mug/.test(text) && /14\.50/.test(text) && !/Plain mug/.test(text);
+  }, { timeoutMs: 20_000 });
+  const label = await card.getByTestId('add-to-cart').getAttribute('aria-label');
+  assert(label === 'Add Glazed mug to cart', `the add button is labelled "${label}"`);
+});
+
+test('offline: the header chip stops saying all is well, and comes back', async (t) => {
+  const page = await openPage(t);
+  // The gateway out of reach, as the page sees it: the event stream refused throughout (the page falls back to
+  // polling /api/v1/system), and the polls refused while `unreachable` is set.
+  let unreachable = false;
+  await page.route('**/api/v1/events', (route) => route.abort('connectionrefused'));
+  await page.route('**/api/v1/system', (route) => (unreachable ? route.abort('connectionrefused') : route.continue()));
+  await page.goto(`${BASE}/`);
+  const chip = page.getByTestId('health-chip');
+  const live = page.getByTestId('live-status');
+  await waitFor('a health chip from polling', async () => ['ok', 'bad'].includes(await chip.getAttribute('data-state')), { timeoutMs: 30_000 });
+  unreachable = true;
+  await waitFor('"Offline"', async () => (await live.getAttribute('data-state')) === 'offline', { timeoutMs: 30_000 });
+  assert((await chip.getAttribute('data-state')) === 'unknown', `chip state ${await chip.getAttribute('data-state')} while offline`);
+  assert(!/normal/.test(await chip.textContent()), `chip says "${await chip.textContent()}" while offline`);
+  unreachable = false;
+  await waitFor('the chip back', async () => ['ok', 'bad'].includes(await chip.getAttribute('data-state')), { timeoutMs: 30_000 });
+  // Requests refused on purpose.
+  t.consoleErrors = t.consoleErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED|EventSource/.test(e));
+});
+
 test('double click on "Place order" creates exactly one order', async (t) => {
   const page = await openPage(t);
   const posts = [];
@@ -495,11 +536,15 @@ test(
       await waitFor('"Applied"', async () => /Applied/.test(await page.getByTestId('chaos-message').textContent()));
     };
 
-    // 1. A gremlin just under the per-try timeout (2 s): every order is slow, yet the breaker
+    // 1. A gremlin under the per-try timeout (2 s): every order is slow, yet the breaker
     //    stays closed, so the 30 s average climbs over 1 s. Typed into the form by hand.
+    // A probability typed first and left behind when the mode changes, and a delay that is no multiple of 100: the
+    // browser once refused both (a hidden field it could not show, a step of 100), and Apply did nothing.
+    await page.locator('#chaos-latency-mode').selectOption('probability');
+    await page.locator('#chaos-latency-probability').fill('0.125');
     await page.locator('#chaos-latency-mode').selectOption('every_nth');
     await page.locator('#chaos-latency-every_nth').fill('1');
-    await page.locator('#chaos-latency-delay_ms').fill('1500');
+    await page.locator('#chaos-latency-delay_ms').fill('1450');
     // Orders only reserve: the gremlin need not slow commits (ship) and releases (cancel).
     await page.getByTestId('chaos-route-commit').uncheck();
     await page.getByTestId('chaos-route-release').uncheck();
@@ -509,7 +554,7 @@ test(
     await page.getByTestId('token-submit').click();
     await waitFor('"Applied"', async () => /Applied/.test(await page.getByTestId('chaos-message').textContent()));
     let l = (await chaosNow()).latency;
-    assert(l.mode === 'every_nth' && l.every_nth === 1 && l.delay_ms === 1500 && JSON.stringify(l.routes) === '["reserve"]',
+    assert(l.mode === 'every_nth' && l.every_nth === 1 && l.delay_ms === 1450 && JSON.stringify(l.routes) === '["reserve"]',
       `gremlin is ${JSON.stringify(l)}`);
     await waitFor('the chaos summary to show the gremlin', async () => (await page.getByTestId('chaos-summary').getAttribute('data-active')) === 'true');
     await waitFor('the summary to name the one call slowed', async () => /reserve only/.test(await page.getByTestId('chaos-summary').textContent()));
@@ -573,7 +618,7 @@ test(
     await waitFor('the breaker to close again', async () => (await breakerTile.getAttribute('data-state')) === 'closed', { timeoutMs: 45_000, intervalMs: 250 });
     await waitFor('the latency tile green again', async () => (await tile.getAttribute('data-state')) === 'green', { timeoutMs: 60_000, intervalMs: 250 });
     t.note =
-      `red ${redAfter} s into the 1.5 s gremlin; breaker states seen: ${[...seen].join(', ')}; ` +
+      `red ${redAfter} s into the 1.45 s gremlin; breaker states seen: ${[...seen].join(', ')}; ` +
       `recovered ${((Date.now() - offAt) / 1000).toFixed(1)} s after chaos off; order answers ${JSON.stringify(statuses)}`;
     await page.evaluate(() => window.scrollTo(0, 0));
     t.files.push(await shot(page, 'control-1280x800-recovered', false));

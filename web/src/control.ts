@@ -558,7 +558,8 @@ export class ControlRoom {
     return h('select', null, options.map(([value, text]) => h('option', { value }, text)));
   }
 
-  private number(min: number, max: number, step = 1): HTMLInputElement {
+  /** `step` 'any' for fractions: a step of 0.01 made the browser refuse 0.125, which inventory takes. */
+  private number(min: number, max: number, step: number | 'any' = 1): HTMLInputElement {
     return h('input', { type: 'number', min, max, step, inputmode: 'decimal', required: true });
   }
 
@@ -614,9 +615,9 @@ export class ControlRoom {
           { class: 'field-row' },
           this.labelled('latency.mode', 'Mode', this.select(modes)),
           this.labelled('latency.every_nth', 'Every Nth call', this.number(1, 1_000_000), '1 = every call'),
-          this.labelled('latency.probability', 'Probability', this.number(0, 1, 0.01), '0 to 1'),
-          this.labelled('latency.delay_ms', 'Delay (ms)', this.number(0, 600_000, 100)),
-          this.labelled('latency.jitter_ms', 'Jitter (ms)', this.number(0, 600_000, 100)),
+          this.labelled('latency.probability', 'Probability', this.number(0, 1, 'any'), '0 to 1'),
+          this.labelled('latency.delay_ms', 'Delay (ms)', this.number(0, 600_000)),
+          this.labelled('latency.jitter_ms', 'Jitter (ms)', this.number(0, 600_000)),
         ),
         this.buildRouteBoxes(),
       ),
@@ -630,7 +631,7 @@ export class ControlRoom {
           { class: 'field-row' },
           this.labelled('crash.mode', 'Mode', this.select(modes)),
           this.labelled('crash.every_nth', 'Every Nth call', this.number(1, 1_000_000)),
-          this.labelled('crash.probability', 'Probability', this.number(0, 1, 0.01), '0 to 1'),
+          this.labelled('crash.probability', 'Probability', this.number(0, 1, 'any'), '0 to 1'),
           this.labelled(
             'crash.point',
             'When',
@@ -680,9 +681,13 @@ export class ControlRoom {
   private syncFieldVisibility(): void {
     for (const section of ['latency', 'crash']) {
       const mode = this.fields[`${section}.mode`].value;
+      // A hidden field is disabled too: the browser checks every enabled field on submit, and one it cannot show
+      // (a probability of 0.5x left from another mode) made Apply do nothing at all.
       const show = (name: string, visible: boolean) => {
-        const wrapper = this.fields[name]?.closest<HTMLElement>('.field');
+        const field = this.fields[name];
+        const wrapper = field?.closest<HTMLElement>('.field');
         if (wrapper) wrapper.hidden = !visible;
+        if (field) field.disabled = !visible;
       };
       show(`${section}.every_nth`, mode === 'every_nth');
       show(`${section}.probability`, mode === 'probability');
@@ -695,6 +700,7 @@ export class ControlRoom {
     const anyRandom = this.fields['latency.mode'].value === 'probability' || this.fields['crash.mode'].value === 'probability';
     const seed = this.fields.seed.closest<HTMLElement>('.field');
     if (seed) seed.hidden = !anyRandom;
+    this.fields.seed.disabled = !anyRandom;
   }
 
   private fillForm(config: ChaosConfig): void {

@@ -80,6 +80,12 @@ function main(): void {
   live.onConnection((connection) => {
     liveStatus.dataset.state = connection;
     setText(liveText, connectionText[connection]);
+    // The last snapshot says nothing about now once the gateway is out of reach: no green "All systems normal"
+    // beside "Offline". The next snapshot sets the chip again.
+    if (connection === 'offline' && !health.hidden) {
+      health.dataset.state = 'unknown';
+      setText(health, 'Status unknown');
+    }
   });
   live.onSnapshot((snapshot) => {
     const bad = snapshot.components.filter((c) => c.status === 'fail' || c.status === 'down');

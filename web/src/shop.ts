@@ -59,6 +59,16 @@ function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
+/** The parts of a product card that change after it is built. */
+interface ProductCard {
+  card: HTMLElement;
+  name: HTMLElement;
+  price: HTMLElement;
+  stock: HTMLElement;
+  add: HTMLButtonElement;
+  inCart: HTMLElement;
+}
+
 interface PendingSubmit {
   key: string;
   body: string; // the exact JSON sent, so a retry of the same cart reuses the key
@@ -70,7 +80,7 @@ export class Shop {
 
   private products = new Map<string, Product>();
   private productOrder: string[] = [];
-  private productCards = new Map<string, { card: HTMLElement; stock: HTMLElement; add: HTMLButtonElement; inCart: HTMLElement }>();
+  private productCards = new Map<string, ProductCard>();
   private cart: Map<string, number>;
   private customer: string;
   private orderIds: string[] = [];
@@ -249,16 +259,18 @@ export class Shop {
           },
           'Add to cart',
         );
+        const name = h('h3', null);
+        const price = h('p', { class: 'price', 'data-testid': 'price' });
         const element = h(
           'article',
           { class: 'product', 'data-sku': sku },
-          h('h3', null, product.name),
+          name,
           h('p', { class: 'sku' }, sku),
-          h('p', { class: 'price' }, formatCents(product.price_cents)),
+          price,
           stock,
           h('div', { class: 'product-actions' }, add, inCart),
         );
-        card = { card: element, stock, add, inCart };
+        card = { card: element, name, price, stock, add, inCart };
         this.productCards.set(sku, card);
       }
       this.updateCard(product, card);
@@ -275,10 +287,11 @@ export class Shop {
     if (!(active instanceof HTMLInputElement && this.cartList.contains(active))) this.renderCart();
   }
 
-  private updateCard(
-    product: Product,
-    card: { card: HTMLElement; stock: HTMLElement; add: HTMLButtonElement; inCart: HTMLElement },
-  ): void {
+  private updateCard(product: Product, card: ProductCard): void {
+    // Name and price too: an admin may change them (PUT /api/v1/products/{sku}) while the page is open.
+    setText(card.name, product.name);
+    setText(card.price, formatCents(product.price_cents));
+    card.add.setAttribute('aria-label', `Add ${product.name} to cart`);
     const available = product.available;
     const text = available <= 0 ? 'Out of stock' : available <= 10 ? `Only ${available} left` : `${available} in stock`;
     setText(card.stock, text);
