@@ -384,6 +384,47 @@ test('a lost reply is retried with the same Idempotency-Key: still one order', a
   t.consoleErrors = t.consoleErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION_RESET/.test(e));
 });
 
+test('an order left unconfirmed is not silently followed by a changed cart (it could make two)', async (t) => {
+  const page = await openPage(t);
+  const keys = [];
+  let created = false;
+  await page.route('**/api/v1/orders', async (route) => {
+    const request = route.request();
+    if (request.method() !== 'POST') return route.continue();
+    keys.push(request.headers()['idempotency-key']);
+    if (!created) {
+      created = true;
+      await route.fetch(); // the order is created on the server…
+    }
+    return route.abort('connectionreset'); // …and no reply ever arrives, however often the UI retries
+  });
+  const messages = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (dialog) => {
+    messages.push(dialog.message());
+    return dialog.dismiss();
+  });
+  await page.goto(`${BASE}/`);
+  const customer = customerId('unsure');
+  await setCustomer(page, customer);
+  const r = await api('GET', '/api/v1/products');
+  const [first, second] = r.json.products.filter((p) => p.available >= 50);
+  assert(first && second, 'two products with stock are needed');
+  await addToCart(page, first.sku);
+  await page.getByTestId('place-order').click();
+  await waitFor('"could not confirm"', async () => /could not confirm/.test(await page.getByTestId('order-message').textContent()), { timeoutMs: 40_000 });
+  const sent = keys.length;
+  await addToCart(page, second.sku);
+  await page.getByTestId('place-order').click();
+  await waitFor('the question', async () => messages.length === 1);
+  assert(/may have been placed/.test(messages[0]), `the dialog said: ${messages[0]}`);
+  await waitFor('"Nothing sent"', async () => /Nothing sent/.test(await page.getByTestId('order-message').textContent()));
+  assert(keys.length === sent, `${keys.length - sent} request(s) sent after the answer "no"`);
+  const orders = await ordersOf(customer);
+  assert(orders.length === 1, `${orders.length} orders for ${customer}, expected the one created`);
+  t.consoleErrors = t.consoleErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION_RESET/.test(e));
+});
+
 test('keyboard only: Tab reaches "Add to cart" and "Place order", Enter orders', async (t) => {
   const page = await openPage(t);
   await page.goto(`${BASE}/`);

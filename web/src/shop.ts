@@ -417,7 +417,19 @@ export class Shop {
     if (!items.length) return;
     const body = { customer_id: customer, items };
     const bodyText = JSON.stringify(body);
-    // Same cart as a submit whose outcome we never learned: reuse its key (a safe retry).
+    // Same cart as a submit whose outcome we never learned: reuse its key (a safe retry). A changed cart is a new
+    // order with a new key, and the earlier one may have been placed after all: ask before risking two.
+    if (
+      this.pending &&
+      this.pending.body !== bodyText &&
+      !window.confirm(
+        'We could not confirm your previous order, so it may have been placed. The cart has changed since: placing it ' +
+          'now is a new order, and you may get both. Place the changed cart anyway?',
+      )
+    ) {
+      this.say('Nothing sent. Press “Place order” with the cart as it was to retry the previous order safely.', 'info');
+      return;
+    }
     const key = this.pending && this.pending.body === bodyText ? this.pending.key : uuid();
     this.pending = { key, body: bodyText };
     save(sessionStorage, 'valerix.pendingSubmit', this.pending);
@@ -488,7 +500,9 @@ export class Shop {
       this.say(`The order was not accepted${field}: ${describeProblem(problem, status)}`, 'error');
       return;
     }
-    // 5xx after retries, key in flight, anything unexpected: the outcome is unknown; keep the key.
+    // 5xx after retries, key in flight, anything unexpected: the outcome is unknown; keep the key. A key still in
+    // flight names its order: show it in My orders, where it updates by itself.
+    if (problem?.order_id) void this.refreshOrder(problem.order_id, true);
     this.say(
       `We could not confirm your order: ${describeProblem(problem, status)} Press “Place order” again to retry safely.`,
       'error',
