@@ -354,21 +354,28 @@ test('double click on "Place order" creates exactly one order', async (t) => {
   assert((await page.locator('[data-testid=order]').count()) === 1, 'my orders lists more than one order');
 });
 
-test('a lost reply is retried with the same Idempotency-Key: still one order', async (t) => {
-  const page = await openPage(t);
+/**
+ * The first order POST reaches the server and its reply is lost on the way back; with `loseAll`, every later
+ * reply is lost too (the retries never reach the server). Returns the Idempotency-Keys of the POSTs, as sent.
+ */
+async function loseOrderReplies(page, { loseAll = false } = {}) {
   const keys = [];
-  let dropped = false;
   await page.route('**/api/v1/orders', async (route) => {
     const request = route.request();
     if (request.method() !== 'POST') return route.continue();
     keys.push(request.headers()['idempotency-key']);
-    if (!dropped) {
-      dropped = true;
+    if (keys.length === 1) {
       await route.fetch(); // the order is created on the server…
-      return route.abort('connectionreset'); // …and the reply is lost on the way back
+      return route.abort('connectionreset'); // …and the reply is lost
     }
-    return route.continue();
+    return loseAll ? route.abort('connectionreset') : route.continue();
   });
+  return keys;
+}
+
+test('a lost reply is retried with the same Idempotency-Key: still one order', async (t) => {
+  const page = await openPage(t);
+  const keys = await loseOrderReplies(page);
   await page.goto(`${BASE}/`);
   const customer = customerId('lost');
   await setCustomer(page, customer);
@@ -386,18 +393,7 @@ test('a lost reply is retried with the same Idempotency-Key: still one order', a
 
 test('an order left unconfirmed is not silently followed by a changed cart (it could make two)', async (t) => {
   const page = await openPage(t);
-  const keys = [];
-  let created = false;
-  await page.route('**/api/v1/orders', async (route) => {
-    const request = route.request();
-    if (request.method() !== 'POST') return route.continue();
-    keys.push(request.headers()['idempotency-key']);
-    if (!created) {
-      created = true;
-      await route.fetch(); // the order is created on the server…
-    }
-    return route.abort('connectionreset'); // …and no reply ever arrives, however often the UI retries
-  });
+  const keys = await loseOrderReplies(page, { loseAll: true }); // no reply ever arrives, however often it retries
   const messages = [];
   page.removeAllListeners('dialog');
   page.on('dialog', (dialog) => {
