@@ -33,11 +33,29 @@ export class Live {
   private connectionListeners = new Set<ConnectionListener>();
   private reconnectTimer: number | undefined;
   private polling = false;
+  private paused = false;
 
   start(): void {
     this.restoreHistory();
-    this.open();
+    // A hidden tab holds no stream: over HTTP/1.1 a browser opens ~6 connections to the gateway for all its tabs
+    // together, and with one stream per tab a few open tabs left none to load a page or place an order.
+    document.addEventListener('visibilitychange', () => (document.hidden ? this.pause() : this.resume()));
+    if (document.hidden) this.paused = true;
+    else this.open();
     window.setInterval(() => this.checkSilence(), 1000);
+  }
+
+  private pause(): void {
+    this.paused = true;
+    window.clearTimeout(this.reconnectTimer);
+    this.source?.close();
+    this.source = null;
+  }
+
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.open();
   }
 
   onSnapshot(listener: Listener): void {
@@ -71,7 +89,9 @@ export class Live {
         // The browser gave up (e.g. the gateway answered an error): try again shortly.
         this.setConnection(this.snapshot ? 'offline' : 'connecting');
         window.clearTimeout(this.reconnectTimer);
-        this.reconnectTimer = window.setTimeout(() => this.open(), 3000);
+        this.reconnectTimer = window.setTimeout(() => {
+          if (!this.paused) this.open();
+        }, 3000);
       } else if (this.connection === 'live') {
         this.setConnection('connecting');
       }
@@ -79,7 +99,7 @@ export class Live {
   }
 
   private async checkSilence(): Promise<void> {
-    if (this.polling || Date.now() - this.receivedAt < SILENCE_MS) return;
+    if (this.paused || this.polling || Date.now() - this.receivedAt < SILENCE_MS) return;
     // The stream is silent (a buffering proxy, a reconnect): ask for one snapshot.
     this.polling = true;
     try {
