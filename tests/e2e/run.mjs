@@ -332,6 +332,50 @@ test('offline: the header chip stops saying all is well, and comes back', async 
   t.consoleErrors = t.consoleErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED|EventSource/.test(e));
 });
 
+test('a hidden tab gives back its event stream, and opens one again when shown', async (t) => {
+  // Browsers share ~6 HTTP/1.1 connections to a host among all tabs: a stream held by every open tab used them up.
+  const page = await openPage(t);
+  let opened = 0;
+  let ended = 0;
+  const isStream = (r) => new URL(r.url()).pathname === '/api/v1/events';
+  page.on('request', (r) => isStream(r) && ++opened);
+  page.on('requestfailed', (r) => isStream(r) && ++ended);
+  page.on('requestfinished', (r) => isStream(r) && ++ended);
+  await page.goto(`${BASE}/control`);
+  await waitFor('"Live"', async () => (await page.getByTestId('live-status').getAttribute('data-state')) === 'live', { timeoutMs: 20_000 });
+  const setHidden = (hidden) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+  await setHidden(true);
+  await waitFor('the stream closed', async () => opened >= 1 && ended === opened);
+  const closedAt = opened;
+  await page.waitForTimeout(5000); // longer than the reconnect delay and the silence check
+  assert(opened === closedAt, `${opened - closedAt} stream(s) opened while the tab was hidden`);
+  await setHidden(false);
+  await waitFor('a new stream', async () => opened > closedAt);
+  await waitFor('"Live" again', async () => (await page.getByTestId('live-status').getAttribute('data-state')) === 'live', { timeoutMs: 20_000 });
+});
+
+test("while an order's Ship runs, its Cancel waits too", async (t) => {
+  const page = await openPage(t);
+  await page.route('**/api/v1/orders/*/ship', async (route) => {
+    await sleep(1500); // a slow answer: room to click the other button
+    return route.continue();
+  });
+  await page.goto(`${BASE}/`);
+  await setCustomer(page, customerId('busy'));
+  await addToCart(page, (await roomyProduct()).sku);
+  await page.getByTestId('place-order').click();
+  const { id } = await newestOrder(page, ['CONFIRMED']);
+  await orderItem(page, id).getByTestId('ship').click();
+  assert(await orderItem(page, id).getByTestId('cancel').isDisabled(), 'Cancel stays clickable while Ship runs');
+  await waitFor('the order SHIPPED', async () => (await orderItem(page, id).getAttribute('data-status')) === 'SHIPPED', { timeoutMs: 30_000 });
+  assert((await orderItem(page, id).getByTestId('cancel').count()) === 0, 'a shipped order still offers Cancel');
+});
+
 test('double click on "Place order" creates exactly one order', async (t) => {
   const page = await openPage(t);
   const posts = [];

@@ -81,6 +81,8 @@ export class Shop {
   private products = new Map<string, Product>();
   private productOrder: string[] = [];
   private productCards = new Map<string, ProductCard>();
+  /** Orders with a ship or cancel request under way. */
+  private busyOrders = new Set<string>();
   private cart: Map<string, number>;
   private customer: string;
   private orderIds: string[] = [];
@@ -615,10 +617,13 @@ export class Shop {
     }
   }
 
-  private async act(order: Order, action: 'ship' | 'cancel', button: HTMLButtonElement): Promise<void> {
+  private async act(order: Order, action: 'ship' | 'cancel'): Promise<void> {
+    if (this.busyOrders.has(order.id)) return;
     if (action === 'cancel' && !window.confirm(`Cancel order ${shortId(order.id)}? The stock is released.`)) return;
-    button.disabled = true;
-    button.setAttribute('aria-busy', 'true');
+    // One action per order at a time: Ship then Cancel while the ship runs only earned a confusing 409. The row's
+    // buttons stay disabled through any re-render until the answer is in.
+    this.busyOrders.add(order.id);
+    this.renderOrders();
     try {
       const response = await request<Order>('POST', `/api/v1/orders/${encodeURIComponent(order.id)}/${action}`, {
         timeoutMs: 15_000,
@@ -635,6 +640,7 @@ export class Shop {
     } catch (error) {
       this.say(`Could not ${action} order ${shortId(order.id)}: ${(error as Error).message}. Try again.`, 'error');
     } finally {
+      this.busyOrders.delete(order.id);
       this.renderOrders();
     }
   }
@@ -657,30 +663,35 @@ export class Shop {
       const itemsText = order.items
         .map((item) => `${item.quantity} × ${this.products.get(item.sku)?.name ?? item.sku}`)
         .join(', ');
+      const busy = this.busyOrders.has(id);
       const canShip = status === 'CONFIRMED';
       const canCancel = status === 'PENDING' || status === 'CONFIRMED';
       const actions: HTMLElement[] = [];
       if (canShip) {
-        const ship: HTMLButtonElement = h('button', {
+        const ship = h('button', {
           type: 'button',
           class: 'secondary small',
           'data-testid': 'ship',
           'data-focus-key': `ship-${id}`,
           'aria-label': `Ship order ${shortId(id)}`,
           text: 'Ship',
-          onclick: () => void this.act(order, 'ship', ship),
+          disabled: busy,
+          'aria-busy': busy,
+          onclick: () => void this.act(order, 'ship'),
         });
         actions.push(ship);
       }
       if (canCancel) {
-        const cancel: HTMLButtonElement = h('button', {
+        const cancel = h('button', {
           type: 'button',
           class: 'ghost small',
           'data-testid': 'cancel',
           'data-focus-key': `cancel-${id}`,
           'aria-label': `Cancel order ${shortId(id)}`,
           text: 'Cancel',
-          onclick: () => void this.act(order, 'cancel', cancel),
+          disabled: busy,
+          'aria-busy': busy,
+          onclick: () => void this.act(order, 'cancel'),
         });
         actions.push(cancel);
       }
