@@ -376,6 +376,30 @@ test("while an order's Ship runs, its Cancel waits too", async (t) => {
   assert((await orderItem(page, id).getByTestId('cancel').count()) === 0, 'a shipped order still offers Cancel');
 });
 
+test('site data blocked (storage refused): the shop still loads and orders', async (t) => {
+  const page = await openPage(t);
+  await page.addInitScript(() => {
+    for (const name of ['localStorage', 'sessionStorage']) {
+      Object.defineProperty(window, name, {
+        configurable: true,
+        get() {
+          throw new DOMException(`${name} is blocked`, 'SecurityError');
+        },
+      });
+    }
+  });
+  await page.goto(`${BASE}/`);
+  const customer = customerId('nostore');
+  const input = page.getByTestId('customer-id');
+  await input.fill(customer);
+  await input.press('Tab');
+  await addToCart(page, (await roomyProduct()).sku);
+  await page.getByTestId('place-order').click();
+  await newestOrder(page, ['CONFIRMED', 'PENDING']);
+  const orders = await ordersOf(customer);
+  assert(orders.length === 1, `${orders.length} orders for ${customer}, expected 1`);
+});
+
 test('double click on "Place order" creates exactly one order', async (t) => {
   const page = await openPage(t);
   const posts = [];

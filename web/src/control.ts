@@ -3,7 +3,7 @@
 
 import { CHAOS_ROUTES, componentDetail, describeProblem, NetworkError, request, type ChaosConfig, type ChaosMode, type ChaosRoute, type Snapshot } from './api';
 import { createChart, SERIES } from './chart';
-import { fill, formatAgo, formatMs, formatTime, h, s, setText } from './dom';
+import { fill, formatAgo, formatMs, formatTime, h, s, setText, store } from './dom';
 import type { Live } from './live';
 
 const CHART_MAX_WINDOW_MS = 5 * 60 * 1000;
@@ -657,7 +657,7 @@ export class ControlRoom {
     );
     this.offButton.addEventListener('click', () => void this.applyChaos({}));
     this.forgetButton.addEventListener('click', () => {
-      sessionStorage.removeItem(TOKEN_KEY);
+      store('session').removeItem(TOKEN_KEY);
       this.syncTokenButton();
       this.chaosMessage.className = 'message info';
       setText(this.chaosMessage, 'The admin token is forgotten; you will be asked again.');
@@ -675,7 +675,7 @@ export class ControlRoom {
   }
 
   private syncTokenButton(): void {
-    this.forgetButton.hidden = !sessionStorage.getItem(TOKEN_KEY);
+    this.forgetButton.hidden = !store('session').getItem(TOKEN_KEY);
   }
 
   private syncFieldVisibility(): void {
@@ -780,7 +780,7 @@ export class ControlRoom {
     try {
       let message = '';
       for (let attempt = 0; attempt < 3; ++attempt) {
-        let token = sessionStorage.getItem(TOKEN_KEY);
+        let token = store('session').getItem(TOKEN_KEY);
         if (!token) {
           token = await this.askToken(message);
           if (!token) {
@@ -788,7 +788,7 @@ export class ControlRoom {
             setText(this.chaosMessage, 'Nothing changed: the admin token is needed for chaos controls.');
             return;
           }
-          sessionStorage.setItem(TOKEN_KEY, token);
+          store('session').setItem(TOKEN_KEY, token);
           this.syncTokenButton();
         }
         this.chaosMessage.className = 'message info';
@@ -799,7 +799,7 @@ export class ControlRoom {
           timeoutMs: 10_000,
         });
         if (response.status === 401 || response.status === 403) {
-          sessionStorage.removeItem(TOKEN_KEY);
+          store('session').removeItem(TOKEN_KEY);
           this.syncTokenButton();
           message = 'That token was refused. Check it and try again.';
           continue;

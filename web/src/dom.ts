@@ -86,3 +86,27 @@ export function formatTime(iso: string | null | undefined): string {
     ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
     : d.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** What the pages use of localStorage and sessionStorage. */
+export type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+const memoryStores = { local: new Map<string, string>(), session: new Map<string, string>() };
+
+/**
+ * localStorage or sessionStorage; when the browser refuses them (site data blocked: even reading the property
+ * throws), a store in memory for this visit, so that the page still works.
+ */
+export function store(kind: 'local' | 'session'): KeyValueStore {
+  try {
+    const storage = kind === 'local' ? window.localStorage : window.sessionStorage;
+    storage.getItem('valerix.probe');
+    return storage;
+  } catch {
+    const memory = memoryStores[kind];
+    return {
+      getItem: (key) => memory.get(key) ?? null,
+      setItem: (key, value) => void memory.set(key, String(value)),
+      removeItem: (key) => void memory.delete(key),
+    };
+  }
+}

@@ -3,6 +3,7 @@
 // the order-service latency for the chart.
 
 import { request, type Snapshot } from './api';
+import { store } from './dom';
 
 export type Connection = 'connecting' | 'live' | 'polling' | 'offline';
 
@@ -157,7 +158,7 @@ export class Live {
   private saveHistory(): void {
     this.savedAt = Date.now();
     try {
-      sessionStorage.setItem(HISTORY_KEY, JSON.stringify(this.history));
+      store('session').setItem(HISTORY_KEY, JSON.stringify(this.history));
     } catch {
       // Not important enough to report.
     }
@@ -165,7 +166,7 @@ export class Live {
 
   private restoreHistory(): void {
     try {
-      const saved = JSON.parse(sessionStorage.getItem(HISTORY_KEY) ?? '[]') as LatencyPoint[];
+      const saved = JSON.parse(store('session').getItem(HISTORY_KEY) ?? '[]') as LatencyPoint[];
       const now = Date.now();
       if (Array.isArray(saved)) {
         this.history.push(...saved.filter((p) => p && typeof p.t === 'number' && now - p.t <= HISTORY_MS && p.t <= now));

@@ -13,7 +13,7 @@ import {
   type Problem,
   type Product,
 } from './api';
-import { fill, formatCents, formatTime, h, setText } from './dom';
+import { fill, formatCents, formatTime, h, setText, store, type KeyValueStore } from './dom';
 
 const ACTIVE: ReadonlySet<OrderStatus> = new Set(['PENDING', 'SHIPPING']);
 const MAX_TRACKED = 50;
@@ -37,7 +37,7 @@ const STATUS_HELP: Record<OrderStatus, string> = {
   CANCELLED: 'Cancelled; the stock was released.',
 };
 
-function load<T>(storage: Storage, key: string, fallback: T): T {
+function load<T>(storage: KeyValueStore, key: string, fallback: T): T {
   try {
     const text = storage.getItem(key);
     return text ? (JSON.parse(text) as T) : fallback;
@@ -46,7 +46,7 @@ function load<T>(storage: Storage, key: string, fallback: T): T {
   }
 }
 
-function save(storage: Storage, key: string, value: unknown): void {
+function save(storage: KeyValueStore, key: string, value: unknown): void {
   try {
     if (value === null) storage.removeItem(key);
     else storage.setItem(key, JSON.stringify(value));
@@ -115,10 +115,10 @@ export class Shop {
   private mobileBar = h('a', { class: 'mobile-cart-bar', href: '#cart', 'data-testid': 'mobile-cart-bar' });
 
   constructor() {
-    this.cart = new Map(load<[string, number][]>(localStorage, 'valerix.cart', []));
-    this.customer = localStorage.getItem('valerix.customer') || `guest-${uuid().slice(0, 6)}`;
-    localStorage.setItem('valerix.customer', this.customer);
-    this.pending = load<PendingSubmit | null>(sessionStorage, 'valerix.pendingSubmit', null);
+    this.cart = new Map(load<[string, number][]>(store('local'), 'valerix.cart', []));
+    this.customer = store('local').getItem('valerix.customer') || `guest-${uuid().slice(0, 6)}`;
+    store('local').setItem('valerix.customer', this.customer);
+    this.pending = load<PendingSubmit | null>(store('session'), 'valerix.pendingSubmit', null);
     this.orderIds = this.loadOrderIds();
 
     this.heading = h('h1', { tabindex: '-1' }, 'Shop');
@@ -315,7 +315,7 @@ export class Shop {
   private setQuantity(sku: string, quantity: number): void {
     if (!Number.isFinite(quantity) || quantity <= 0) this.cart.delete(sku);
     else this.cart.set(sku, Math.min(Math.floor(quantity), MAX_QUANTITY));
-    save(localStorage, 'valerix.cart', [...this.cart]);
+    save(store('local'), 'valerix.cart', [...this.cart]);
     this.renderCart();
     const product = this.products.get(sku);
     const card = this.productCards.get(sku);
@@ -434,7 +434,7 @@ export class Shop {
     }
     const key = this.pending && this.pending.body === bodyText ? this.pending.key : uuid();
     this.pending = { key, body: bodyText };
-    save(sessionStorage, 'valerix.pendingSubmit', this.pending);
+    save(store('session'), 'valerix.pendingSubmit', this.pending);
 
     this.submitting = true;
     this.placeButton.disabled = true;
@@ -463,7 +463,7 @@ export class Shop {
   private handleAnswer(status: number, order: Order | null, problem: Problem | null, sent: OrderItem[]): void {
     const final = (): void => {
       this.pending = null;
-      save(sessionStorage, 'valerix.pendingSubmit', null);
+      save(store('session'), 'valerix.pendingSubmit', null);
     };
     if ((status === 201 || status === 202) && order) {
       final();
@@ -474,7 +474,7 @@ export class Shop {
         if (left > 0) this.cart.set(sku, left);
         else this.cart.delete(sku);
       }
-      save(localStorage, 'valerix.cart', [...this.cart]);
+      save(store('local'), 'valerix.cart', [...this.cart]);
       const id = shortId(order.id);
       if (order.status === 'CONFIRMED') this.say(`Order ${id} is confirmed. Thank you!`, 'success');
       else
@@ -523,7 +523,7 @@ export class Shop {
   }
 
   private loadOrderIds(): string[] {
-    const ids = load<string[]>(localStorage, this.ordersKey(), []);
+    const ids = load<string[]>(store('local'), this.ordersKey(), []);
     return Array.isArray(ids) ? ids.filter((id) => typeof id === 'string').slice(0, MAX_TRACKED) : [];
   }
 
@@ -535,7 +535,7 @@ export class Shop {
     }
     this.customer = customer;
     this.customerInput.value = customer;
-    localStorage.setItem('valerix.customer', customer);
+    store('local').setItem('valerix.customer', customer);
     this.orderIds = this.loadOrderIds();
     this.orders.clear();
     this.fetchedAt.clear();
@@ -562,16 +562,16 @@ export class Shop {
       // Placed for a customer the page has since switched away from: keep it in that customer's list, so it is
       // there when the page switches back.
       const key = `valerix.orders.${order.customer_id}`;
-      const ids = load<string[]>(localStorage, key, []);
+      const ids = load<string[]>(store('local'), key, []);
       if (Array.isArray(ids) && !ids.includes(order.id)) {
-        save(localStorage, key, [order.id, ...ids].slice(0, MAX_TRACKED));
+        save(store('local'), key, [order.id, ...ids].slice(0, MAX_TRACKED));
       }
       return;
     }
     if (!this.orderIds.includes(order.id)) {
       this.orderIds.unshift(order.id);
       this.orderIds = this.orderIds.slice(0, MAX_TRACKED);
-      save(localStorage, this.ordersKey(), this.orderIds);
+      save(store('local'), this.ordersKey(), this.orderIds);
     }
     this.setOrder(order);
     if (render) this.renderOrders();
@@ -607,7 +607,7 @@ export class Shop {
         }
       } else if (response.status === 404) {
         this.orderIds = this.orderIds.filter((x) => x !== id);
-        save(localStorage, this.ordersKey(), this.orderIds);
+        save(store('local'), this.ordersKey(), this.orderIds);
         this.renderOrders();
       }
     } catch {
