@@ -53,6 +53,7 @@ json::object ToJson(const ClientClaim& claim) {
     json::object out{{"source", "client"},
                      {"key", claim.key},
                      {"told_order_ids", told},
+                     {"planned", ItemsText(claim.planned)},
                      {"promised", claim.promised},
                      {"promised_by", claim.promised_by},
                      {"api_http_status", claim.api_http_status},
@@ -79,6 +80,10 @@ bool Holds(const std::string& reservation_status) {
 // Statuses that may follow a promise: a confirmed order may later be shipped or cancelled by its client.
 bool KeepsPromise(const std::string& promised, const std::string& status, const std::string& requested) {
     if (promised.empty()) return true;
+    if (promised == "ACCEPTED") {
+        if (status == "PENDING" || status == "REJECTED") return true;  // PENDING: order.settled reports it
+        return KeepsPromise("CONFIRMED", status, requested);
+    }
     if (promised == "CONFIRMED") {
         if (status == "SHIPPING" || status == "SHIPPED") return requested == "ship";
         if (status == "CANCELLED") return requested == "cancel";
@@ -109,6 +114,9 @@ const std::vector<std::pair<std::string, std::string>>& InvariantCatalog() {
          "every CONFIRMED/SHIPPING/SHIPPED order has exactly one RESERVED or COMMITTED reservation"},
         {"cross.items_match", "that reservation has the same items as the order"},
         {"cross.shipped_is_committed", "a SHIPPED order's reservation is COMMITTED"},
+        {"cross.confirmed_is_reserved",
+         "a CONFIRMED order's reservation is RESERVED, not COMMITTED (stock shipped for an order not shipped)"},
+        {"order.items_as_ordered", "every order holds exactly the SKUs and quantities its client ordered"},
         {"cross.unheld_order_holds_nothing", "a REJECTED/CANCELLED/PENDING order has no reservation holding stock"},
         {"cross.reservation_has_order", "every reservation (tombstones too) belongs to an order"},
         {"cross.tombstone_order_cancelled", "a tombstone (release before reserve) belongs to a CANCELLED order"},
@@ -208,6 +216,10 @@ std::vector<Violation> CheckInvariants(const Snapshot& snapshot) {
             if (status == "SHIPPED" && holds && reservation->status != "COMMITTED") {
                 out.Add("cross.shipped_is_committed",
                         "order " + order.id + " is SHIPPED but its reservation is " + reservation->status, rows);
+            }
+            if (status == "CONFIRMED" && holds && reservation->status != "RESERVED") {
+                out.Add("cross.confirmed_is_reserved",
+                        "order " + order.id + " is CONFIRMED but its reservation is " + reservation->status, rows);
             }
         } else if (holds) {
             out.Add("cross.unheld_order_holds_nothing",
@@ -328,6 +340,14 @@ std::vector<Violation> CheckInvariants(const Snapshot& snapshot) {
             if (order != order_by_id.end()) {
                 const std::string& status = order->second->status;
                 rows.emplace_back(ToJson(*order->second));
+                // Order items are rewritten from inventory's answer when the order is confirmed, so comparing them
+                // with the reservation alone would not see a wrong SKU or quantity: compare with what was ordered.
+                if (!claim.planned.empty() && order->second->items != claim.planned) {
+                    out.Add("order.items_as_ordered",
+                            "order " + told + " holds " + ItemsText(order->second->items) + " but its client ordered " +
+                                ItemsText(claim.planned),
+                            rows);
+                }
                 if (claim.api_http_status != 0 && (claim.api_http_status != 200 || claim.api_status != status)) {
                     out.Add("api.status_matches_db",
                             "GET of order " + told + " answered " + std::to_string(claim.api_http_status) + " " +

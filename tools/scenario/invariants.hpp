@@ -56,8 +56,12 @@ struct ClientClaim {
     std::string key;
     /// Every order id an answer to this key named (more than one is a violation).
     std::set<std::string> told_order_ids;
-    /// The strongest promise the API made, which the final state must keep: CONFIRMED (201), REJECTED (409
-    /// insufficient_stock), SHIPPED (ship answered 200), CANCELLED (cancel answered 200); empty when none.
+    /// What the client ordered (sku -> quantity): the order must hold exactly these, whatever its status.
+    Items planned;
+    /// The strongest promise the API made, which the final state must keep: CONFIRMED (201, or a GET that showed
+    /// it), REJECTED (409 insufficient_stock, or a GET), SHIPPED (ship answered 200, or 202 SHIPPING), CANCELLED
+    /// (cancel answered 200), ACCEPTED (202 PENDING: decided later, CONFIRMED or REJECTED, and moved on only by a
+    /// follow-up its client sent); empty when none.
     std::string promised;
     /// Why the promise was made (e.g. "create answered 201"), for the report.
     std::string promised_by;

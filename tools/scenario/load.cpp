@@ -355,6 +355,9 @@ class LoadDriver::Impl {
             if (status == 201) {
                 record.promised = "CONFIRMED";
                 record.promised_by = "create answered 201";
+            } else if (status == 202) {
+                record.promised = "ACCEPTED";
+                record.promised_by = "create answered 202 " + record.create_order_status;
             }
         } else if (status == 409 && record.create_code == "insufficient_stock") {
             record.order_id = id;
@@ -401,7 +404,15 @@ class LoadDriver::Impl {
         while (record.known_status != "CONFIRMED") {
             ++record.followup_polls;
             Outcome got = co_await Send(record, kPoll, kGet, base, kNoBody, false);
-            if (got.status == 200) record.known_status = StringOf(got.body, "status");
+            if (got.status == 200) {
+                record.known_status = StringOf(got.body, "status");
+                // What a GET shows is as good as an answer: a CONFIRMED (or REJECTED) seen must not be taken back.
+                if ((record.known_status == "CONFIRMED" || record.known_status == "REJECTED") &&
+                    (record.promised.empty() || record.promised == "ACCEPTED")) {
+                    record.promised = record.known_status;
+                    record.promised_by = "GET answered " + record.known_status;
+                }
+            }
             if (got.status == 404) {
                 record.unexpected.push_back("GET of order " + record.order_id + " answered 404 although it was created");
                 record.followup_outcome = "not shipped: the order was not found";
@@ -428,6 +439,10 @@ class LoadDriver::Impl {
         if (outcome.status == 202) {
             record.known_status = status;
             record.followup_outcome = "ship accepted (202 " + status + ")";
+            if (status == "SHIPPING") {  // accepted: it ships, later
+                record.promised = "SHIPPED";
+                record.promised_by = "ship answered 202 SHIPPING";
+            }
         } else {
             record.followup_outcome = "ship answered " + std::to_string(outcome.status) + " " + code + status;
             record.unexpected.push_back("ship of a CONFIRMED order answered " + std::to_string(outcome.status) + " " +

@@ -895,6 +895,7 @@ std::vector<ClientClaim> Runner::Claims(const std::vector<const OrderRecord*>& r
         ClientClaim claim;
         claim.key = record->plan.key;
         claim.told_order_ids = record->told_ids;
+        claim.planned = record->plan.items;
         claim.promised = record->promised;
         claim.promised_by = record->promised_by;
         // Whether it was sent: a follow-up is planned for every order but sent only once the create was answered.

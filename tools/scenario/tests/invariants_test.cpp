@@ -71,7 +71,7 @@ TEST(InvariantsTest, EveryCheckedInvariantIsNamedInTheCatalog) {
         EXPECT_FALSE(statement.empty());
         EXPECT_TRUE(catalog.insert(name).second) << name;
     }
-    EXPECT_GE(catalog.size(), 22u);
+    EXPECT_GE(catalog.size(), 24u);
 }
 
 TEST(InvariantsTest, NegativeAvailableAndAvailableAboveOnHand) {
@@ -302,6 +302,46 @@ TEST(InvariantsTest, UnexpectedAnswers) {
     auto s = Healthy();
     s.claims[0].unexpected_answers.push_back("create attempt 2 answered 422 idempotency_key_reused");
     EXPECT_TRUE(Has(CheckInvariants(s), "api.expected_answers"));
+}
+
+TEST(InvariantsTest, AnOrderHoldsWhatItsClientOrderedNotOnlyWhatItsReservationHolds) {
+    // Order items are rewritten from inventory's answer on confirmation: a wrong quantity in both the reservation
+    // and the order passes every other check.
+    auto s = Healthy();
+    s.claims[0].planned = {{"A", 2}};
+    EXPECT_FALSE(Has(CheckInvariants(s), "order.items_as_ordered"));
+    s.orders[0].items = {{"A", 3}};
+    s.reservations[0].items = {{"A", 3}};
+    s.products[0].available = 6;  // the stock checks balance too
+    auto violations = CheckInvariants(s);
+    EXPECT_TRUE(Has(violations, "order.items_as_ordered")) << ::testing::PrintToString(Names(violations));
+    EXPECT_FALSE(Has(violations, "cross.items_match"));
+    EXPECT_FALSE(Has(violations, "stock.reserved_matches"));
+}
+
+TEST(InvariantsTest, AConfirmedOrderWhoseStockWasShippedIsAViolation) {
+    // o1 CONFIRMED, but inventory committed its reservation (a commit whose SHIPPING write was lost): the stock
+    // checks still balance, since on_hand fell by what was committed.
+    auto s = Healthy();
+    s.reservations[0].status = "COMMITTED";
+    s.products[0].on_hand = 7;
+    s.products[0].available = 7;
+    auto violations = CheckInvariants(s);
+    EXPECT_TRUE(Has(violations, "cross.confirmed_is_reserved")) << ::testing::PrintToString(Names(violations));
+    EXPECT_FALSE(Has(violations, "stock.committed_matches"));
+    EXPECT_FALSE(Has(violations, "stock.reserved_matches"));
+}
+
+TEST(InvariantsTest, AnAcceptedOrderIsDecidedAndMovedOnlyByItsClient) {
+    auto s = Healthy();
+    s.claims[0].promised = "ACCEPTED";  // 202 PENDING; o1 ended CONFIRMED
+    EXPECT_FALSE(Has(CheckInvariants(s), "api.promise_kept"));
+    s.claims[3].promised = "ACCEPTED";  // o4 ended REJECTED: a decision too
+    EXPECT_FALSE(Has(CheckInvariants(s), "api.promise_kept"));
+    s.claims[2].promised = "ACCEPTED";  // o3 ended CANCELLED although its client sent no cancel
+    EXPECT_TRUE(Has(CheckInvariants(s), "api.promise_kept"));
+    s.claims[2].requested = "cancel";
+    EXPECT_FALSE(Has(CheckInvariants(s), "api.promise_kept"));
 }
 
 }  // namespace
