@@ -1065,6 +1065,7 @@ int Runner::Run() {
     OrderSummary summary = Summarize(records, snapshot, CollectFacts(snapshot, *stack_), injections);
     bool expectations_met = true;
     json::array expectations = CheckExpectations(records.size(), summary, injections, expectations_met);
+    for (const auto& exit : stack_->UnexpectedExits()) run_errors_.push_back(exit);
     bool pass = violations.empty() && expectations_met && run_errors_.empty();
 
     // Report.

@@ -221,8 +221,7 @@ void EphemeralStack::KillService(Service service) {
     if (auto status = managed.TakeExit()) {
         Record(managed.Name(), "exited", ExitText(*status) + " (before the planned kill)");
         std::lock_guard lock(mutex_);
-        ++unplanned_exits_[Index(service)];
-        if (*status == kChaosExitStatus && service == Service::kInventory) ++chaos_exits_;
+        CountExit(service, managed.Name(), *status);
         return;
     }
     pid_t pid = managed.Kill();
@@ -294,9 +293,7 @@ void EphemeralStack::Supervise() {
                 // Down after a failed restart: try again.
             } else {
                 Record(managed.Name(), "exited", ExitText(*status));
-                std::lock_guard lock(mutex_);
-                ++unplanned_exits_[Index(service)];
-                if (*status == kChaosExitStatus && service == Service::kInventory) ++chaos_exits_;
+                CountExit(service, managed.Name(), *status);
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(config_.restart_delay_ms));
             if (stopping_) return;
@@ -319,6 +316,21 @@ int EphemeralStack::UnplannedExits(Service service) {
 int EphemeralStack::ChaosExits() {
     std::lock_guard lock(mutex_);
     return chaos_exits_;
+}
+
+std::vector<std::string> EphemeralStack::UnexpectedExits() {
+    std::lock_guard lock(mutex_);
+    return unexpected_exits_;
+}
+
+void EphemeralStack::CountExit(Service service, const std::string& name, int status) {
+    std::lock_guard lock(mutex_);
+    ++unplanned_exits_[Index(service)];
+    if (status == kChaosExitStatus && service == Service::kInventory) {
+        ++chaos_exits_;
+    } else {
+        unexpected_exits_.push_back(name + " exited on its own: " + ExitText(status));
+    }
 }
 
 int EphemeralStack::InventoryIncarnation() { return inventory_->Starts(); }

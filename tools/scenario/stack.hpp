@@ -118,6 +118,9 @@ class Stack {
     virtual int UnplannedExits(Service service) { return 0; }
     /// Inventory exits with the crash simulator's status.
     virtual int ChaosExits() { return 0; }
+    /// Exits neither the runner nor the crash simulator caused (a crash, an abort, a service that gave up when its
+    /// database went away), described: each is a run error, however well the data survived it.
+    virtual std::vector<std::string> UnexpectedExits() { return {}; }
     /// A number that changes whenever inventory restarts (its counters restart at 0), when known.
     virtual int InventoryIncarnation() { return 1; }
     virtual std::vector<std::string> InventoryLogs() { return {}; }
@@ -158,6 +161,7 @@ class EphemeralStack final : public Stack {
     std::vector<ProcessEvent> Events() override;
     int UnplannedExits(Service service) override;
     int ChaosExits() override;
+    std::vector<std::string> UnexpectedExits() override;
     int InventoryIncarnation() override;
     std::vector<std::string> InventoryLogs() override;
     void PreserveLogs(const std::string& dir) override;
@@ -165,6 +169,8 @@ class EphemeralStack final : public Stack {
   private:
     ManagedService& Get(Service service);
     void Record(const std::string& service, std::string what, std::string detail = {});
+    /// An exit the runner did not cause: counted, and kept as unexpected unless it is the crash simulator's.
+    void CountExit(Service service, const std::string& name, int status);
     void Supervise();
     void StartOrRecord(Service service);
     Env InventoryExtraEnv();
@@ -180,6 +186,7 @@ class EphemeralStack final : public Stack {
     bool held_down_[2] = {false, false};
     int unplanned_exits_[2] = {0, 0};
     int chaos_exits_ = 0;
+    std::vector<std::string> unexpected_exits_;
     std::atomic<bool> stopping_{false};
     std::mutex control_[2];  // one per service: a restart by the supervisor and a kill by the timeline never interleave
     std::thread supervisor_;
