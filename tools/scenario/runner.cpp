@@ -488,24 +488,29 @@ void Runner::Corrupt(bool before_api_checks) {
 
 Snapshot Runner::TakeSnapshot() {
     Snapshot snapshot;
-    for (const auto& row : stack_->Query("inventory_db", "SELECT sku, on_hand, available FROM products ORDER BY sku")) {
+    const std::string unit = "chr(31)", record = "chr(30)";
+    // Products and reservations in one statement, so one snapshot: a write landing between two reads (a request
+    // still under way when chaos was turned off) would otherwise show stock and reservations that never coexisted.
+    for (const auto& row : stack_->Query(
+             "inventory_db",
+             "SELECT 'p', sku, on_hand::text, available::text, '' FROM products UNION ALL "
+             "SELECT 'r', r.id::text, r.status, CASE WHEN r.tombstone THEN 't' ELSE 'f' END, COALESCE(string_agg(i.sku "
+             "|| " + unit + " || i.quantity, " + record + "), '') FROM reservations r "
+             "LEFT JOIN reservation_items i ON i.reservation_id = r.id GROUP BY r.id ORDER BY 1, 2")) {
+        if (row[0] == "r") {
+            snapshot.reservations.push_back(ReservationRow{row[1], row[2], row[3] == "t", ParseItems(row[4])});
+            continue;
+        }
         ProductRow product;
-        product.sku = row[0];
-        product.on_hand = std::stoll(row[1]);
-        product.available = std::stoll(row[2]);
+        product.sku = row[1];
+        product.on_hand = std::stoll(row[2]);
+        product.available = std::stoll(row[3]);
         auto base = baseline_.find(product.sku);
         if (base != baseline_.end()) {
             product.initial_on_hand = base->second.first;
             product.initial_committed = base->second.second;
         }  // a product created during the run starts at 0 (the runner creates none)
         snapshot.products.push_back(std::move(product));
-    }
-    const std::string unit = "chr(31)", record = "chr(30)";
-    for (const auto& row : stack_->Query(
-             "inventory_db",
-             "SELECT r.id, r.status, r.tombstone, COALESCE(string_agg(i.sku || " + unit + " || i.quantity, " + record +
-                 "), '') FROM reservations r LEFT JOIN reservation_items i ON i.reservation_id = r.id GROUP BY r.id")) {
-        snapshot.reservations.push_back(ReservationRow{row[0], row[1], row[2] == "t", ParseItems(row[3])});
     }
     for (const auto& row : stack_->Query(
              "order_db", "SELECT id, status, COALESCE(status_reason, ''), COALESCE((SELECT string_agg((e->>'sku') || " +
