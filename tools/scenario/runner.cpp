@@ -1024,6 +1024,16 @@ int Runner::Run() {
             for (int i = 0; i < 5 && sampling; ++i) std::this_thread::sleep_for(100ms);
         }
     });
+    // Should anything below throw (the load driver rethrows its failure), the sampler must be joined first: a
+    // joinable thread destroyed during unwinding is std::terminate, and then nothing would stop the stack.
+    struct JoinSampler {
+        std::atomic<bool>& sampling;
+        std::thread& thread;
+        ~JoinSampler() {
+            sampling = false;
+            if (thread.joinable()) thread.join();
+        }
+    } join_sampler{sampling, sampler};
 
     // Load and timeline; events at 0 s happen before the first order.
     Actions actions = TimelineActions();
@@ -1166,7 +1176,13 @@ int Runner::Run() {
 
 int RunScenario(const RunOptions& options) {
     Runner runner(options);
-    return runner.Run();
+    try {
+        return runner.Run();
+    } catch (const std::exception& error) {
+        // The runner's destructor stops the stack (every process by PID) on the way out.
+        std::fprintf(stderr, "valerix-scenario: the run failed: %s\n", error.what());
+        return kRunFailed;
+    }
 }
 
 }  // namespace valerix::scenario
