@@ -63,5 +63,19 @@ out=$(with_script "$data" 'lock_data; echo "rc=$?"' 2>&1)
 [[ $out == *rc=0* ]]
 check "the lock is free once the first run has ended" $? "$out"
 
+# 5. A port held by another Valerix stack names that stack's data folder and the command that stops it.
+other="$WORK/other-stack"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SUPERVISOR_SERVER_URL="unix://$other/run/supervisor.sock" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(30)' "$port" &
+listener=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+out=$(with_script "$WORK/this-stack" "port_taken order $port" 2>&1); rc=$?
+kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
+[[ $rc != 0 && $out == *"another Valerix stack (data folder $other)"* && $out == *"VALERIX_DATA_DIR=$other ./valerix down"* ]]
+check "a port held by another stack names it and how to stop it" $? "rc $rc: $out"
+
 echo "$checks checks, $failures failed"
 exit $((failures > 0))
