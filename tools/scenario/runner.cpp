@@ -1175,14 +1175,9 @@ int Runner::Run() {
 }  // namespace
 
 int RunScenario(const RunOptions& options) {
+    // An exception leaves through here (main reports it): the runner's destructor stops the stack on the way out.
     Runner runner(options);
-    try {
-        return runner.Run();
-    } catch (const std::exception& error) {
-        // The runner's destructor stops the stack (every process by PID) on the way out.
-        std::fprintf(stderr, "valerix-scenario: the run failed: %s\n", error.what());
-        return kRunFailed;
-    }
+    return runner.Run();
 }
 
 }  // namespace valerix::scenario
