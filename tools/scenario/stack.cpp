@@ -226,6 +226,10 @@ void EphemeralStack::KillService(Service service) {
     }
     pid_t pid = managed.Kill();
     Record(managed.Name(), "killed", pid > 0 ? "kill -9 pid " + std::to_string(pid) : "was not running");
+    if (pid <= 0) {  // the fault the scenario is about did not happen: not a pass
+        std::lock_guard lock(mutex_);
+        unexpected_exits_.push_back("the planned kill of " + managed.Name() + " found it not running");
+    }
 }
 
 void EphemeralStack::ReviveService(Service service) {

@@ -119,7 +119,8 @@ class Stack {
     /// Inventory exits with the crash simulator's status.
     virtual int ChaosExits() { return 0; }
     /// Exits neither the runner nor the crash simulator caused (a crash, an abort, a service that gave up when its
-    /// database went away), described: each is a run error, however well the data survived it.
+    /// database went away), and planned kills that found nothing to kill, described: each is a run error, however
+    /// well the data survived it.
     virtual std::vector<std::string> UnexpectedExits() { return {}; }
     /// A number that changes whenever inventory restarts (its counters restart at 0), when known.
     virtual int InventoryIncarnation() { return 1; }
