@@ -220,8 +220,7 @@ void EphemeralStack::KillService(Service service) {
     auto& managed = Get(service);
     if (auto status = managed.TakeExit()) {
         Record(managed.Name(), "exited", ExitText(*status) + " (before the planned kill)");
-        std::lock_guard lock(mutex_);
-        CountExit(service, managed.Name(), *status);
+        CountExit(service, managed.Name(), *status);  // takes mutex_ itself
         return;
     }
     pid_t pid = managed.Kill();
