@@ -415,7 +415,10 @@ export class Shop {
       return;
     }
     if (customer !== this.customer) this.changeCustomer(customer);
-    const items: OrderItem[] = [...this.cart].map(([sku, quantity]) => ({ sku, quantity }));
+    // In SKU order: the same cart is the same body (and so the same key on a retry), however its lines were added.
+    const items: OrderItem[] = [...this.cart]
+      .map(([sku, quantity]) => ({ sku, quantity }))
+      .sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
     if (!items.length) return;
     const body = { customer_id: customer, items };
     const bodyText = JSON.stringify(body);
