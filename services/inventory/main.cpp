@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
@@ -40,19 +41,25 @@ struct Settings {
     core::LogLevel log_level = core::LogLevel::kInfo;
 };
 
+/// The whole text of `path`, or nothing when it cannot be opened.
+std::optional<std::string> ReadText(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 /// Goes on with the seeded sequence where a crash that exited left it (ChaosProgressFile), when the configuration is
 /// still the one it ran under; the file is removed either way.
 void ResumeChaos(inventory::Chaos& chaos, const inventory::ChaosConfig& config, const std::string& chaos_file,
                  core::Logger& logger) {
     const auto path = inventory::ChaosProgressFile(chaos_file);
-    std::ifstream in(path);
-    if (!in) return;
-    std::stringstream text;
-    text << in.rdbuf();
-    in.close();
+    auto text = ReadText(path);
+    if (!text) return;
     std::remove(path.c_str());
     boost::system::error_code ec;
-    auto saved = boost::json::parse(text.str(), ec);
+    auto saved = boost::json::parse(*text, ec);
     const auto* object = !ec && saved.is_object() ? &saved.get_object() : nullptr;
     const auto* progress = object != nullptr ? object->if_contains("progress") : nullptr;
     if (object == nullptr || !object->contains("config") || object->at("config") != inventory::ToJson(config)) {
@@ -82,16 +89,14 @@ Settings LoadSettings() {
     // The configuration last set at run time wins over VALERIX_CHAOS: a restart caused by the crash simulator keeps it.
     settings.api.chaos_file = env.String("VALERIX_CHAOS_FILE", "");
     if (!settings.api.chaos_file.empty()) {
-        std::ifstream in(settings.api.chaos_file);
-        std::stringstream text;
-        text << in.rdbuf();
+        auto text = ReadText(settings.api.chaos_file);
         boost::system::error_code ec;
-        auto json = in ? boost::json::parse(text.str(), ec) : boost::json::value();
-        if (in && !ec) {
+        auto json = text ? boost::json::parse(*text, ec) : boost::json::value();
+        if (text && !ec) {
             auto parsed = inventory::ParseChaosConfig(json);
             if (parsed) settings.chaos = *parsed;
             else env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + ": " + parsed.error().detail);
-        } else if (in) {
+        } else if (text) {
             env.AddProblem("VALERIX_CHAOS_FILE: " + settings.api.chaos_file + " is not valid JSON");
         }
     }
