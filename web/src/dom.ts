@@ -90,19 +90,23 @@ export function formatTime(iso: string | null | undefined): string {
 /** What the pages use of localStorage and sessionStorage. */
 export type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
-const memoryStores = { local: new Map<string, string>(), session: new Map<string, string>() };
+const stores: Partial<Record<'local' | 'session', KeyValueStore>> = {};
 
 /**
  * localStorage or sessionStorage; when the browser refuses them (site data blocked: even reading the property
- * throws), a store in memory for this visit, so that the page still works.
+ * throws), a store in memory for this visit, so that the page still works. Decided once per kind.
  */
 export function store(kind: 'local' | 'session'): KeyValueStore {
+  return (stores[kind] ??= openStore(kind));
+}
+
+function openStore(kind: 'local' | 'session'): KeyValueStore {
   try {
     const storage = kind === 'local' ? window.localStorage : window.sessionStorage;
     storage.getItem('valerix.probe');
     return storage;
   } catch {
-    const memory = memoryStores[kind];
+    const memory = new Map<string, string>();
     return {
       getItem: (key) => memory.get(key) ?? null,
       setItem: (key, value) => void memory.set(key, String(value)),

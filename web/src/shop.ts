@@ -424,9 +424,10 @@ export class Shop {
     const bodyText = JSON.stringify(body);
     // Same cart as a submit whose outcome we never learned: reuse its key (a safe retry). A changed cart is a new
     // order with a new key, and the earlier one may have been placed after all: ask before risking two.
+    const retry = this.pending?.body === bodyText;
     if (
       this.pending &&
-      this.pending.body !== bodyText &&
+      !retry &&
       !window.confirm(
         'We could not confirm your previous order, so it may have been placed. The cart has changed since: placing it ' +
           'now is a new order, and you may get both. Place the changed cart anyway?',
@@ -435,7 +436,7 @@ export class Shop {
       this.say('Nothing sent. Press “Place order” with the cart as it was to retry the previous order safely.', 'info');
       return;
     }
-    const key = this.pending && this.pending.body === bodyText ? this.pending.key : uuid();
+    const key = retry && this.pending ? this.pending.key : uuid();
     this.pending = { key, body: bodyText };
     save(store('session'), 'valerix.pendingSubmit', this.pending);
 
