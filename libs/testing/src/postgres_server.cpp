@@ -4,7 +4,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -24,7 +24,26 @@ namespace valerix::testing {
 namespace {
 
 constexpr auto kToolTimeout = std::chrono::seconds(120);
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+constexpr auto kStopTimeout = std::chrono::seconds(30);
 constexpr int kStartAttempts = 3;
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+/// The parent PID of `pid` from /proc, or -1 when it is gone.
+pid_t ParentOf(pid_t pid) {
+    std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    // "PID (COMMAND) STATE PPID ...": the command may hold spaces and parentheses, the last ')' ends it.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) {
+        return -1;
+    }
+    std::istringstream rest(stat.substr(close + 1));
+    std::string state;
+    pid_t parent = -1;
+    return rest >> state >> parent ? parent : -1;
+}
 
 std::string BinDir() {
     const char* env = std::getenv("VALERIX_PG_BINDIR");
@@ -98,7 +117,7 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(Commits commits) {
 
 PostgresServer::~PostgresServer() {
     if (running_) {
-        StopServer("immediate");
+        StopServer(Shutdown::kImmediate);
     }
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -149,57 +168,98 @@ void PostgresServer::StartServer() {
                 throw std::runtime_error("PostgresServer: cannot write " + DataDir() + "/postgresql.conf");
             }
         }
-        const int status =
-            RunTool("pg_ctl", {"-D", DataDir(), "-l", ServerLogPath(), "-w", "-t", "60", "start"}, "pg_ctl.log");
-        if (status == 0) {
-            running_ = true;
+        // The postmaster is our child (runuser's when we are root), not pg_ctl's daemon: it stays in this process's
+        // tree and process group, so a test killed with its tree (CTest's timeout) or by Ctrl-C takes its server
+        // with it instead of leaving it running.
+        std::string program = BinDir() + "/postgres";
+        std::vector<std::string> args{"-D", DataDir()};
+        if (as_postgres_user_) {
+            args.insert(args.begin(), {"-u", "postgres", "--", program});
+            program = "/usr/sbin/runuser";
+        }
+        const std::string log_before = ReadIfExists(ServerLogPath());
+        postmaster_ = std::make_unique<ChildProcess>(program, std::move(args), Env{}, ServerLogPath(), dir_);
+        running_ = true;
+        if (WaitUntilReady()) {
             return;
         }
-        const std::string log = ReadIfExists(ServerLogPath());
+        const std::string log = ReadIfExists(ServerLogPath()).substr(log_before.size());
+        StopServer(Shutdown::kImmediate);
         // FreePort() cannot reserve the port: another process may have bound it in between.
         const bool port_taken = log.find("could not bind") != std::string::npos;
         if (!pick_port || !port_taken || attempt == kStartAttempts) {
-            // pg_ctl gives up on -t but leaves a starting postmaster behind: stop it.
-            StopServer("immediate");
-            throw std::runtime_error("PostgresServer: pg_ctl start failed with status " + std::to_string(status) +
-                                     ":\n" + ReadIfExists(dir_ + "/pg_ctl.log") + "\nserver log:\n" + log);
+            throw std::runtime_error("PostgresServer: the server did not start within " +
+                                     std::to_string(kStartTimeout.count()) + " s:\n" + log);
         }
     }
 }
 
-bool PostgresServer::StopServer(const char* mode) noexcept {
-    running_ = false;
+pid_t PostgresServer::PostmasterPid(bool ready_only) const {
+    // postmaster.pid: PID, data folder, start time, port, socket folder, listen address, shared memory key, status.
+    std::ifstream file(DataDir() + "/postmaster.pid");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(file, line);) {
+        lines.push_back(line);
+    }
+    if (lines.empty() || (ready_only && (lines.size() < 8 || lines[7].find("ready") != 0))) {
+        return -1;
+    }
+    pid_t pid = -1;
     try {
-        if (RunTool("pg_ctl", {"-D", DataDir(), "-m", mode, "-w", "-t", "30", "stop"}, "pg_ctl.log") == 0) {
+        pid = std::stoi(lines[0]);
+    } catch (const std::exception&) {
+        return -1;
+    }
+    // A file left by an earlier, killed server may name any process: only ours counts.
+    const pid_t ours = postmaster_->Pid();
+    return pid == ours || (as_postgres_user_ && ParentOf(pid) == ours) ? pid : -1;
+}
+
+bool PostgresServer::WaitUntilReady() {
+    const auto until = std::chrono::steady_clock::now() + kStartTimeout;
+    while (std::chrono::steady_clock::now() < until && postmaster_->Running()) {
+        if (PostmasterPid(true) > 0) {
             return true;
         }
-    } catch (const std::exception&) {
-        // Fall through to signalling the postmaster ourselves.
-    }
-    // pg_ctl failed (e.g. the server is starting and not yet stoppable): SIGQUIT is an immediate shutdown
-    // of the postmaster we started; its PID is the first line of postmaster.pid.
-    std::ifstream pid_file(DataDir() + "/postmaster.pid");
-    pid_t pid = 0;
-    if (!(pid_file >> pid) || pid <= 0) {
-        return false;
-    }
-    // A stale file may name a recycled PID: signal it only if it is this cluster's postmaster.
-    std::ifstream cmdline_file("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)), std::istreambuf_iterator<char>());
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(" -D " + DataDir()) == std::string::npos) {
-        return false;
-    }
-    ::kill(pid, SIGQUIT);
-    for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return ::kill(pid, 0) != 0;
+    return false;
+}
+
+bool PostgresServer::StopServer(Shutdown mode) noexcept {
+    running_ = false;
+    if (!postmaster_) {
+        return true;
+    }
+    bool stopped = false;
+    try {
+        // Right after the start the postmaster may not have written its PID yet.
+        pid_t pid = PostmasterPid(false);
+        for (int i = 0; i < 100 && pid <= 0 && postmaster_->Running(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            pid = PostmasterPid(false);
+        }
+        if (pid > 0 && postmaster_->Running()) {
+            // SIGINT is PostgreSQL's fast shutdown, SIGQUIT its immediate one.
+            ::kill(pid, mode == Shutdown::kImmediate ? SIGQUIT : SIGINT);
+            try {
+                postmaster_->Wait(kStopTimeout);
+            } catch (const std::runtime_error&) {
+                ::kill(pid, SIGKILL);
+                postmaster_->Wait(kStopTimeout);
+            }
+        }
+        stopped = !postmaster_->Running();
+    } catch (const std::exception&) {
+        stopped = false;
+    }
+    postmaster_.reset();  // SIGKILL to what is left of our child, and reaped
+    return stopped;
 }
 
 void PostgresServer::Restart(Shutdown shutdown) {
-    if (running_ && !StopServer(shutdown == Shutdown::kImmediate ? "immediate" : "fast")) {
-        throw std::runtime_error("PostgresServer: pg_ctl stop failed:\n" + ReadIfExists(dir_ + "/pg_ctl.log"));
+    if (running_ && !StopServer(shutdown)) {
+        throw std::runtime_error("PostgresServer: the server did not stop:\n" + ReadIfExists(ServerLogPath()));
     }
     StartServer();
 }

@@ -14,8 +14,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 #include <valerix/testing/child_process.hpp>
 #include <valerix/testing/files.hpp>
 #include <valerix/testing/free_port.hpp>
@@ -209,6 +212,29 @@ TEST(PostgresServerTest, CreatesDatabaseQueriesRestartsAndCleansUp) {
     }
     EXPECT_FALSE(std::filesystem::exists(dir));
     EXPECT_FALSE(CanConnect(port));
+}
+
+// The postmaster must die with the test: CTest's timeout kills the test's process tree, a terminal's Ctrl-C its
+// process group. A server detached from both (pg_ctl's) outlived every killed test.
+TEST(PostgresServerTest, TheServerIsInTheTestsProcessTreeAndGroup) {
+    auto server = PostgresServer::Start();
+    for (int round = 0; round < 2; ++round) {
+        const pid_t postmaster = std::stoi(ReadFile(server->Dir() + "/data/postmaster.pid"));
+        std::vector<pid_t> ancestry{postmaster};
+        while (ancestry.back() > 1 && ancestry.back() != ::getpid() && ancestry.size() < 64) {
+            std::ifstream stat("/proc/" + std::to_string(ancestry.back()) + "/stat");
+            std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+            std::istringstream fields(text.substr(text.rfind(')') + 1));
+            std::string state;
+            pid_t parent = 0;
+            ASSERT_TRUE(fields >> state >> parent) << text;
+            ancestry.push_back(parent);
+        }
+        EXPECT_EQ(ancestry.back(), ::getpid()) << "postmaster " << postmaster << " is not a descendant of the test";
+        EXPECT_EQ(::getpgid(postmaster), ::getpgrp());
+        server->Restart(round == 0 ? PostgresServer::Shutdown::kImmediate : PostgresServer::Shutdown::kFast);
+    }
+    EXPECT_EQ(server->Query("postgres", "SELECT 1"), (std::vector<std::vector<std::string>>{{"1"}}));
 }
 
 TEST(PostgresServerTest, TwoClustersRunSideBySide) {

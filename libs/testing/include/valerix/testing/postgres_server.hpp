@@ -1,10 +1,14 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace valerix::testing {
+
+class ChildProcess;
 
 /// A real, throwaway PostgreSQL 15 cluster for one test or test suite.
 ///
@@ -14,6 +18,10 @@ namespace valerix::testing {
 /// full_page_writes are off; `Commits::kSynchronous` keeps synchronous_commit on). When the test runs
 /// as root, the cluster runs as the `postgres` user (initdb refuses root); otherwise as the current
 /// user. The binaries come from /usr/lib/postgresql/15/bin, or from $VALERIX_PG_BINDIR when set.
+///
+/// The server is a descendant of the test process and in its process group (started without pg_ctl, which
+/// detaches it): a test killed with its process tree, as CTest does on a timeout, or interrupted at a terminal,
+/// takes its server with it. Only a kill of the test process alone leaves the server (and its folder) behind.
 ///
 /// Not thread-safe as an object, but `Query` and `ConnInfo` may be called from several threads at once.
 class PostgresServer {
@@ -67,7 +75,10 @@ class PostgresServer {
 
     void Initialize(Commits commits);
     void StartServer();
-    bool StopServer(const char* mode) noexcept;
+    bool WaitUntilReady();
+    /// The PID in postmaster.pid if it is our postmaster (and, with `ready_only`, accepting connections), else -1.
+    pid_t PostmasterPid(bool ready_only) const;
+    bool StopServer(Shutdown mode) noexcept;
     int RunTool(const std::string& tool, std::vector<std::string> args, const std::string& log_name) const;
     std::string DataDir() const;
     std::string ServerLogPath() const;
@@ -76,6 +87,7 @@ class PostgresServer {
     int port_ = 0;
     bool as_postgres_user_ = false;
     bool running_ = false;
+    std::unique_ptr<ChildProcess> postmaster_;  // the postmaster, or runuser with the postmaster as its child
 };
 
 }  // namespace valerix::testing
