@@ -29,8 +29,9 @@ options:
   --order-binary P       valerix-order to run (default: the one built with this tool)
   --work-dir DIR         where service logs go (default: a fresh /tmp/valerix-scenario-XXXXXX)
   --keep                 keep the work directory even when the run passes
-  --corrupt KINDS        break invariants on purpose before checking (comma-separated: stock, order-status,
-                         idempotency-key, replays); the run must then fail: a self-test of the checker
+  --corrupt KINDS        break invariants on purpose before checking (comma-separated: replays, stock, on-hand,
+                         orphan-reservation, order-status, order-items, order-unsettled, failed-intent,
+                         idempotency-key); the run must then fail: a self-test of the checker
   --verbose              list every affected order and violating row
 
 against a stack someone else runs (e.g. ./valerix up) instead of a throwaway one — chaos events only, no --corrupt;
@@ -114,9 +115,9 @@ int main(int argc, char** argv) {
                 std::string rest = options.corrupt + ",";
                 for (std::size_t at = 0, comma; (comma = rest.find(',', at)) != std::string::npos; at = comma + 1) {
                     std::string kind = rest.substr(at, comma - at);
-                    if (kind != "stock" && kind != "order-status" && kind != "idempotency-key" && kind != "replays") {
-                        std::fprintf(stderr, "valerix-scenario: --corrupt takes stock, order-status, idempotency-key, "
-                                             "replays\n");
+                    if (!IsCorruptionKind(kind)) {
+                        std::fprintf(stderr, "valerix-scenario: --corrupt takes %s\n",
+                                     valerix::scenario::CorruptionKinds().c_str());
                         return kUsage;
                     }
                 }

@@ -444,42 +444,77 @@ void Runner::FinalApiChecks(const std::vector<const OrderRecord*>& records) {
     for (auto& thread : threads) thread.join();
 }
 
+// Each kind breaks the invariants it names in the throwaway databases, as a bug would; scenario.detects-corruption
+// requires every one of them in the report. Rows are picked so that no two kinds touch the same one.
+struct Corruption {
+    const char* kind;
+    const char* db;
+    const char* sql;  // returns one row describing what it did, or none when it found nothing to break
+    bool before_api_checks;  // acts before the checks that read the API after healing (the others after them)
+};
+
+const std::vector<Corruption>& Corruptions() {
+    static const std::vector<Corruption> kCorruptions{
+        // order-service can no longer read stored keys: every replay of a key answers 500.
+        {"replays", "order_db",
+         "REVOKE SELECT ON idempotency_keys FROM order_svc; "
+         "SELECT 'order_svc may no longer read idempotency_keys (replays answer 500)'",
+         true},
+        {"stock", "inventory_db",
+         "UPDATE products SET available = available - 1 WHERE sku = (SELECT sku FROM products WHERE available > 0 "
+         "ORDER BY sku LIMIT 1) RETURNING 'products.available - 1 for ' || sku",
+         false},
+        // The last product, not the stock kind's first: on_hand and available both grow, so only the committed
+        // count disagrees.
+        {"on-hand", "inventory_db",
+         "UPDATE products SET on_hand = on_hand + 1, available = available + 1 WHERE sku = (SELECT sku FROM products "
+         "ORDER BY sku DESC LIMIT 1) RETURNING 'products.on_hand and available + 1 for ' || sku",
+         false},
+        {"orphan-reservation", "inventory_db",
+         "INSERT INTO reservations (id, status) VALUES (gen_random_uuid(), 'RELEASED') "
+         "RETURNING 'reservations: ' || id || ' (RELEASED) inserted for no order'",
+         false},
+        {"order-status", "order_db",
+         "UPDATE orders SET status = 'CANCELLED' WHERE id = (SELECT id FROM orders WHERE status IN "
+         "('CONFIRMED', 'SHIPPED') ORDER BY id LIMIT 1) RETURNING 'orders.status := CANCELLED for ' || id",
+         false},
+        {"order-items", "order_db",
+         "UPDATE orders SET items = jsonb_set(items, '{0,quantity}', to_jsonb((items->0->>'quantity')::int + 1)) "
+         "WHERE id = (SELECT id FROM orders WHERE status = 'CONFIRMED' ORDER BY id DESC LIMIT 1) "
+         "RETURNING 'orders.items[0].quantity + 1 for ' || id",
+         false},
+        // A forward step no reconciler will finish: the order never settles.
+        {"order-unsettled", "order_db",
+         "UPDATE orders SET status = 'SHIPPING' WHERE id = (SELECT id FROM orders WHERE status = 'CONFIRMED' "
+         "ORDER BY id LIMIT 1) RETURNING 'orders.status := SHIPPING for ' || id",
+         false},
+        {"failed-intent", "order_db",
+         "UPDATE inventory_intents SET state = 'failed', last_error = 'deliberate corruption' WHERE (order_id, kind) = "
+         "(SELECT order_id, kind FROM inventory_intents WHERE state = 'done' ORDER BY order_id, kind LIMIT 1) "
+         "RETURNING 'inventory_intents.state := failed for the ' || kind || ' intent of ' || order_id",
+         false},
+        {"idempotency-key", "order_db",
+         "WITH k AS (SELECT key, order_id FROM idempotency_keys ORDER BY key LIMIT 2) "
+         "UPDATE idempotency_keys SET order_id = (SELECT order_id FROM k ORDER BY key DESC LIMIT 1) "
+         "WHERE key = (SELECT min(key) FROM k) AND (SELECT count(*) FROM k) = 2 "
+         "RETURNING 'idempotency_keys.order_id of ' || key || ' := ' || order_id",
+         false},
+    };
+    return kCorruptions;
+}
+
 void Runner::Corrupt(bool before_api_checks) {
     if (options_.corrupt.empty()) return;
-    // Each kind breaks exactly one invariant in the throwaway databases, as a bug would. "replays" acts before the
-    // checks that read the API after healing (the others after them, on the data the checker reads).
     std::stringstream kinds(options_.corrupt);
     std::string kind;
     while (std::getline(kinds, kind, ',')) {
-        if ((kind == "replays") != before_api_checks) continue;  // main() accepts only the kinds below
-        std::string db, sql;
-        if (kind == "replays") {
-            // order-service can no longer read stored keys: every replay of a key answers 500.
-            db = "order_db";
-            sql =
-                "REVOKE SELECT ON idempotency_keys FROM order_svc; "
-                "SELECT 'order_svc may no longer read idempotency_keys (replays answer 500)'";
-        } else if (kind == "stock") {
-            db = "inventory_db";
-            sql =
-                "UPDATE products SET available = available - 1 WHERE sku = (SELECT sku FROM products WHERE "
-                "available > 0 ORDER BY sku LIMIT 1) RETURNING 'products.available - 1 for ' || sku";
-        } else if (kind == "order-status") {
-            db = "order_db";
-            sql =
-                "UPDATE orders SET status = 'CANCELLED' WHERE id = (SELECT id FROM orders WHERE status IN "
-                "('CONFIRMED', 'SHIPPED') ORDER BY id LIMIT 1) RETURNING 'orders.status := CANCELLED for ' || id";
-        } else if (kind == "idempotency-key") {
-            db = "order_db";
-            sql =
-                "WITH k AS (SELECT key, order_id FROM idempotency_keys ORDER BY key LIMIT 2) "
-                "UPDATE idempotency_keys SET order_id = (SELECT order_id FROM k ORDER BY key DESC LIMIT 1) "
-                "WHERE key = (SELECT min(key) FROM k) AND (SELECT count(*) FROM k) = 2 "
-                "RETURNING 'idempotency_keys.order_id of ' || key || ' := ' || order_id";
-        } else {
-            throw ScenarioError("--corrupt takes stock, order-status, idempotency-key, replays (comma-separated)");
+        auto corruption = std::find_if(Corruptions().begin(), Corruptions().end(),
+                                       [&](const Corruption& known) { return kind == known.kind; });
+        if (corruption == Corruptions().end()) {
+            throw ScenarioError("--corrupt takes " + CorruptionKinds() + " (comma-separated)");
         }
-        auto rows = stack_->Query(db, sql);
+        if (corruption->before_api_checks != before_api_checks) continue;
+        auto rows = stack_->Query(corruption->db, corruption->sql);
         std::string done = rows.empty() ? kind + ": nothing to corrupt" : rows[0][0];
         corruption_ += (corruption_.empty() ? "" : "; ") + done;
         Timeline("deliberate corruption (--corrupt " + kind + ")", done);
@@ -1178,6 +1213,17 @@ int RunScenario(const RunOptions& options) {
     // An exception leaves through here (main reports it): the runner's destructor stops the stack on the way out.
     Runner runner(options);
     return runner.Run();
+}
+
+std::string CorruptionKinds() {
+    std::string kinds;
+    for (const auto& corruption : Corruptions()) kinds += (kinds.empty() ? "" : ", ") + std::string(corruption.kind);
+    return kinds;
+}
+
+bool IsCorruptionKind(const std::string& kind) {
+    return std::any_of(Corruptions().begin(), Corruptions().end(),
+                       [&](const Corruption& corruption) { return kind == corruption.kind; });
 }
 
 }  // namespace valerix::scenario

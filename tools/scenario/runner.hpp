@@ -24,7 +24,7 @@ struct RunOptions {
     std::string work_dir;  // empty: a fresh /tmp/valerix-scenario-XXXXXX
     bool keep_work_dir = false;
     /// Deliberately breaks invariants in the throwaway databases before checking (proves the checker can fail):
-    /// comma-separated "stock", "order-status", "idempotency-key".
+    /// comma-separated kinds of CorruptionKinds().
     std::string corrupt;
     bool verbose = false;
     /// Run against a stack someone else runs (e.g. `./valerix up`) instead of a throwaway one: only chaos events,
@@ -40,6 +40,10 @@ struct RunOptions {
     /// Lets process faults run against the local stack. Empty: process faults are refused.
     std::string ctl;
 };
+
+/// The kinds --corrupt takes, comma-separated ("replays, stock, ...").
+std::string CorruptionKinds();
+bool IsCorruptionKind(const std::string& kind);
 
 /// Exit codes of valerix-scenario.
 enum ExitCode : int { kPass = 0, kViolations = 1, kUsage = 2, kRunFailed = 3 };
