@@ -137,6 +137,15 @@ int main() {
         pg::Pool pool(io, settings.pool, logger, clock);
         pg::RegisterPoolMetrics(registry, pool);
         http::Client inventory_http(io, settings.inventory, clock);
+        // Callbacks run on the I/O thread (the /metrics handler), the only one the client may be used from.
+        registry.AddCallbackGauge("valerix_inventory_http_connections_open",
+                                  "Connections to inventory open: in use, being opened, or idle.",
+                                  [&inventory_http] { return static_cast<double>(inventory_http.Open()); });
+        registry.AddCallbackGauge("valerix_inventory_http_connections_idle", "Idle keep-alive connections to inventory.",
+                                  [&inventory_http] { return static_cast<double>(inventory_http.Idle()); });
+        registry.AddCallbackGauge("valerix_inventory_http_connections_max",
+                                  "Connections to inventory at most (VALERIX_INVENTORY_MAX_CONNECTIONS).",
+                                  [max = settings.inventory.max_connections] { return static_cast<double>(max); });
 
         resilience::CircuitBreaker breaker("inventory", settings.breaker, clock);
         auto& breaker_state = registry

@@ -838,6 +838,57 @@ TEST_F(OrderTest, TimeoutsCutShortByTheServicesOwnDeadlineStillOpenTheBreaker) {
     SetChaos("{}");
 }
 
+TEST_F(OrderTest, ACallThatFoundNoFreeConnectionIsCountedAsSuchAndNotAgainstInventory) {
+    // One connection to inventory, held by a slow call; three more calls (one order each) whose clients allow
+    // 300 ms wait for it in vain. They were never sent: the metrics say pool_exhausted (the bench's evidence of
+    // connection starvation), and the breaker, which opens at 50 % failed of 2 calls, stays closed.
+    PutProduct("O-POOL", 100);
+    auto order = StartOrder(*postgres_, "order-one-connection", inventory_->Port(),
+                            {{"VALERIX_INVENTORY_MAX_CONNECTIONS", "1"},
+                             {"VALERIX_INVENTORY_TRY_TIMEOUT_MS", "1400"},
+                             {"VALERIX_BATCH_MAX", "1"},
+                             {"VALERIX_BREAKER_MIN_CALLS", "2"},
+                             {"VALERIX_BREAKER_FAILURE_RATE", "50"},
+                             {"VALERIX_BREAKER_SLOW_CALL_MS", "10000"}});
+    auto metric = [&](const std::string& series) {
+        auto text = order->Client().Request("GET", "/metrics").body;
+        auto at = text.find("\n" + series + " ");
+        return at == std::string::npos ? std::string("absent") : text.substr(at + series.size() + 2,
+                                                                              text.find('\n', at + 1) - at - series.size() - 2);
+    };
+    EXPECT_EQ(metric("valerix_inventory_http_connections_max"), "1");
+    SetChaos(R"({"latency":{"mode":"every_nth","every_nth":1,"delay_ms":1000}})");
+    int slow_status = 0;
+    std::thread slow([&] {
+        slow_status = order->Client()
+                          .Request("POST", "/api/v1/orders", OrderBody("pool", "O-POOL", 1),
+                                   {{"Idempotency-Key", NewUuid()}}, 10s)
+                          .status;
+    });
+    std::this_thread::sleep_for(400ms);
+    EXPECT_EQ(metric("valerix_inventory_http_connections_open"), "1");
+    std::vector<int> statuses(3, 0);
+    std::vector<std::thread> waiting;
+    for (int i = 0; i < 3; ++i) {
+        waiting.emplace_back([&, i] {
+            statuses[i] = order->Client()
+                              .Request("POST", "/api/v1/orders", OrderBody("pool", "O-POOL", 1),
+                                       {{"Idempotency-Key", NewUuid()}, {"X-Valerix-Deadline-Ms", "300"}}, 10s)
+                              .status;
+        });
+    }
+    for (auto& thread : waiting) thread.join();
+    slow.join();
+    SetChaos("{}");
+    EXPECT_EQ(slow_status, 201);
+    EXPECT_EQ(statuses, (std::vector<int>{202, 202, 202}));
+    EXPECT_EQ(metric("valerix_dependency_calls_total{dependency=\"inventory\",outcome=\"pool_exhausted\"}"), "3");
+    EXPECT_EQ(metric("valerix_dependency_calls_total{dependency=\"inventory\",outcome=\"error\"}"), "absent");
+    auto resilience = ParseObject(order->Client().Request("GET", "/api/v1/resilience").body);
+    EXPECT_EQ(resilience.at("dependencies").at(0).at("breaker").at("state").as_string(), "closed")
+        << boost::json::serialize(resilience);
+}
+
 TEST_F(OrderTest, ExpiredIdempotencyKeysArePurgedFasterThanOneChunkAMinute) {
     // Keys are kept at least 24 h and then purged in chunks of 1,000 (one short transaction each). A chunk a minute
     // falls behind above ~17 orders/s, and the table would grow for ever; a full chunk now calls the next at once.

@@ -229,14 +229,17 @@ boost::asio::awaitable<InventoryReply> InventoryClient::Call(std::string method,
         std::string outcome;
         const bool timed_out = (!response && response.error().kind == http::ClientErrorKind::kTimeout) ||
                                (response && response->status == 504);  // inventory saw the propagated deadline pass
+        // No free connection of our own pool before the deadline: the call was never sent, so it says nothing about
+        // inventory (the calls holding the connections are judged when they end).
+        const bool not_sent = !response && response.error().kind == http::ClientErrorKind::kPoolExhausted;
         if (!response || RetryableStatus(response->status)) {
-            if (timed_out && callers_limit) breaker_.ReleasePermission();
+            if ((timed_out && callers_limit) || not_sent) breaker_.ReleasePermission();
             else breaker_.OnFailure(elapsed);
         }
         if (!response) {
             retryable = true;  // connect errors and lost replies alike: every inventory write is idempotent
             reply.error = response.error().message;
-            outcome = timed_out ? "timeout" : "error";
+            outcome = timed_out ? "timeout" : not_sent ? "pool_exhausted" : "error";
         } else if (RetryableStatus(response->status)) {
             retryable = true;
             reply.error = "inventory answered " + std::to_string(response->status);
