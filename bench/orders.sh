@@ -12,7 +12,8 @@
 #      and, without it, to both databases' parts of the order (pgbench -R, a 3 s warm-up dropped): the latency the
 #      database alone has at half its own capacity, against the service's end-to-end latency at that rate;
 #   4b. the latency gremlin (every 5th inventory call +3 s) at the first share: p50 of the orders it did not delay
-#      (answered within 1 s) against the clean run's p50;
+#      (answered within 1 s) against the clean run's p50; beside it, both services' /live and order-service's
+#      connections to inventory and database pool (thread and connection starvation);
 #   5. breaker fast-fail: inventory stopped, breaker open, latency of creates (202 PENDING); then the same SQL
 #      without the service: pgbench -R of create_order_deferred, one order per transaction, on a schema copy;
 #   6. reconciler drain: N PENDING orders (created while inventory is down), inventory started, seconds until the
@@ -478,8 +479,15 @@ if wants gremlin && [[ -n $SATURATION ]]; then
     fi
     wait_breaker_closed
     set_chaos '{"latency":{"mode":"every_nth","every_nth":5,"delay_ms":3000}}'
+    # Beside the run: both services' /live (late if a delayed call held an I/O thread) and order-service's
+    # connections to inventory and database pool waits — the issue's "no thread or connection starvation".
+    $PY "$ROOT/bench/starvation_probe.py" --seconds "$((SECONDS_PER_RUN + 1))" --interval 0.1 \
+      --live "order=$ORDER_URL/live" --live "inventory=$INVENTORY_URL/live" --metrics "$ORDER_URL/metrics" \
+      --out "$WORK/gremlinprobe-$level-$pair.json" &
+    probe_pid=$!
     lg --scenario orders "${CATALOG[@]}" --rate "$rate" --duration "$SECONDS_PER_RUN" --warmup 1 \
       --max-connections "$connections" --label "gremlin-$level-$pair" --json "$gremlin_json" | sed 's/^/    /'
+    wait "$probe_pid" || die "the starvation probe beside gremlin run $pair failed"
     chaos_off
     check_not_restarted
     # Let the delayed calls finish and the reconciler settle before the next run.

@@ -260,6 +260,8 @@ def targets(result, first_level="50"):
         judge("hot-SKU saturation >= 0.7 x uniform", hot_ratio, lambda v: v >= 0.7, lambda v: f"{v:.2f} x"),
         judge("gremlin: p50 of the undelayed orders <= 1.5 x clean (median of the pairs)",
               get("gremlin_pairs", first_level, "median_ratio"), lambda v: v <= 1.5, lambda v: f"{v:.2f} x"),
+        judge("gremlin: no thread or connection starvation (every /live within 1 s, no call short of a connection)",
+              get("gremlin_starvation", first_level), lambda v: not starved(v), starvation_shown),
         judge("breaker open: fast-failed creates p99 <= 2 ms", p99_of(get("breaker_fast_fail"), "202"),
               p99_within(2), p99_shown),
         judge("reconciler clears the PENDING orders in <= 10 s", drain_s, lambda v: v <= 10,
@@ -343,6 +345,57 @@ def hiccup_rows(idle_spin, idle_wake, load_wake, load_orders):
         else:
             rows.append(wake_row("beside the open loop: 1 ms sleeps wake late by", load_wake))
     return rows
+
+
+LIVE_LIMIT_MS = 1000  # a delayed call holding an I/O thread would hold /live for the gremlin's 3 s
+
+
+def starvation(probes):
+    """The starvation probes (bench/starvation_probe.py) beside one level's gremlin runs, taken together, or None."""
+    probes = [p for p in probes if p]
+    if not probes:
+        return None
+    live = {}
+    for probe in probes:
+        for name, figures in probe["live"].items():
+            into = live.setdefault(name, {"probes": 0, "failed": 0, "max_ms": 0.0, "p99_ms": []})
+            into["probes"] += figures["probes"]
+            into["failed"] += figures["failed"]
+            into["max_ms"] = max(into["max_ms"], figures["max_ms"] or 0.0)
+            if figures["p99_ms"] is not None:
+                into["p99_ms"].append(figures["p99_ms"])
+    for figures in live.values():
+        figures["worst_p99_ms"] = max(figures.pop("p99_ms"), default=None)
+    metrics = [p["metrics"] for p in probes if p["metrics"].get("samples")]
+    return {
+        "runs": len(probes), "live": live,
+        "live_failed": sum(f["failed"] for f in live.values()),
+        "live_max_ms": max((f["max_ms"] for f in live.values()), default=0.0),
+        "metrics_samples": sum(m["samples"] for m in metrics),
+        "runs_without_metrics": len(probes) - len(metrics),
+        "inventory_connections_open_peak": max((m["inventory_connections_open_peak"] for m in metrics), default=None),
+        "inventory_connections_max": max((m["inventory_connections_max"] for m in metrics), default=None),
+        "db_pool_waiters_peak": max((m["db_pool_waiters_peak"] for m in metrics), default=None),
+        "pool_exhausted": sum(m["pool_exhausted"] for m in metrics) if metrics else None,
+        "deadline_expiries": sum(m["deadline_expiries"] for m in metrics) if metrics else None,
+        "inventory_call_errors": sum(m["inventory_call_errors"] for m in metrics) if metrics else None,
+    }
+
+
+def starved(figures):
+    """Whether the probes saw starvation: a /live unanswered or later than LIVE_LIMIT_MS, or a call to inventory
+    given up for want of a free connection (or a run whose metrics were not read, which proves nothing)."""
+    return (figures["live_failed"] > 0 or figures["live_max_ms"] > LIVE_LIMIT_MS or figures["runs_without_metrics"] > 0
+            or figures["pool_exhausted"] > 0)
+
+
+def starvation_shown(figures):
+    live = ", ".join(f"{name} /live max {fmt(f['max_ms'])} ms" + (f" ({f['failed']} unanswered)" if f["failed"] else "")
+                     for name, f in sorted(figures["live"].items()))
+    if figures["runs_without_metrics"]:
+        return live + f"; order-service metrics not read beside {figures['runs_without_metrics']} run(s)"
+    return (f"{live}; inventory connections peak {figures['inventory_connections_open_peak']} of "
+            f"{figures['inventory_connections_max']}, {figures['pool_exhausted']} calls short of one")
 
 
 def summary(directory, out_file):
@@ -498,6 +551,16 @@ def summary(directory, out_file):
                      ", ".join(f"{e['confirmed_within_1s_p50_ms']:.1f}/{e['clean_p50_ms']:.1f} ms = {e['ratio']:.2f}"
                                + ("" if set(e["clean_status"]) <= {"201"} else f" (clean run {e['clean_status']})")
                                for e in entries)))
+    for level in sorted({level for level, *_ in pairs}, key=int):
+        probes = [load(directory, f[:-len(".json")]) for f in sorted(os.listdir(directory))
+                  if f.startswith(f"gremlinprobe-{level}-") and f.endswith(".json")]
+        figures = starvation(probes)
+        if figures:
+            result.setdefault("gremlin_starvation", {})[level] = figures
+            rows.append((f"gremlin at {level} %: starvation probes ({figures['runs']} run(s))",
+                         "none" if not starved(figures) else "STARVED", starvation_shown(figures) +
+                         f"; database pool waiters peak {figures['db_pool_waiters_peak']}, deadline expiries "
+                         f"{figures['deadline_expiries']}, other failed calls {figures['inventory_call_errors']}"))
 
     fast = load(directory, "fastfail")
     if fast:

@@ -11,6 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import orders_report  # noqa: E402
+import starvation_probe  # noqa: E402
 
 
 class HiccupRows(unittest.TestCase):
@@ -296,6 +297,69 @@ class Summary(unittest.TestCase):
         self.assertAlmostEqual(cpu["cpu_s"], 1.75)  # 1.0 + 0.5 + 0.25; the totals' difference would be -11.25
         self.assertAlmostEqual(cpu["runq_s"], 1.1)
         self.assertAlmostEqual(cpu["wait_ms_per_slice"], 1.1 * 1000 / 1600, places=3)
+
+
+class Starvation(unittest.TestCase):
+    METRICS_TEXT = """# HELP valerix_inventory_http_connections_open Connections to inventory open.
+# TYPE valerix_inventory_http_connections_open gauge
+valerix_inventory_http_connections_open 12
+valerix_inventory_http_connections_max 256
+valerix_db_pool_waiters 3
+valerix_dependency_calls_total{dependency="inventory",outcome="answered"} 900
+valerix_dependency_calls_total{dependency="inventory",outcome="pool_exhausted"} 4
+"""
+
+    @staticmethod
+    def probe(order_max_ms=40.0, failed=0, pool_exhausted=0, samples=40):
+        live = {"probes": 110, "failed": failed, "p50_ms": 1.2, "p99_ms": 20.0, "max_ms": order_max_ms}
+        return {"live": {"order": live, "inventory": dict(live, max_ms=25.0, failed=0)},
+                "metrics": {"samples": samples, "inventory_connections_open_peak": 30, "inventory_connections_max": 256,
+                            "db_pool_waiters_peak": 5, "pool_exhausted": pool_exhausted, "deadline_expiries": 0,
+                            "inventory_call_errors": 0}}
+
+    def test_the_probe_reads_series_with_their_labels(self):
+        values = starvation_probe.parse_metrics(self.METRICS_TEXT)
+        self.assertEqual(values["valerix_inventory_http_connections_open"], 12.0)
+        self.assertEqual(values[starvation_probe.POOL_EXHAUSTED], 4.0)
+        self.assertNotIn("# TYPE valerix_inventory_http_connections_open", values)
+
+    def test_the_probe_takes_peaks_of_gauges_and_increases_of_counters(self):
+        first = starvation_probe.parse_metrics(self.METRICS_TEXT)
+        later = dict(first, **{starvation_probe.OPEN: 40.0, starvation_probe.POOL_EXHAUSTED: 6.0})
+        last = dict(first, **{starvation_probe.OPEN: 2.0, starvation_probe.POOL_EXHAUSTED: 7.0})
+        figures = starvation_probe.summarize_metrics([first, later, last])
+        self.assertEqual(figures["inventory_connections_open_peak"], 40)
+        self.assertEqual(figures["inventory_connections_max"], 256)
+        self.assertEqual(figures["pool_exhausted"], 3)
+        restarted = dict(first, **{starvation_probe.POOL_EXHAUSTED: 1.0})
+        self.assertEqual(starvation_probe.summarize_metrics([first, restarted])["pool_exhausted"], 1)
+        self.assertEqual(starvation_probe.summarize_metrics([]), {"samples": 0})
+
+    def test_the_probe_counts_unanswered_lives_and_takes_percentiles_of_the_answered(self):
+        live = starvation_probe.summarize_live([(True, 0.001)] * 98 + [(True, 0.5), (False, 10.0)])
+        self.assertEqual((live["probes"], live["failed"]), (100, 1))
+        self.assertEqual(live["p50_ms"], 1.0)
+        self.assertEqual(live["max_ms"], 500.0)
+
+    def test_probes_of_one_level_are_judged_together(self):
+        run = {"target_rate": 1000.0, "ok_per_s": 1000.0, "status": {"201": 10000}, "errors": 0,
+               "latency_ms": {"p50": 12.0, "p99": 70.0, "p99_9": 90.0, "max": 95.0}}
+        gremlin = dict(run, responses=10000, latency_ms_under_1s={"count": 8000, "p50": 11.0, "p99": 60.0},
+                       latency_ms_under_1s_by_status={"201": {"count": 8000, "p50": 11.0, "p99": 60.0}})
+        files = {"meta": {"levels": "50"}, "open_50": run, "gremlin_50": gremlin,
+                 "gremlinprobe-50-1": self.probe(), "gremlinprobe-50-2": self.probe(order_max_ms=80.0)}
+        result, lines = summarize(files)
+        figures = result["gremlin_starvation"]["50"]
+        self.assertEqual((figures["runs"], figures["live_max_ms"], figures["live"]["order"]["probes"]), (2, 80.0, 220))
+        self.assertTrue(any("starvation probes (2 run(s))" in line and "none" in line for line in lines))
+        name = "gremlin: no thread or connection starvation (every /live within 1 s, no call short of a connection)"
+        self.assertEqual({t[0]: t[2] for t in result["targets"]}[name], "met")
+        for bad in (self.probe(order_max_ms=3100.0), self.probe(failed=1), self.probe(pool_exhausted=2),
+                    self.probe(samples=0)):
+            result, _ = summarize(dict(files, **{"gremlinprobe-50-2": bad}))
+            self.assertEqual({t[0]: t[2] for t in result["targets"]}[name], "NOT MET", bad)
+        result, _ = summarize({k: v for k, v in files.items() if not k.startswith("gremlinprobe")})
+        self.assertEqual({t[0]: t[2] for t in result["targets"]}[name], "not measured")
 
 
 if __name__ == "__main__":
