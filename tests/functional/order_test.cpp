@@ -430,6 +430,16 @@ TEST_F(OrderTest, ValidationProblemsNameTheField) {
     auto long_key = Create(std::string(300, 'k'), OrderBody("c", "A", 1));
     EXPECT_EQ(long_key.status, 400);
     EXPECT_EQ(ParseObject(long_key.body).at("code").as_string(), "idempotency_key_missing") << "DESIGN.md §4";
+    // Two keys: neither may name the order (a retry carrying only one of them would then find another order).
+    PutProduct("O-TWO-KEYS", 100);
+    const std::string first_key = NewUuid(), second_key = NewUuid();
+    auto two_keys = order_->Client().Request("POST", "/api/v1/orders", OrderBody("c", "O-TWO-KEYS", 1),
+                                             {{"Idempotency-Key", first_key}, {"Idempotency-Key", second_key}});
+    EXPECT_EQ(two_keys.status, 400) << two_keys.body;
+    EXPECT_EQ(ParseObject(two_keys.body).at("code").as_string(), "idempotency_key_missing");
+    for (const auto& unused : {first_key, second_key}) {
+        EXPECT_EQ(Create(unused, OrderBody("other body", "O-TWO-KEYS", 2)).status, 201) << "the key was used";
+    }
 
     // U+0000 cannot be stored: refused, not cut short ("a\u0000x" stored as "a", its fingerprint too, so another
     // body under the same key replayed), and never sent where it would fail a whole batch of other orders.

@@ -142,8 +142,13 @@ HttpResponse HttpClient::Request(std::string method, std::string target, std::st
     request.set(http::field::user_agent, "valerix-testing");
     bool has_content_type = false;
     for (const auto& [name, value] : headers) {
-        request.set(name, value);
-        has_content_type = has_content_type || Lower(name) == "content-type";
+        const std::string lower = Lower(name);
+        if (lower == "host" || lower == "user-agent") {
+            request.set(name, value);  // replaces ours
+        } else {
+            request.insert(name, value);  // a name given twice is sent twice
+        }
+        has_content_type = has_content_type || lower == "content-type";
     }
     if (!body.empty() && !has_content_type) {
         request.set(http::field::content_type, "application/json");

@@ -2,6 +2,7 @@
 
 #include "api/order_api.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -78,6 +79,13 @@ Response OrderApi::DatabaseProblem(const pg::Error& error, const http::RequestCo
 
 OrderApi::Awaitable OrderApi::Create(const http::Request& request, http::RequestContext& context) {
     auto key = request.Header("idempotency-key");
+    const auto keys = std::count_if(request.headers.begin(), request.headers.end(),
+                                    [](const auto& header) { return header.first == "idempotency-key"; });
+    if (keys > 1) {
+        // Which one names the order? Taking either would tie a retry to a different order than its first attempt.
+        co_return Problem(400, "idempotency_key_missing", "Idempotency-Key required",
+                          "send exactly one Idempotency-Key header, not " + std::to_string(keys));
+    }
     if (key.empty()) {
         co_return Problem(400, "idempotency_key_missing", "Idempotency-Key required",
                           "send a unique Idempotency-Key header (1..255 printable ASCII) with every new order");

@@ -35,7 +35,8 @@ class HttpClient {
 
     /// Sends one request and reads its response, within `timeout` in all (connecting included).
     /// Sets Host, and Content-Type: application/json when `body` is not empty and `headers` has no
-    /// Content-Type; Content-Length follows the body. `headers` may override Host and User-Agent.
+    /// Content-Type; Content-Length follows the body. `headers` may override Host and User-Agent; any other name
+    /// given twice is sent twice.
     /// Throws boost::system::system_error on a resolve, connect, I/O or parse error, or on timeout
     /// (boost::beast::error::timeout); the connection is dropped then.
     HttpResponse Request(std::string method, std::string target, std::string body = "",
