@@ -30,6 +30,32 @@ TEST(ParseOrderRequest, NamesTheOffendingField) {
               "items[1].sku");
 }
 
+// DESIGN.md §4's str(1..64), like the table's CHECK (length(customer_id) ...), counts characters, not bytes.
+TEST(ParseOrderRequest, CountsCharactersNotBytes) {
+    auto body = [](const std::string& customer) {
+        return R"({"customer_id":")" + customer + R"(","items":[{"sku":"A","quantity":1}]})";
+    };
+    std::string e_acute = "\xC3\xA9", treble_clef = "\xF0\x9D\x84\x9E";  // 2 and 4 bytes of UTF-8
+    std::string sixty_four, sixty_five;
+    for (int i = 0; i < 64; ++i) sixty_four += i % 2 ? e_acute : treble_clef;
+    sixty_five = sixty_four + "x";
+    EXPECT_EQ(FieldOf(body(sixty_four).c_str()), "");
+    EXPECT_EQ(ParseOrderRequest(boost::json::parse(body(sixty_four)))->customer_id, sixty_four);
+    auto refused = ParseOrderRequest(boost::json::parse(body(sixty_five)));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().field, "customer_id");
+    EXPECT_EQ(refused.error().detail, "customer_id must be 1..64 characters long");
+}
+
+TEST(ParseOrderRequest, ANumberThatIsNoIntegerIsToldTheRange) {
+    for (const char* quantity : {"1e62", "18446744073709551616", "1.5", "\"2\""}) {
+        auto refused = ParseOrderRequest(boost::json::parse(std::string(R"({"customer_id":"c","items":[{"sku":"A",)") +
+                                                            R"("quantity":)" + quantity + "}]}"));
+        ASSERT_FALSE(refused) << quantity;
+        EXPECT_EQ(refused.error().detail, "items[0].quantity must be an integer from 1 to 1000") << quantity;
+    }
+}
+
 TEST(Fingerprint, IgnoresItemOrderButNotContent) {
     auto a = ParseOrderRequest(boost::json::parse(
         R"({"customer_id":"c","items":[{"sku":"A","quantity":1},{"sku":"B","quantity":2}]})"));

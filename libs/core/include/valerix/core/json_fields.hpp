@@ -23,7 +23,7 @@ using Validated = boost::system::result<T, FieldError>;
 Validated<long long> IntegerField(const boost::json::object& object, const char* key, const std::string& field,
                                   long long min, long long max);
 
-/// A string member of min..max bytes.
+/// A string member of min..max characters (Unicode code points of its UTF-8 text).
 Validated<std::string> StringField(const boost::json::object& object, const char* key, const std::string& field,
                                    std::size_t min, std::size_t max);
 
