@@ -75,6 +75,20 @@ Response ValidationProblem(std::string_view field, std::string_view detail) {
 }
 
 JsonBody ParseJsonBody(const Request& request) {
+    // A content-coded body (gzip, ...) is not JSON until decoded, which no service does: 415 names the cause, where
+    // parsing the compressed bytes would answer 400 malformed_json (RFC 9110 §15.5.16, with Accept-Encoding).
+    for (const auto& [name, value] : request.headers) {
+        if (name != "content-encoding") continue;
+        std::string_view coding = value;
+        while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+        while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+        if (coding.empty() || boost::beast::iequals(coding, "identity")) continue;
+        auto problem = Problem(415, "unsupported_media_type", "Unsupported media type",
+                               "the request body must not be content-coded (Content-Encoding: " + std::string(value) +
+                                   ")");
+        problem.headers.emplace_back("accept-encoding", "identity");
+        return {std::nullopt, std::move(problem)};
+    }
     auto content_type = request.Header("content-type");
     if (!content_type.empty()) {
         auto given = content_type.substr(0, content_type.find(';'));

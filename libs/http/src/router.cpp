@@ -51,6 +51,7 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
             match.path_known = true;
             if (!match.allow.empty()) match.allow += ", ";
             match.allow += route.method;
+            if (route.method == "GET") match.allow += ", HEAD";  // served by that route, as above
             continue;
         }
         match.handler = &route.handler;

@@ -43,6 +43,21 @@ TEST(ParseJsonBody, RejectsMalformedAndWrongMediaType) {
     EXPECT_EQ(ParseJsonBody(request).problem.status, 415);
 }
 
+TEST(ParseJsonBody, RefusesAContentCodedBodyAsUnsupportedNotMalformed) {
+    Request request;
+    request.body = std::string("\x1f\x8b\x08\x00", 4);  // the start of a gzip stream
+    request.headers = {{"content-type", "application/json"}, {"content-encoding", "gzip"}};
+    auto coded = ParseJsonBody(request);
+    ASSERT_FALSE(coded.value);
+    EXPECT_EQ(coded.problem.status, 415);
+    EXPECT_EQ(boost::json::parse(coded.problem.body).at("code").as_string(), "unsupported_media_type");
+    EXPECT_EQ(coded.problem.headers, (Headers{{"accept-encoding", "identity"}}));
+
+    request.body = R"({"a": 1})";
+    request.headers = {{"content-type", "application/json"}, {"content-encoding", " Identity "}};
+    EXPECT_TRUE(ParseJsonBody(request).value) << "identity is no coding at all";
+}
+
 TEST(Problem, ExtraMembersNeverReplaceTheStandardOnes) {
     auto response = Problem(409, "invalid_transition", "Invalid transition", "no",
                             {{"status", "SHIPPED"}, {"code", "other"}, {"current_status", "SHIPPED"}});

@@ -234,7 +234,7 @@ TEST_F(ServerTest, AnswersProblemsForUnknownRoutesAndMethods) {
     EXPECT_EQ(missing.Header("content-type"), "application/problem+json");
     auto wrong = client.Request("DELETE", "/echo/x");
     EXPECT_EQ(wrong.status, 405);
-    EXPECT_EQ(wrong.Header("allow"), "GET, POST");
+    EXPECT_EQ(wrong.Header("allow"), "GET, HEAD, POST");
 }
 
 TEST_F(ServerTest, RejectsOversizedBodyWith413AndKeepsServing) {
