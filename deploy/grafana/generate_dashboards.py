@@ -290,6 +290,15 @@ def resilience():
                     q("histogram_quantile(0.99, sum by (dependency, le) "
                       "(rate(valerix_dependency_call_duration_seconds_bucket[1m])))", "{{dependency}} p99")],
                    w=8, unit="s"),
+        timeseries("order-service's connections to inventory",
+                   [q("sum(valerix_inventory_http_connections_open - valerix_inventory_http_connections_idle)",
+                      "in use"),
+                    q("sum(valerix_inventory_http_connections_idle)", "idle"),
+                    q("sum(valerix_inventory_http_connections_max)", "max")],
+                   w=8,
+                   description="Connections in use (or being opened), idle keep-alive ones, and the limit "
+                               "(VALERIX_INVENTORY_MAX_CONNECTIONS). A call that finds none free before its deadline "
+                               "is counted as outcome pool_exhausted in the calls by outcome."),
         Row("Reconciler"),
         stat("Reconciler backlog", [q("sum(valerix_reconciler_backlog)", "intents")], decimals=0,
              steps=thresholds((None, GREEN), (1, YELLOW), (50, RED)),
