@@ -91,6 +91,19 @@ TEST(RunProcess, CapturesOutputAndExitCode) {
     EXPECT_EQ(r.Summary(), "exit 3: err");
 }
 
+TEST(RunProcess, SummaryNamesTheErrorNotTheHintBelowIt) {
+    // What pgBackRest writes when its database is down: the hint alone would send the reader to look for recovery.
+    auto r = RunProcess({"sh", "-c",
+                         "echo 'P00   INFO: backup command begin' >&2; "
+                         "echo 'ERROR: [056]: unable to find primary cluster - cannot proceed' >&2; "
+                         "echo '       HINT: are all available clusters in recovery?' >&2; exit 56"});
+    EXPECT_EQ(r.Summary(),
+              "exit 56: ERROR: [056]: unable to find primary cluster - cannot proceed HINT: are all available "
+              "clusters in recovery?");
+    auto plain = RunProcess({"sh", "-c", "echo first >&2; echo 'no error word here' >&2; exit 1"});
+    EXPECT_EQ(plain.Summary(), "exit 1: no error word here");
+}
+
 TEST(RunProcess, KeepsTheEndOfLongOutputAndSaysWhenItCutStdout) {
     // 400 kB on stdout: past the default cap only its end is kept, and the result says so; with room for it (a JSON
     // listing parsed whole, kListingCap) all of it.

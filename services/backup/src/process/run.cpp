@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 extern char** environ;
 
@@ -35,14 +37,43 @@ std::string LastLine(const std::string& text) {
     return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
 }
 
+std::string Trimmed(std::string_view line) {
+    const auto begin = line.find_first_not_of(" \t\r");
+    if (begin == std::string_view::npos) return {};
+    return std::string(line.substr(begin, line.find_last_not_of(" \t\r") - begin + 1));
+}
+
+// pgBackRest ends a failure with "ERROR: [056]: unable to find primary cluster - cannot proceed" and, indented
+// below it, "HINT: are all available clusters in recovery?": the last line alone is the hint, which points the
+// wrong way when the database is simply down. The last ERROR line, with the indented lines that follow it, says
+// what happened; text without one gives its last line.
+std::string ErrorOrLastLine(const std::string& text) {
+    std::vector<std::string_view> lines;
+    for (std::size_t at = 0; at < text.size();) {
+        const auto end = std::min(text.find('\n', at), text.size());
+        lines.emplace_back(text.data() + at, end - at);
+        at = end + 1;
+    }
+    for (std::size_t i = lines.size(); i-- > 0;) {
+        if (lines[i].find("ERROR:") == std::string_view::npos) continue;
+        std::string paragraph = Trimmed(lines[i]);
+        for (std::size_t j = i + 1; j < lines.size() && !lines[j].empty() && (lines[j][0] == ' ' || lines[j][0] == '\t');
+             ++j) {
+            paragraph += " " + Trimmed(lines[j]);
+        }
+        return paragraph;
+    }
+    return LastLine(text);
+}
+
 }  // namespace
 
 void StopProcesses() { g_stopping = true; }
 void AllowProcesses() { g_stopping = false; }
 
 std::string ProcessResult::Summary() const {
-    std::string line = LastLine(err);
-    if (line.empty()) line = LastLine(out);
+    std::string line = ErrorOrLastLine(err);
+    if (line.empty()) line = ErrorOrLastLine(out);
     std::string head = stopped     ? "stopped: the service is shutting down"
                        : timed_out ? "timed out"
                        : exit_code < 0 ? "could not start"

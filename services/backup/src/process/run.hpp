@@ -19,7 +19,8 @@ struct ProcessResult {
     std::string err;        ///< stderr (the last `output_cap` bytes), or why the program could not start
     bool out_truncated = false;  ///< stdout was longer than `output_cap`: `out` lacks its beginning
     bool Ok() const { return exit_code == 0 && !timed_out; }
-    /// One line for a job record: the exit status and the last non-empty line of stderr (or stdout).
+    /// One line for a job record: the exit status and the last line of stderr (or stdout) that names an ERROR, with
+    /// the indented lines after it (pgBackRest's HINT), else its last non-empty line.
     std::string Summary() const;
 };
 
