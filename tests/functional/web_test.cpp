@@ -109,6 +109,20 @@ TEST_F(WebTest, ProxiesTheApiUnchanged) {
     auto missing_key = client.Request("POST", "/api/v1/orders", body);
     EXPECT_EQ(missing_key.status, 400);
     EXPECT_EQ(missing_key.Header("content-type"), "application/problem+json");
+    // Headers reach the service as they came: both of two keys (refused there), and the body's coding.
+    auto two_keys = client.Request("POST", "/api/v1/orders", body,
+                                   {{"Idempotency-Key", NewUuid()}, {"Idempotency-Key", NewUuid()}});
+    EXPECT_EQ(two_keys.status, 400) << two_keys.body;
+    auto coded = client.Request("POST", "/api/v1/orders", body,
+                                {{"Idempotency-Key", NewUuid()}, {"Content-Encoding", "gzip"}});
+    EXPECT_EQ(coded.status, 415) << coded.body;
+    // A SKU holding '/' is one path segment when it comes percent-encoded.
+    auto slashed = client.Request("PUT", "/api/v1/products/WEB%2FSLASH",
+                                  R"({"name":"Slash","price_cents":100,"on_hand":5})", kAdmin);
+    EXPECT_EQ(slashed.status, 201) << slashed.body;
+    auto fetched = client.Request("GET", "/api/v1/products/WEB%2FSLASH");
+    ASSERT_EQ(fetched.status, 200) << fetched.body;
+    EXPECT_EQ(ParseObject(fetched.body).at("sku").as_string(), "WEB/SLASH");
 
     EXPECT_EQ(client.Request("GET", "/api/v1/resilience").status, 200);
     EXPECT_EQ(client.Request("GET", "/api/v1/nothing").status, 404);

@@ -1,5 +1,7 @@
 #include <valerix/http/router.hpp>
 
+#include <cctype>
+
 namespace valerix::http {
 namespace {
 
@@ -16,6 +18,23 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
     return segments;
 }
 
+// One segment of a valid origin-form path with its %XX escapes decoded (the server refused malformed targets).
+std::string Decoded(std::string_view segment) {
+    std::string out;
+    out.reserve(segment.size());
+    auto hex = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+    for (std::size_t i = 0; i < segment.size(); ++i) {
+        if (segment[i] == '%' && i + 2 < segment.size() && std::isxdigit(static_cast<unsigned char>(segment[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(segment[i + 2]))) {
+            out += static_cast<char>(hex(segment[i + 1]) * 16 + hex(segment[i + 2]));
+            i += 2;
+        } else {
+            out += segment[i];
+        }
+    }
+    return out;
+}
+
 bool IsPlaceholder(std::string_view segment) {
     return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
@@ -28,10 +47,12 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
     routes_.push_back(std::move(route));
 }
 
-Router::Match Router::Find(std::string_view method, std::string_view path) const {
+Router::Match Router::Find(std::string_view method, std::string_view encoded_path) const {
     Match match;
     match.route = "unmatched";
-    auto segments = SplitPath(path);
+    // Split before decoding: an encoded '/' (%2F) is data inside its segment (RFC 3986 §2.2), e.g. a SKU "A/B".
+    std::vector<std::string> segments;
+    for (auto segment : SplitPath(encoded_path)) segments.push_back(Decoded(segment));
     for (const auto& route : routes_) {
         if (route.segments.size() != segments.size()) continue;
         std::vector<std::pair<std::string, std::string>> params;

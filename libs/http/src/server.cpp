@@ -323,7 +323,9 @@ private:
     }
 
     asio::awaitable<Response> Dispatch(const Request& request, RequestContext& context) {
-        auto match = router_.Find(request.method, request.path);
+        // The target's path as sent (the server checked its form), so that an encoded '/' stays in its segment.
+        const std::string_view target = request.target;
+        auto match = router_.Find(request.method, target.substr(0, target.find('?')));
         context.route = match.route;
         if (match.handler == nullptr) {
             if (match.path_known) {

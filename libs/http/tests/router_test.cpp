@@ -48,6 +48,14 @@ TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
 
     EXPECT_EQ(router.Find("GET", "/api/v1/products/").handler, nullptr) << "empty segment must not match {sku}";
     EXPECT_EQ(router.Find("GET", "/api/v1/products/a/b").handler, nullptr);
+
+    // Split first, then decoded: an encoded '/' is part of its segment, other escapes decode as usual.
+    auto slashed = router.Find("GET", "/api/v1/products/a%2Fb");
+    ASSERT_NE(slashed.handler, nullptr);
+    EXPECT_EQ(slashed.params[0].second, "a/b");
+    auto escaped = router.Find("GET", "/api/v1/%70roducts/caf%C3%A9%20x");
+    ASSERT_NE(escaped.handler, nullptr);
+    EXPECT_EQ(escaped.params[0].second, "caf\xC3\xA9 x");
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 #include "upstream.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <valerix/core/deadline.hpp>
 
 namespace valerix::web {
 namespace {
 
-constexpr std::string_view kForwardedRequestHeaders[] = {"content-type", "authorization", "idempotency-key",
-                                                         "accept", "x-valerix-deadline-ms"};
+constexpr std::string_view kForwardedRequestHeaders[] = {"content-type", "content-encoding", "authorization",
+                                                         "idempotency-key", "accept", "x-valerix-deadline-ms"};
 constexpr std::string_view kForwardedResponseHeaders[] = {"location", "idempotent-replayed", "retry-after",
                                                           "www-authenticate", "allow"};
 
@@ -23,9 +26,14 @@ boost::asio::awaitable<http::Response> Upstream::Forward(const http::Request& re
     out.method = request.method == "HEAD" ? "GET" : request.method;
     out.target = std::move(target);
     out.body = request.body;
-    for (auto name : kForwardedRequestHeaders) {
-        auto value = request.Header(name);
-        if (!value.empty()) out.headers.emplace_back(std::string(name), std::string(value));
+    // Every occurrence, in order: a header given twice (two Idempotency-Keys) must reach the service as it came, to
+    // be refused there, not be cut to its first value here.
+    for (const auto& [name, value] : request.headers) {
+        if (std::find(std::begin(kForwardedRequestHeaders), std::end(kForwardedRequestHeaders), name) !=
+                std::end(kForwardedRequestHeaders) &&
+            !value.empty()) {
+            out.headers.emplace_back(name, value);
+        }
     }
     out.headers.emplace_back("x-request-id", context.request_id);
     out.headers.emplace_back("traceparent", context.traceparent);

@@ -27,7 +27,9 @@ public:
         bool path_known = false;           ///< the path matched some route, but not with this method (405)
         std::string allow;                 ///< methods allowed for the path, for the Allow header
     };
-    Match Find(std::string_view method, std::string_view path) const;
+    /// `encoded_path` as it came on the wire (percent-encoded, no query): it is split at '/' first, then each segment
+    /// is decoded, so "%2F" stays inside its segment ("/api/v1/products/A%2FB" has the SKU "A/B").
+    Match Find(std::string_view method, std::string_view encoded_path) const;
 
 private:
     struct Route {
