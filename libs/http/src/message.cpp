@@ -8,6 +8,7 @@
 #include <boost/url/decode_view.hpp>
 #include <boost/url/params_encoded_view.hpp>
 #include <boost/url/pct_string_view.hpp>
+#include <valerix/core/text.hpp>
 
 namespace valerix::http {
 
@@ -79,9 +80,7 @@ JsonBody ParseJsonBody(const Request& request) {
     // parsing the compressed bytes would answer 400 malformed_json (RFC 9110 §15.5.16, with Accept-Encoding).
     for (const auto& [name, value] : request.headers) {
         if (name != "content-encoding") continue;
-        std::string_view coding = value;
-        while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
-        while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+        const auto coding = core::Trim(value, " \t");
         if (coding.empty() || boost::beast::iequals(coding, "identity")) continue;
         auto problem = Problem(415, "unsupported_media_type", "Unsupported media type",
                                "the request body must not be content-coded (Content-Encoding: " + std::string(value) +
@@ -91,9 +90,7 @@ JsonBody ParseJsonBody(const Request& request) {
     }
     auto content_type = request.Header("content-type");
     if (!content_type.empty()) {
-        auto given = content_type.substr(0, content_type.find(';'));
-        while (!given.empty() && (given.back() == ' ' || given.back() == '\t')) given.remove_suffix(1);
-        while (!given.empty() && (given.front() == ' ' || given.front() == '\t')) given.remove_prefix(1);
+        const auto given = core::Trim(content_type.substr(0, content_type.find(';')), " \t");
         // Media types compare without regard to case (RFC 9110 §8.3.1).
         bool json = boost::beast::iequals(given, "application/json") ||
                     (given.size() > 5 && boost::beast::iequals(given.substr(given.size() - 5), "+json"));

@@ -5,16 +5,10 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <valerix/core/text.hpp>
 
 namespace valerix::backup {
 namespace {
-
-std::string Trim(std::string_view s) {
-    auto b = s.find_first_not_of(" \t\r");
-    if (b == std::string_view::npos) return {};
-    auto e = s.find_last_not_of(" \t\r");
-    return std::string(s.substr(b, e - b + 1));
-}
 
 std::int64_t IntAt(const boost::json::object& o, std::string_view key) {
     auto* v = o.if_contains(key);
@@ -49,14 +43,14 @@ RepoSettings ParsePgBackRestConfig(const std::string& text, const std::string& p
     int line_no = 0;
     while (std::getline(in, raw)) {
         ++line_no;
-        std::string line = Trim(raw);
+        std::string line(core::Trim(raw));
         if (line.empty() || line[0] == '#' || line[0] == ';') continue;
         if (line.front() == '[') {
             if (line.back() != ']') {
                 problems.push_back(path + ":" + std::to_string(line_no) + ": unterminated section header");
                 continue;
             }
-            section = Trim(std::string_view(line).substr(1, line.size() - 2));
+            section = core::Trim(std::string_view(line).substr(1, line.size() - 2));
             if (!sections.contains(section)) order.push_back(section);
             sections[section];
             continue;
@@ -66,7 +60,8 @@ RepoSettings ParsePgBackRestConfig(const std::string& text, const std::string& p
             problems.push_back(path + ":" + std::to_string(line_no) + ": expected key=value inside a section");
             continue;
         }
-        sections[section][Trim(std::string_view(line).substr(0, eq))] = Trim(std::string_view(line).substr(eq + 1));
+        sections[section][std::string(core::Trim(std::string_view(line).substr(0, eq)))] =
+            core::Trim(std::string_view(line).substr(eq + 1));
     }
     auto& global = sections["global"];
     settings.repo_path = global["repo1-path"];

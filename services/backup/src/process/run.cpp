@@ -15,6 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include <valerix/core/text.hpp>
+
 extern char** environ;
 
 namespace valerix::backup {
@@ -37,12 +39,6 @@ std::string LastLine(const std::string& text) {
     return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
 }
 
-std::string Trimmed(std::string_view line) {
-    const auto begin = line.find_first_not_of(" \t\r");
-    if (begin == std::string_view::npos) return {};
-    return std::string(line.substr(begin, line.find_last_not_of(" \t\r") - begin + 1));
-}
-
 // pgBackRest ends a failure with "ERROR: [056]: unable to find primary cluster - cannot proceed" and, indented
 // below it, "HINT: are all available clusters in recovery?": the last line alone is the hint, which points the
 // wrong way when the database is simply down. The last ERROR line, with the indented lines that follow it, says
@@ -56,10 +52,11 @@ std::string ErrorOrLastLine(const std::string& text) {
     }
     for (std::size_t i = lines.size(); i-- > 0;) {
         if (lines[i].find("ERROR:") == std::string_view::npos) continue;
-        std::string paragraph = Trimmed(lines[i]);
+        std::string paragraph(core::Trim(lines[i]));
         for (std::size_t j = i + 1; j < lines.size() && !lines[j].empty() && (lines[j][0] == ' ' || lines[j][0] == '\t');
              ++j) {
-            paragraph += " " + Trimmed(lines[j]);
+            paragraph += ' ';
+            paragraph += core::Trim(lines[j]);
         }
         return paragraph;
     }
