@@ -1,6 +1,6 @@
 #include <valerix/http/router.hpp>
 
-#include <cctype>
+#include <boost/url/pct_string_view.hpp>
 
 namespace valerix::http {
 namespace {
@@ -18,21 +18,11 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
     return segments;
 }
 
-// One segment of a valid origin-form path with its %XX escapes decoded (the server refused malformed targets).
+// One segment with its %XX escapes decoded, as Boost.URL decodes a whole path (the server refused malformed targets;
+// a segment that is not valid percent-encoding is taken as it is).
 std::string Decoded(std::string_view segment) {
-    std::string out;
-    out.reserve(segment.size());
-    auto hex = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-    for (std::size_t i = 0; i < segment.size(); ++i) {
-        if (segment[i] == '%' && i + 2 < segment.size() && std::isxdigit(static_cast<unsigned char>(segment[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(segment[i + 2]))) {
-            out += static_cast<char>(hex(segment[i + 1]) * 16 + hex(segment[i + 2]));
-            i += 2;
-        } else {
-            out += segment[i];
-        }
-    }
-    return out;
+    auto encoded = boost::urls::make_pct_string_view(boost::core::string_view(segment.data(), segment.size()));
+    return encoded ? encoded->decode() : std::string(segment);
 }
 
 bool IsPlaceholder(std::string_view segment) {
