@@ -371,7 +371,6 @@ def starvation(probes):
         "runs": len(probes), "live": live,
         "live_failed": sum(f["failed"] for f in live.values()),
         "live_max_ms": max((f["max_ms"] for f in live.values()), default=0.0),
-        "metrics_samples": sum(m["samples"] for m in metrics),
         "runs_without_metrics": len(probes) - len(metrics),
         "inventory_connections_open_peak": max((m["inventory_connections_open_peak"] for m in metrics), default=None),
         "inventory_connections_max": max((m["inventory_connections_max"] for m in metrics), default=None),
