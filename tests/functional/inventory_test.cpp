@@ -9,6 +9,8 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <valerix/testing/files.hpp>
+
 #include "service_fixture.hpp"
 
 namespace valerix::functional {
@@ -439,6 +441,10 @@ TEST_F(InventoryTest, ChaosConfigIsAdminOnlyValidatedAndReplacedWhole) {
     EXPECT_EQ(current.at("latency").at("delay_ms").as_int64(), 20);
     EXPECT_EQ(current.at("crash").at("mode").as_string(), "off");
     EXPECT_EQ(current.at("seed").as_int64(), 7);
+    // Numbers read as DESIGN.md §5 writes them ("probability": 0.0), not Boost.JSON's own "0E0".
+    auto text = client.Request("GET", "/admin/chaos", "", kAdmin).body;
+    EXPECT_NE(text.find(R"("probability":0.0,)"), std::string::npos) << text;
+    EXPECT_EQ(text.find("E0"), std::string::npos) << text;
     ASSERT_EQ(client.Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
     EXPECT_EQ(ParseObject(client.Request("GET", "/admin/chaos", "", kAdmin).body).at("latency").at("mode").as_string(),
               "off") << "PUT replaces the whole configuration";
@@ -458,6 +464,8 @@ TEST_F(InventoryTest, ChaosSetAtRunTimeSurvivesARestartWithAChaosFile) {
     auto current = ParseObject(with_file->Client().Request("GET", "/admin/chaos", "", kAdmin).body);
     EXPECT_EQ(current.at("crash").at("mode").as_string(), "probability");
     EXPECT_EQ(current.at("seed").as_int64(), 9);
+    EXPECT_EQ(current.at("crash").at("probability").as_double(), 0.25);
+    EXPECT_NE(testing::ReadFile(file).find(R"("probability":0.25,)"), std::string::npos) << testing::ReadFile(file);
     ASSERT_EQ(with_file->Client().Request("PUT", "/admin/chaos", "{}", kAdmin).status, 200);
     with_file->Kill();
     with_file->Start();

@@ -14,10 +14,9 @@
 #include <exception>
 #include <utility>
 #include <valerix/core/clock.hpp>
+#include <valerix/core/json_text.hpp>
 #include <valerix/core/deadline.hpp>
 #include <valerix/http/client.hpp>
-
-#include "report.hpp"
 
 namespace valerix::scenario {
 namespace {
@@ -90,7 +89,7 @@ std::uint64_t RequestLog::Append(Exchange& exchange) {
     if (!exchange.code.empty()) line["code"] = exchange.code;
     if (exchange.replayed) line["replayed"] = true;
     line["body"] = exchange.body;
-    std::string text = ToJsonText(line);
+    std::string text = core::SerializeJson(line);
     std::lock_guard lock(mutex_);
     out_ << text << '\n';
     return exchange.seq;

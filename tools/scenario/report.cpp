@@ -1,7 +1,6 @@
 #include "report.hpp"
 
 #include <boost/json/serialize.hpp>
-#include <cmath>
 #include <cstdio>
 
 namespace valerix::scenario {
@@ -53,55 +52,7 @@ std::string Seconds(const json::value& value) {
     return buffer;
 }
 
-void AppendJson(const json::value& value, std::string& out) {
-    switch (value.kind()) {
-        case json::kind::object: {
-            out += '{';
-            bool first = true;
-            for (const auto& [key, member] : value.get_object()) {
-                if (!first) out += ',';
-                first = false;
-                out += json::serialize(json::value(key));
-                out += ':';
-                AppendJson(member, out);
-            }
-            out += '}';
-            break;
-        }
-        case json::kind::array: {
-            out += '[';
-            bool first = true;
-            for (const auto& element : value.get_array()) {
-                if (!first) out += ',';
-                first = false;
-                AppendJson(element, out);
-            }
-            out += ']';
-            break;
-        }
-        case json::kind::double_: {
-            double number = value.get_double();
-            if (!std::isfinite(number)) {
-                out += "null";
-                break;
-            }
-            char buffer[32];
-            std::snprintf(buffer, sizeof(buffer), "%.15g", number);
-            out += buffer;
-            break;
-        }
-        default:
-            out += json::serialize(value);
-    }
-}
-
 }  // namespace
-
-std::string ToJsonText(const json::value& value) {
-    std::string out;
-    AppendJson(value, out);
-    return out;
-}
 
 std::string RenderText(const json::object& report, bool verbose) {
     std::string out;

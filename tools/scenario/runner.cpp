@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 #include <unordered_map>
+#include <valerix/core/json_text.hpp>
 #include <valerix/core/random.hpp>
 #include <valerix/testing/files.hpp>
 #include <valerix/testing/http_client.hpp>
@@ -1200,7 +1201,7 @@ int Runner::Run() {
     std::cout << RenderText(report, options_.verbose) << std::flush;
     if (!options_.report_path.empty()) {
         std::ofstream out(options_.report_path, std::ios::trunc);
-        out << ToJsonText(report) << '\n';
+        out << core::SerializeJson(report) << '\n';
         if (!out) std::fprintf(stderr, "valerix-scenario: cannot write %s\n", options_.report_path.c_str());
     }
 

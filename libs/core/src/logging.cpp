@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
+#include <valerix/core/json_text.hpp>
 
 namespace valerix::core {
 namespace {
@@ -46,7 +46,7 @@ void Logger::Log(LogLevel level, std::string_view message, std::initializer_list
     line["service"] = service_;
     line["msg"] = message;
     for (const auto& field : fields) line[field.key] = field.value;
-    std::string text = boost::json::serialize(line);
+    std::string text = SerializeJson(line);
     text.push_back('\n');
     std::lock_guard lock(mutex_);
     std::fwrite(text.data(), 1, text.size(), out_);

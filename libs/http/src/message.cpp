@@ -8,6 +8,7 @@
 #include <boost/url/decode_view.hpp>
 #include <boost/url/params_encoded_view.hpp>
 #include <boost/url/pct_string_view.hpp>
+#include <valerix/core/json_text.hpp>
 #include <valerix/core/text.hpp>
 
 namespace valerix::http {
@@ -45,7 +46,7 @@ const std::string& RequestContext::Param(std::string_view name) const {
     return kEmpty;
 }
 
-Response Json(int status, const boost::json::value& body) { return JsonText(status, boost::json::serialize(body)); }
+Response Json(int status, const boost::json::value& body) { return JsonText(status, core::SerializeJson(body)); }
 
 Response JsonText(int status, std::string body) {
     Response response;

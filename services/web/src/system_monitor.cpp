@@ -8,8 +8,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
+#include <valerix/core/json_text.hpp>
 #include <valerix/core/utc_time.hpp>
 
 namespace valerix::web {
@@ -277,7 +277,7 @@ asio::awaitable<void> SystemMonitor::Refresh() {
     }
     snapshot["alerts"] = firing;
 
-    snapshot_ = boost::json::serialize(snapshot);
+    snapshot_ = core::SerializeJson(snapshot);
     ++version_;
     for (auto* waiter : waiters_) waiter->cancel();
 }

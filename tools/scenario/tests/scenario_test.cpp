@@ -130,12 +130,6 @@ TEST(ScenarioTest, ShippedScenarioFilesParse) {
     EXPECT_GE(count, 5);
 }
 
-TEST(ScenarioTest, ReportJsonWritesReadableNumbers) {
-    auto value = boost::json::parse(R"({"a":14.1,"b":[1,2.5,-3],"c":"x\"y","d":null,"e":true,"f":{"g":0.001}})");
-    EXPECT_EQ(ToJsonText(value), R"({"a":14.1,"b":[1,2.5,-3],"c":"x\"y","d":null,"e":true,"f":{"g":0.001}})");
-    EXPECT_EQ(boost::json::parse(ToJsonText(value)), value);
-}
-
 TEST(ScenarioTest, Percentiles) {
     std::vector<double> values;
     for (int i = 1; i <= 100; ++i) values.push_back(i);

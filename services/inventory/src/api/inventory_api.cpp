@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include <boost/json/serialize.hpp>
+#include <valerix/core/json_text.hpp>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -358,7 +358,7 @@ void InventoryApi::SaveChaos(const std::string& path, const boost::json::object&
     // A few kilobytes at most: written in place of the old file (rename), not fsynced.
     std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::trunc);
-    out << boost::json::serialize(saved) << '\n';
+    out << core::SerializeJson(saved) << '\n';
     out.close();
     if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
         logger_.Warn("could not save chaos state; a restart will not keep it",
