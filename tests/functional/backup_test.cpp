@@ -214,9 +214,16 @@ TEST_F(BackupTest, FullThenIncrementalThenARestoreDrillThatMatchesTheSource) {
     // The drill restores the incremental (the latest) and must see all 35 orders, the stock invariants holding.
     auto drill = RunJob("/api/v1/restore-drills");
     EXPECT_EQ(drill.at("status").as_string(), "succeeded") << JsonText(drill);
+    // Times as every other answer of the service gives them (RFC 3339 UTC), not Unix seconds.
+    for (const char* key : {"queued_at", "started_at", "finished_at"}) {
+        ASSERT_TRUE(drill.at(key).is_string()) << key << ": " << JsonText(drill);
+        EXPECT_EQ(drill.at(key).as_string().size(), 20u) << drill.at(key).as_string();
+    }
+    EXPECT_GT(drill.at("duration_s").as_double(), 0.0);
     auto latest = ParseObject(Get("/api/v1/restore-drills/latest").body);
     EXPECT_TRUE(latest.at("ok").as_bool()) << JsonText(latest);
     for (const auto& report : latest.at("stanzas").as_array()) {
+        EXPECT_TRUE(report.at("backup_finished_at").is_string()) << JsonText(report);
         EXPECT_GT(report.at("recovery_seconds").as_double(), 0.0);
         bool saw_rows = false;
         for (const auto& check : report.at("checks").as_array()) {

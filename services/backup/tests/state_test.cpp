@@ -53,6 +53,28 @@ TEST_F(StateStoreTest, RoundTripsAndMarksUnfinishedJobsInterrupted) {
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/state.json.tmp"));
 }
 
+TEST(JobTest, TheApiGivesTimesAsUtcTextAndTheStateFileAsUnixSeconds) {
+    Job job;
+    job.id = "j";
+    job.kind = "backup";
+    job.queued_at = 1'795'628'160.25;
+    job.started_at = 1'795'628'161.5;
+    job.finished_at = 1'795'628'165.2504;
+    auto api = job.ToApiJson();
+    EXPECT_EQ(api.at("queued_at").as_string(), "2026-11-25T17:36:00Z");
+    EXPECT_EQ(api.at("started_at").as_string(), "2026-11-25T17:36:01Z");
+    EXPECT_EQ(api.at("finished_at").as_string(), "2026-11-25T17:36:05Z");
+    EXPECT_DOUBLE_EQ(api.at("duration_s").as_double(), 3.75);
+    EXPECT_EQ(Job::FromJson(job.ToJson()).started_at, job.started_at) << "the state file keeps the fractions";
+
+    Job queued;
+    queued.queued_at = 1'795'628'160;
+    auto waiting = queued.ToApiJson();
+    EXPECT_TRUE(waiting.at("started_at").is_null());
+    EXPECT_TRUE(waiting.at("finished_at").is_null());
+    EXPECT_TRUE(waiting.at("duration_s").is_null());
+}
+
 TEST_F(StateStoreTest, ASyncInterruptedAfterItStartedIsReportedAsFailed) {
     StateStore store(dir_);
     PersistentState state;

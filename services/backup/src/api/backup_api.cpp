@@ -13,7 +13,7 @@ using http::Response;
 namespace {
 
 Response Accepted(const Job& job, std::string_view location) {
-    auto response = http::Json(202, job.ToJson());
+    auto response = http::Json(202, job.ToApiJson());
     response.headers.emplace_back("Location", std::string(location) + job.id);
     return response;
 }
@@ -77,7 +77,7 @@ BackupApi::Awaitable BackupApi::StartBackup(const http::Request& request, http::
 
 BackupApi::Awaitable BackupApi::ListJobs(const http::Request&, http::RequestContext&) {
     json::array jobs;
-    for (const auto& job : engine_.RecentJobs(50)) jobs.push_back(job.ToJson());
+    for (const auto& job : engine_.RecentJobs(50)) jobs.push_back(job.ToApiJson());
     co_return http::Json(200, json::object{{"jobs", std::move(jobs)}});
 }
 
@@ -85,7 +85,7 @@ BackupApi::Awaitable BackupApi::GetJob(const http::Request&, http::RequestContex
     const auto& id = context.Param("id");
     auto job = engine_.FindJob(id);
     if (!job) co_return Problem(404, "job_not_found", "Job not found", "no backup-service job with id " + id);
-    co_return http::Json(200, job->ToJson());
+    co_return http::Json(200, job->ToApiJson());
 }
 
 BackupApi::Awaitable BackupApi::GetExternalSync(const http::Request&, http::RequestContext&) {

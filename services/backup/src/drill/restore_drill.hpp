@@ -28,7 +28,8 @@ struct DrillSettings {
 };
 
 /// Restores `backup` of the stanza into a scratch cluster, starts it (Unix socket only, archiving off), runs the
-/// checks, stops it and removes it. Blocks for the whole drill: worker thread only. The report:
+/// checks, stops it and removes it. Blocks for the whole drill: worker thread only. The report (backup_finished_at
+/// in RFC 3339 UTC):
 /// {"stanza","label","backup_finished_at","ok","restore_seconds","start_seconds","check_seconds",
 ///  "recovery_seconds","checks":[{"name","ok","detail"}],"error"}.
 boost::json::object RunRestoreDrill(const PgBackRest& pgbackrest, const BackupEntry& backup, const DrillSpec& spec,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +65,20 @@ json::object Job::ToJson() const {
                    {"finished_at", finished_at > 0 ? json::value(finished_at) : json::value(nullptr)},
                    {"error", error.empty() ? json::value(nullptr) : json::value(error)},
                    {"steps", steps},          {"result", result}};
+    return o;
+}
+
+json::object Job::ToApiJson() const {
+    // The state file keeps Unix seconds (fractions included); people and clients get the RFC 3339 times every other
+    // answer of this service gives, and the duration the fractions were for.
+    json::object o = ToJson();
+    auto utc = [](double t) { return t > 0 ? json::value(core::FormatUtc(static_cast<std::int64_t>(t))) : nullptr; };
+    o["queued_at"] = utc(queued_at);
+    o["started_at"] = utc(started_at);
+    o["finished_at"] = utc(finished_at);
+    o["duration_s"] = started_at > 0 && finished_at >= started_at
+                          ? json::value(std::round((finished_at - started_at) * 1000) / 1000)
+                          : json::value(nullptr);
     return o;
 }
 

@@ -26,7 +26,9 @@ struct Job {
     boost::json::object result;   ///< kind-specific figures (bundle size, recovery time, ...)
 
     bool Finished() const { return status == "succeeded" || status == "failed" || status == "interrupted"; }
-    boost::json::object ToJson() const;
+    boost::json::object ToJson() const;  ///< the state file's form: times in Unix seconds
+    /// The API's form: times as RFC 3339 UTC text (null until they happen) and `duration_s`, the running time.
+    boost::json::object ToApiJson() const;
     static Job FromJson(const boost::json::object& o);
 };
 
