@@ -28,7 +28,8 @@ ServiceProcess::ServiceProcess(std::string binary, std::string name, std::string
 
 void ServiceProcess::Start() {
     std::string log = log_dir_ + "/" + name_ + "-" + std::to_string(++starts_) + ".log";
-    process_ = std::make_unique<testing::ChildProcess>(binary_, std::vector<std::string>{}, env_, log);
+    // SIGKILL when the test dies, even alone (not with its tree): a service outliving its test would hold its port.
+    process_ = std::make_unique<testing::ChildProcess>(binary_, std::vector<std::string>{}, env_, log, "", SIGKILL);
     // In short slices, so that a service that refused its configuration fails the test at once, not after 30 s.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!testing::WaitUntilLive("127.0.0.1", port_, "/live", std::chrono::milliseconds(250))) {

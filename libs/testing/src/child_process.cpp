@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,7 +102,11 @@ class Fd {
 // Runs in the vforked child: only async-signal-safe calls until execve (signal dispositions and the mask are the
 // child's own: vfork does not share them).
 [[noreturn]] void ExecChild(const char* program, char* const* argv, char* const* envp, int stdin_fd, int log_fd,
-                            int error_fd, const char* working_dir) {
+                            int error_fd, const char* working_dir, int parent_death_signal, pid_t parent) {
+    if (parent_death_signal != 0) {
+        if (::prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0) ReportErrnoAndExit(error_fd);
+        if (::getppid() != parent) ::_exit(127);  // the parent is gone already: no signal will come
+    }
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, nullptr);
@@ -132,7 +137,7 @@ class Fd {
 
 ChildProcess::ChildProcess(std::string path, std::vector<std::string> args,
                            std::vector<std::pair<std::string, std::string>> extra_env, std::string log_path,
-                           std::string working_dir)
+                           std::string working_dir, int parent_death_signal)
     : path_(std::move(path)), log_path_(std::move(log_path)) {
     // Everything that allocates happens before vfork: the test may have other threads.
     std::string program = ResolveProgram(path_);
@@ -165,13 +170,14 @@ ChildProcess::ChildProcess(std::string path, std::vector<std::string> args,
     // no page copy-on-write afterwards. A scenario runner holding ~1 GB of records starts `ctl status` every 1.5 s;
     // with fork, those copies and the faults after them took ~40 % of its load thread. ExecChild only makes
     // async-signal-safe calls on its own stack frames and never returns (the pattern posix_spawn uses).
+    const pid_t parent = ::getpid();
     const pid_t pid = ::vfork();
     if (pid < 0) {
         throw std::system_error(errno, std::generic_category(), "ChildProcess: vfork");
     }
     if (pid == 0) {
         ExecChild(program.c_str(), argv.data(), envp.data(), stdin_fd.Get(), log_fd.Get(), error_write.Get(),
-                  working_dir.empty() ? nullptr : working_dir.c_str());
+                  working_dir.empty() ? nullptr : working_dir.c_str(), parent_death_signal, parent);
     }
     pid_ = pid;
     reaped_ = false;

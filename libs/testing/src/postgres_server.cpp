@@ -170,15 +170,19 @@ void PostgresServer::StartServer() {
         }
         // The postmaster is our child (runuser's when we are root), not pg_ctl's daemon: it stays in this process's
         // tree and process group, so a test killed with its tree (CTest's timeout) or by Ctrl-C takes its server
-        // with it instead of leaving it running.
+        // with it instead of leaving it running. A test killed alone takes it too: the kernel then sends the
+        // postmaster SIGQUIT (immediate shutdown), or runuser SIGTERM, which it passes on (and SIGKILL 2 s later).
         std::string program = BinDir() + "/postgres";
         std::vector<std::string> args{"-D", DataDir()};
+        int on_our_death = SIGQUIT;
         if (as_postgres_user_) {
             args.insert(args.begin(), {"-u", "postgres", "--", program});
             program = "/usr/sbin/runuser";
+            on_our_death = SIGTERM;
         }
         const std::string log_before = ReadIfExists(ServerLogPath());
-        postmaster_ = std::make_unique<ChildProcess>(program, std::move(args), Env{}, ServerLogPath(), dir_);
+        postmaster_ =
+            std::make_unique<ChildProcess>(program, std::move(args), Env{}, ServerLogPath(), dir_, on_our_death);
         running_ = true;
         if (WaitUntilReady()) {
             return;

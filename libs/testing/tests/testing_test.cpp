@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -235,6 +236,56 @@ TEST(PostgresServerTest, TheServerIsInTheTestsProcessTreeAndGroup) {
         server->Restart(round == 0 ? PostgresServer::Shutdown::kImmediate : PostgresServer::Shutdown::kFast);
     }
     EXPECT_EQ(server->Query("postgres", "SELECT 1"), (std::vector<std::vector<std::string>>{{"1"}}));
+}
+
+// Alive and not a zombie (an orphaned postmaster is reaped by whoever adopts it, perhaps late).
+bool ProcessRuns(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    if (text.empty()) return false;
+    std::istringstream fields(text.substr(text.rfind(')') + 1));
+    std::string state;
+    return fields >> state && state != "Z" && state != "X";
+}
+
+// A test killed alone (`kill -9` of its PID, not of its tree or group) must not leave its server running either.
+TEST(PostgresServerTest, TheServerStopsWhenItsTestIsKilledAlone) {
+    int report[2];
+    ASSERT_EQ(::pipe(report), 0);
+    const pid_t test = ::fork();  // stands for the test process: starts a server, reports it, waits to be killed
+    ASSERT_GE(test, 0);
+    if (test == 0) {
+        ::close(report[0]);
+        std::string line = "failed\n";
+        try {
+            auto server = PostgresServer::Start();
+            const std::string pid_file = ReadFile(server->Dir() + "/data/postmaster.pid");
+            line = server->Dir() + " " + pid_file.substr(0, pid_file.find('\n')) + "\n";
+            server.release();  // never destroyed: this process is killed
+        } catch (const std::exception&) {
+        }
+        [[maybe_unused]] auto n = ::write(report[1], line.data(), line.size());
+        for (;;) ::pause();
+    }
+    ::close(report[1]);
+    std::string line;
+    char c;
+    while (::read(report[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+    ::close(report[0]);
+    std::string dir;
+    pid_t postmaster = -1;
+    std::istringstream(line) >> dir >> postmaster;
+
+    ::kill(test, SIGKILL);
+    ASSERT_EQ(::waitpid(test, nullptr, 0), test);
+    ASSERT_GT(postmaster, 0) << "the server did not start: " << line;
+    const auto until = std::chrono::steady_clock::now() + 15s;
+    while (ProcessRuns(postmaster) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+    const bool outlived = ProcessRuns(postmaster);
+    if (outlived) ::kill(postmaster, SIGKILL);  // leave nothing behind, then fail
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    EXPECT_FALSE(outlived) << "postmaster " << postmaster << " outlived its killed test by 15 s";
 }
 
 TEST(PostgresServerTest, TwoClustersRunSideBySide) {

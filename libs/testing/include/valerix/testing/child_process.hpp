@@ -23,9 +23,13 @@ class ChildProcess {
     /// looked up in PATH. `working_dir`, when not empty, is the child's current directory.
     /// Throws std::runtime_error when the log cannot be opened or the program cannot be executed
     /// (the exec error of the child is reported, e.g. "No such file or directory").
+    ///
+    /// `parent_death_signal`, when not 0, is sent to the child by the kernel when the thread that started it ends
+    /// (prctl PR_SET_PDEATHSIG), so a test killed alone (not with its tree) does not leave it running. Start such a
+    /// child from a thread that lives as long as the child should (the test's main thread).
     ChildProcess(std::string path, std::vector<std::string> args,
                  std::vector<std::pair<std::string, std::string>> extra_env, std::string log_path,
-                 std::string working_dir = {});
+                 std::string working_dir = {}, int parent_death_signal = 0);
 
     /// Sends SIGKILL if the child still runs, then reaps it.
     ~ChildProcess();
