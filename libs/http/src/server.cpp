@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <list>
+#include <memory>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -58,6 +59,40 @@ std::string_view TraceIdOf(std::string_view traceparent) {
     }
     return trace_id;
 }
+
+/// The time limit of reading one request. Beast's own stream timeout closes the socket, which leaves no way to answer
+/// a client that sent part of a request and stalled; this one cancels the reads instead, so the server can still
+/// send a 408 (RFC 9110 §15.5.9) before it closes. One per connection, armed again for each request: a wait that
+/// completes after it was re-armed belongs to an older request and does nothing.
+class ReadDeadline : public std::enable_shared_from_this<ReadDeadline> {
+public:
+    explicit ReadDeadline(const asio::any_io_executor& executor) : timer_(executor) {}
+
+    void Arm(beast::tcp_stream& stream, std::chrono::milliseconds limit) {
+        stream_ = &stream;
+        expired_ = false;
+        timer_.expires_after(limit);
+        timer_.async_wait([self = shared_from_this(), generation = ++generation_](error_code ec) {
+            if (ec || generation != self->generation_ || self->stream_ == nullptr) return;
+            self->expired_ = true;
+            error_code ignored;
+            self->stream_->socket().cancel(ignored);
+        });
+    }
+    /// Before the stream may go away: no later completion touches it.
+    void Disarm() {
+        stream_ = nullptr;
+        ++generation_;
+        timer_.cancel();
+    }
+    bool Expired() const { return expired_; }
+
+private:
+    asio::steady_timer timer_;
+    beast::tcp_stream* stream_ = nullptr;
+    std::uint64_t generation_ = 0;
+    bool expired_ = false;
+};
 
 }  // namespace
 
@@ -175,6 +210,11 @@ private:
 
         beast::flat_buffer buffer;
         error_code ec;
+        auto deadline = std::make_shared<ReadDeadline>(stream.get_executor());
+        struct DisarmDeadline {
+            ReadDeadline& deadline;
+            ~DisarmDeadline() { deadline.Disarm(); }
+        } disarm{*deadline};
         while (!draining_) {
             if (buffer.size() == 0) {
                 stream.expires_after(config_.idle_timeout);
@@ -188,7 +228,8 @@ private:
             bhttp::request_parser<bhttp::string_body> parser;
             parser.body_limit(config_.body_limit);
             parser.header_limit(16 * 1024);
-            stream.expires_after(config_.read_timeout);
+            stream.expires_never();
+            deadline->Arm(stream, config_.read_timeout);
             co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
             // A Transfer-Encoding other than chunked (last), or on HTTP/1.0, leaves the body's length unknown: Beast
             // would read no body and take the body as the next request. RFC 9112 §6.3: 400, then close.
@@ -203,8 +244,9 @@ private:
             if (!ec && !parser.is_done()) {
                 co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
             }
+            deadline->Disarm();
             if (ec) {
-                if (auto problem = ProtocolProblem(ec)) {
+                if (auto problem = deadline->Expired() ? RequestTimeout() : ProtocolProblem(ec)) {
                     // Named locals, not temporaries: g++ 12 mishandles temporaries bound to coroutine parameters.
                     // Every response carries X-Request-Id (DESIGN.md §4): the client's, when its header was read
                     // (a body too large comes after the headers), else a new one.
@@ -262,6 +304,14 @@ private:
         while (!ec) {  // until the client closes (EOF), the time is up, or the server stops
             co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
         }
+    }
+
+    /// A request that began but did not arrive whole within the read timeout (a body shorter than its
+    /// Content-Length, headers without their blank line).
+    std::optional<Response> RequestTimeout() const {
+        return Problem(408, "request_timeout", "Request timeout",
+                       "the request did not arrive whole within " + std::to_string(config_.read_timeout.count()) +
+                           " ms of its start (a body shorter than its Content-Length?)");
     }
 
     /// The problem to answer for a request that could not be read, or nullopt to just close.

@@ -59,6 +59,7 @@ protected:
         });
         ServerConfig config;
         config.shutdown_grace = 5s;
+        config.read_timeout = read_timeout_;
         server_ = std::make_unique<Server>(io_, config, router_, logger_, registry_, random_, clock_);
         server_->Start();
         thread_ = std::thread([this] { io_.run(); });
@@ -84,6 +85,7 @@ protected:
     std::thread thread_;
     std::atomic<bool> slow_started_{false};
     bool drained_ = false;
+    std::chrono::milliseconds read_timeout_ = ServerConfig{}.read_timeout;
 };
 
 /// A blocking TCP connection to the server, for byte-exact exchanges the HTTP client would tidy up.
@@ -176,6 +178,50 @@ TEST_F(ServerTest, AClientThatSendsItsWholeTooLargeBodyBeforeReadingGetsThe413) 
     EXPECT_TRUE(connection.Send(request)) << "the server took the whole upload";
     auto bytes = connection.ReadAll();
     EXPECT_TRUE(bytes.starts_with("HTTP/1.1 413")) << "read " << bytes.size() << " bytes: " << bytes.substr(0, 200);
+}
+
+class ServerReadTimeoutTest : public ServerTest {
+protected:
+    void SetUp() override {
+        read_timeout_ = 300ms;
+        ServerTest::SetUp();
+    }
+};
+
+TEST_F(ServerReadTimeoutTest, ABodyShorterThanItsContentLengthGets408NotSilence) {
+    // Before: Beast's stream timeout closed the socket, and the client saw the connection end without a word.
+    RawConnection connection(server_->Port());
+    ASSERT_TRUE(connection.Send("POST /echo/x HTTP/1.1\r\nHost: t\r\nX-Request-Id: short-1\r\n"
+                                "Content-Length: 10\r\n\r\n{}"));
+    auto bytes = connection.ReadAll();
+    EXPECT_TRUE(bytes.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << bytes;
+    EXPECT_NE(bytes.find("\"code\":\"request_timeout\""), std::string::npos) << bytes;
+    EXPECT_NE(bytes.find("X-Request-Id: short-1"), std::string::npos) << bytes;
+    EXPECT_NE(bytes.find("Connection: close"), std::string::npos) << bytes;
+}
+
+TEST_F(ServerReadTimeoutTest, HeadersWithoutTheirEndGet408) {
+    RawConnection connection(server_->Port());
+    ASSERT_TRUE(connection.Send("GET /echo/x HTTP/1.1\r\nHost: t\r\n"));
+    EXPECT_TRUE(connection.ReadAll().starts_with("HTTP/1.1 408")) << "within the read timeout";
+}
+
+TEST_F(ServerReadTimeoutTest, TheLimitIsPerRequestNotPerConnection) {
+    // A kept-alive connection outlives many read timeouts; each request has its own (the idle wait between requests
+    // is the idle timeout's).
+    RawConnection connection(server_->Port());
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(connection.Send("POST /echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}"));
+        EXPECT_TRUE(connection.ReadSome().starts_with("HTTP/1.1 200")) << i;
+        std::this_thread::sleep_for(400ms);
+    }
+    // A request sent in pieces, each within the limit and the whole within it too, is served.
+    ASSERT_TRUE(connection.Send("POST /echo/x HTTP/1.1\r\nHost: t\r\n"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(connection.Send("Content-Length: 2\r\n\r\n{"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(connection.Send("}"));
+    EXPECT_TRUE(connection.ReadSome().starts_with("HTTP/1.1 200"));
 }
 
 TEST_F(ServerTest, ExpectContinueIsHonouredWhateverItsCase) {
