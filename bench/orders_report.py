@@ -374,6 +374,9 @@ def starvation(probes):
         "runs_without_metrics": len(probes) - len(metrics),
         "inventory_connections_open_peak": max((m["inventory_connections_open_peak"] for m in metrics), default=None),
         "inventory_connections_max": max((m["inventory_connections_max"] for m in metrics), default=None),
+        # Absent from probes of a service without the gauge (before it existed).
+        "inventory_connection_waiters_peak": max((m.get("inventory_connection_waiters_peak", 0) for m in metrics),
+                                                 default=None),
         "db_pool_waiters_peak": max((m["db_pool_waiters_peak"] for m in metrics), default=None),
         "pool_exhausted": sum(m["pool_exhausted"] for m in metrics) if metrics else None,
         "deadline_expiries": sum(m["deadline_expiries"] for m in metrics) if metrics else None,
@@ -394,7 +397,8 @@ def starvation_shown(figures):
     if figures["runs_without_metrics"]:
         return live + f"; order-service metrics not read beside {figures['runs_without_metrics']} run(s)"
     return (f"{live}; inventory connections peak {figures['inventory_connections_open_peak']} of "
-            f"{figures['inventory_connections_max']}, {figures['pool_exhausted']} calls short of one")
+            f"{figures['inventory_connections_max']} ({figures['inventory_connection_waiters_peak']} calls waiting for one "
+            f"at most), {figures['pool_exhausted']} calls short of one")
 
 
 def summary(directory, out_file):

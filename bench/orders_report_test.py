@@ -304,6 +304,7 @@ class Starvation(unittest.TestCase):
 # TYPE valerix_inventory_http_connections_open gauge
 valerix_inventory_http_connections_open 12
 valerix_inventory_http_connections_max 256
+valerix_inventory_http_connection_waiters 0
 valerix_db_pool_waiters 3
 valerix_dependency_calls_total{dependency="inventory",outcome="answered"} 900
 valerix_dependency_calls_total{dependency="inventory",outcome="pool_exhausted"} 4
@@ -314,7 +315,7 @@ valerix_dependency_calls_total{dependency="inventory",outcome="pool_exhausted"} 
         live = {"probes": 110, "failed": failed, "p50_ms": 1.2, "p99_ms": 20.0, "max_ms": order_max_ms}
         return {"live": {"order": live, "inventory": dict(live, max_ms=25.0, failed=0)},
                 "metrics": {"samples": samples, "inventory_connections_open_peak": 30, "inventory_connections_max": 256,
-                            "db_pool_waiters_peak": 5, "pool_exhausted": pool_exhausted, "deadline_expiries": 0,
+                            "inventory_connection_waiters_peak": 2, "db_pool_waiters_peak": 5, "pool_exhausted": pool_exhausted, "deadline_expiries": 0,
                             "inventory_call_errors": 0}}
 
     def test_the_probe_reads_series_with_their_labels(self):
@@ -325,11 +326,13 @@ valerix_dependency_calls_total{dependency="inventory",outcome="pool_exhausted"} 
 
     def test_the_probe_takes_peaks_of_gauges_and_increases_of_counters(self):
         first = starvation_probe.parse_metrics(self.METRICS_TEXT)
-        later = dict(first, **{starvation_probe.OPEN: 40.0, starvation_probe.POOL_EXHAUSTED: 6.0})
+        later = dict(first, **{starvation_probe.OPEN: 40.0, starvation_probe.POOL_EXHAUSTED: 6.0,
+                               starvation_probe.CONNECTION_WAITERS: 9.0})
         last = dict(first, **{starvation_probe.OPEN: 2.0, starvation_probe.POOL_EXHAUSTED: 7.0})
         figures = starvation_probe.summarize_metrics([first, later, last])
         self.assertEqual(figures["inventory_connections_open_peak"], 40)
         self.assertEqual(figures["inventory_connections_max"], 256)
+        self.assertEqual(figures["inventory_connection_waiters_peak"], 9)
         self.assertEqual(figures["pool_exhausted"], 3)
         restarted = dict(first, **{starvation_probe.POOL_EXHAUSTED: 1.0})
         self.assertEqual(starvation_probe.summarize_metrics([first, restarted])["pool_exhausted"], 1)

@@ -9,8 +9,9 @@ Every --interval seconds it asks each service's GET /live on a new connection (a
 would answer it late: each service serves /live on the threads that serve orders), and every --metrics-every seconds
 it reads order-service's /metrics for its connections to inventory and its database pool. Writes JSON:
   {"live": {NAME: {"probes", "failed", "p50_ms", "p99_ms", "max_ms"}},
-   "metrics": {"samples", "inventory_connections_open_peak", "inventory_connections_max", "db_pool_waiters_peak",
-               "pool_exhausted", "deadline_expiries", "inventory_call_errors"}}
+   "metrics": {"samples", "inventory_connections_open_peak", "inventory_connections_max",
+               "inventory_connection_waiters_peak", "db_pool_waiters_peak", "pool_exhausted", "deadline_expiries",
+               "inventory_call_errors"}}
 where the last three are increases of order-service's counters over the probe.
 """
 import argparse
@@ -27,6 +28,7 @@ CALL_ERRORS = 'valerix_dependency_calls_total{dependency="inventory",outcome="er
 DEADLINE_EXPIRIES = 'valerix_deadline_expiries_total{dependency="inventory"}'
 OPEN = "valerix_inventory_http_connections_open"
 MAX = "valerix_inventory_http_connections_max"
+CONNECTION_WAITERS = "valerix_inventory_http_connection_waiters"
 WAITERS = "valerix_db_pool_waiters"
 
 
@@ -86,6 +88,7 @@ def summarize_metrics(scrapes):
     return {"samples": len(scrapes),
             "inventory_connections_open_peak": int(max(s.get(OPEN, 0) for s in scrapes)),
             "inventory_connections_max": int(scrapes[-1].get(MAX, 0)),
+            "inventory_connection_waiters_peak": int(max(s.get(CONNECTION_WAITERS, 0) for s in scrapes)),
             "db_pool_waiters_peak": int(max(s.get(WAITERS, 0) for s in scrapes)),
             "pool_exhausted": increase(POOL_EXHAUSTED),
             "deadline_expiries": increase(DEADLINE_EXPIRIES),

@@ -143,6 +143,9 @@ int main() {
                                   [&inventory_http] { return static_cast<double>(inventory_http.Open()); });
         registry.AddCallbackGauge("valerix_inventory_http_connections_idle", "Idle keep-alive connections to inventory.",
                                   [&inventory_http] { return static_cast<double>(inventory_http.Idle()); });
+        registry.AddCallbackGauge("valerix_inventory_http_connection_waiters",
+                                  "Calls to inventory waiting now for a connection (all of them in use).",
+                                  [&inventory_http] { return static_cast<double>(inventory_http.Waiting()); });
         registry.AddCallbackGauge("valerix_inventory_http_connections_max",
                                   "Connections to inventory at most (VALERIX_INVENTORY_MAX_CONNECTIONS).",
                                   [max = settings.inventory.max_connections] { return static_cast<double>(max); });

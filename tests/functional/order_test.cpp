@@ -887,6 +887,13 @@ TEST_F(OrderTest, ACallThatFoundNoFreeConnectionIsCountedAsSuchAndNotAgainstInve
                               .status;
         });
     }
+    // The three wait for the one connection for 300 ms: seen waiting within that window.
+    std::string waiters = metric("valerix_inventory_http_connection_waiters");
+    for (int i = 0; i < 25 && waiters != "3"; ++i) {
+        std::this_thread::sleep_for(10ms);
+        waiters = metric("valerix_inventory_http_connection_waiters");
+    }
+    EXPECT_EQ(waiters, "3") << "all three wait for the one connection";
     for (auto& thread : waiting) thread.join();
     slow.join();
     SetChaos("{}");

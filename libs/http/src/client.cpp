@@ -101,6 +101,7 @@ class Client::Impl {
 
     std::size_t Open() const { return open_; }
     std::size_t Idle() const { return idle_.size(); }
+    std::size_t Waiting() const { return waiters_.size(); }
 
     void Close() {
         closed_ = true;
@@ -522,6 +523,7 @@ asio::awaitable<boost::system::result<ClientResponse, ClientError>> Client::Send
 
 std::size_t Client::Open() const { return impl_->Open(); }
 std::size_t Client::Idle() const { return impl_->Idle(); }
+std::size_t Client::Waiting() const { return impl_->Waiting(); }
 void Client::Close() { impl_->Close(); }
 
 }  // namespace valerix::http

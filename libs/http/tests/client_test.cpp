@@ -431,11 +431,12 @@ TEST_F(ClientTest, ConcurrentCallsShareAtMostMaxConnections) {
     auto& client = MakeClient(config);
 
     std::atomic<int> finished{0};
-    std::size_t most_open = 0;
+    std::size_t most_open = 0, most_waiting = 0;
     auto sampler = Spawn([&]() -> asio::awaitable<void> {
         asio::steady_timer timer(io_);
         while (finished < 5) {
             most_open = std::max(most_open, client.Open());
+            most_waiting = std::max(most_waiting, client.Waiting());
             timer.expires_after(2ms);
             co_await timer.async_wait(asio::use_awaitable);
         }
@@ -458,6 +459,8 @@ TEST_F(ClientTest, ConcurrentCallsShareAtMostMaxConnections) {
     sampler.get();
     EXPECT_GE(std::chrono::steady_clock::now() - started, 600ms) << "five 200 ms calls on two connections: 3 rounds";
     EXPECT_EQ(most_open, 2u);
+    EXPECT_EQ(most_waiting, 3u) << "two calls on the connections, three waiting";
+    EXPECT_EQ(client.Waiting(), 0u);
     EXPECT_EQ(client.Idle(), 2u);
 }
 

@@ -107,6 +107,8 @@ class Client {
     std::size_t Open() const;
     /// Idle keep-alive connections.
     std::size_t Idle() const;
+    /// Calls waiting now for a connection to become free (all max_connections in use).
+    std::size_t Waiting() const;
 
     /// Closes idle connections and fails new calls (and calls waiting for a connection) with kConnect. Calls already
     /// on a connection finish; their connection is closed afterwards.
