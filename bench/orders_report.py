@@ -260,7 +260,7 @@ def targets(result, first_level="50"):
         judge("hot-SKU saturation >= 0.7 x uniform", hot_ratio, lambda v: v >= 0.7, lambda v: f"{v:.2f} x"),
         judge("gremlin: p50 of the undelayed orders <= 1.5 x clean (median of the pairs)",
               get("gremlin_pairs", first_level, "median_ratio"), lambda v: v <= 1.5, lambda v: f"{v:.2f} x"),
-        judge("gremlin: no thread or connection starvation (every /live within 1 s, no call short of a connection)",
+        judge("gremlin: no thread or connection starvation (every /live within 1 s, no call waiting for or short of a connection)",
               get("gremlin_starvation", first_level), lambda v: not starved(v), starvation_shown),
         judge("breaker open: fast-failed creates p99 <= 2 ms", p99_of(get("breaker_fast_fail"), "202"),
               p99_within(2), p99_shown),
@@ -385,10 +385,11 @@ def starvation(probes):
 
 
 def starved(figures):
-    """Whether the probes saw starvation: a /live unanswered or later than LIVE_LIMIT_MS, or a call to inventory
-    given up for want of a free connection (or a run whose metrics were not read, which proves nothing)."""
+    """Whether the probes saw starvation: a /live unanswered or later than LIVE_LIMIT_MS, a call to inventory given up
+    for want of a free connection or seen waiting for one (every 250 ms), or a run whose metrics were not read (which
+    proves nothing)."""
     return (figures["live_failed"] > 0 or figures["live_max_ms"] > LIVE_LIMIT_MS or figures["runs_without_metrics"] > 0
-            or figures["pool_exhausted"] > 0)
+            or figures["pool_exhausted"] > 0 or (figures["inventory_connection_waiters_peak"] or 0) > 0)
 
 
 def starvation_shown(figures):

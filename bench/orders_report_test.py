@@ -311,11 +311,11 @@ valerix_dependency_calls_total{dependency="inventory",outcome="pool_exhausted"} 
 """
 
     @staticmethod
-    def probe(order_max_ms=40.0, failed=0, pool_exhausted=0, samples=40):
+    def probe(order_max_ms=40.0, failed=0, pool_exhausted=0, samples=40, waiting=0):
         live = {"probes": 110, "failed": failed, "p50_ms": 1.2, "p99_ms": 20.0, "max_ms": order_max_ms}
         return {"live": {"order": live, "inventory": dict(live, max_ms=25.0, failed=0)},
                 "metrics": {"samples": samples, "inventory_connections_open_peak": 30, "inventory_connections_max": 256,
-                            "inventory_connection_waiters_peak": 2, "db_pool_waiters_peak": 5, "pool_exhausted": pool_exhausted, "deadline_expiries": 0,
+                            "inventory_connection_waiters_peak": waiting, "db_pool_waiters_peak": 5, "pool_exhausted": pool_exhausted, "deadline_expiries": 0,
                             "inventory_call_errors": 0}}
 
     def test_the_probe_reads_series_with_their_labels(self):
@@ -355,10 +355,10 @@ valerix_dependency_calls_total{dependency="inventory",outcome="pool_exhausted"} 
         figures = result["gremlin_starvation"]["50"]
         self.assertEqual((figures["runs"], figures["live_max_ms"], figures["live"]["order"]["probes"]), (2, 80.0, 220))
         self.assertTrue(any("starvation probes (2 run(s))" in line and "none" in line for line in lines))
-        name = "gremlin: no thread or connection starvation (every /live within 1 s, no call short of a connection)"
+        name = "gremlin: no thread or connection starvation (every /live within 1 s, no call waiting for or short of a connection)"
         self.assertEqual({t[0]: t[2] for t in result["targets"]}[name], "met")
         for bad in (self.probe(order_max_ms=3100.0), self.probe(failed=1), self.probe(pool_exhausted=2),
-                    self.probe(samples=0)):
+                    self.probe(samples=0), self.probe(waiting=3)):
             result, _ = summarize(dict(files, **{"gremlinprobe-50-2": bad}))
             self.assertEqual({t[0]: t[2] for t in result["targets"]}[name], "NOT MET", bad)
         result, _ = summarize({k: v for k, v in files.items() if not k.startswith("gremlinprobe")})
