@@ -294,11 +294,13 @@ def resilience():
                    [q("sum(valerix_inventory_http_connections_open - valerix_inventory_http_connections_idle)",
                       "in use"),
                     q("sum(valerix_inventory_http_connections_idle)", "idle"),
-                    q("sum(valerix_inventory_http_connections_max)", "max")],
+                    q("sum(valerix_inventory_http_connections_max)", "max"),
+                    q("sum(valerix_inventory_http_connection_waiters)", "calls waiting for one")],
                    w=8,
-                   description="Connections in use (or being opened), idle keep-alive ones, and the limit "
-                               "(VALERIX_INVENTORY_MAX_CONNECTIONS). A call that finds none free before its deadline "
-                               "is counted as outcome pool_exhausted in the calls by outcome."),
+                   description="Connections in use (or being opened), idle keep-alive ones, the limit "
+                               "(VALERIX_INVENTORY_MAX_CONNECTIONS), and calls waiting for a connection because all "
+                               "are in use. A call that finds none free before its deadline is counted as outcome "
+                               "pool_exhausted in the calls by outcome."),
         Row("Reconciler"),
         stat("Reconciler backlog", [q("sum(valerix_reconciler_backlog)", "intents")], decimals=0,
              steps=thresholds((None, GREEN), (1, YELLOW), (50, RED)),
