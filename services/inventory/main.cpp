@@ -117,6 +117,7 @@ int main() {
         return 2;
     }
     core::Logger logger("inventory", settings.log_level);
+    http::RaiseOpenFileLimit(logger);
     http::WarnIfNoAdminToken(logger, settings.api.admin_token);
     try {
         asio::io_context io(1);

@@ -126,6 +126,7 @@ int main() {
         return 2;
     }
     core::Logger logger("order", settings.log_level);
+    http::RaiseOpenFileLimit(logger);
     try {
         asio::io_context io(1);
         core::SteadyClock clock;

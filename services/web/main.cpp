@@ -83,6 +83,7 @@ int main() {
         return 2;
     }
     core::Logger logger("web", settings.log_level);
+    http::RaiseOpenFileLimit(logger);
     try {
         asio::io_context io(1);
         core::SteadyClock clock;

@@ -1,5 +1,11 @@
 #include <valerix/http/service_setup.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <boost/asio/ip/address.hpp>
 
 namespace valerix::http {
@@ -30,6 +36,26 @@ void WarnIfNoAdminToken(core::Logger& logger, std::string_view admin_token) {
     if (!admin_token.empty()) return;
     logger.Warn("no admin token configured (VALERIX_ADMIN_TOKEN or VALERIX_ADMIN_TOKEN_FILE): admin endpoints will "
                 "answer 401");
+}
+
+unsigned long long RaiseOpenFileLimit(core::Logger& logger) {
+    constexpr rlim_t kMost = 1 << 20;  // Linux's default fs.nr_open: more than that is refused for an unlimited hard
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? kMost : limit.rlim_max;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+        const rlim_t before = limit.rlim_cur;
+        limit.rlim_cur = wanted;
+        if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+            logger.Info("open files limit raised to the hard limit",
+                        {{"from", static_cast<long long>(before)}, {"to", static_cast<long long>(wanted)}});
+        } else {
+            logger.Warn("could not raise the open files limit", {{"limit", static_cast<long long>(before)},
+                                                                 {"error", std::strerror(errno)}});
+            limit.rlim_cur = before;
+        }
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? kMost : static_cast<unsigned long long>(limit.rlim_cur);
 }
 
 void AddLiveAndMetricsRoutes(Router& router, const metrics::Registry& registry) {

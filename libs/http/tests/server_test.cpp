@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <valerix/http/service_setup.hpp>
 #include <valerix/testing/http_client.hpp>
 
 namespace valerix::http {
@@ -371,6 +373,29 @@ TEST_F(ServerTest, ShutdownFinishesInFlightRequests) {
     drained_ = true;
     testing::HttpClient late("127.0.0.1", server_->Port());
     EXPECT_ANY_THROW(late.Request("GET", "/echo/x", "", {}, 1s)) << "no new connections after shutdown";
+}
+
+}  // namespace
+}  // namespace valerix::http
+
+namespace valerix::http {
+namespace {
+
+TEST(ServiceSetupTest, TheOpenFilesLimitIsRaisedToTheHardOne) {
+    rlimit before{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+    rlimit low = before;
+    low.rlim_cur = std::min<rlim_t>(256, before.rlim_max);  // a shell's or systemd's soft limit, lower still
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    core::Logger logger("test", core::LogLevel::kError, stderr);
+    const auto now = RaiseOpenFileLimit(logger);
+    rlimit after{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
+    const rlim_t expected = before.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : before.rlim_max;
+    EXPECT_EQ(after.rlim_cur, expected);
+    EXPECT_EQ(now, expected);
+    EXPECT_EQ(RaiseOpenFileLimit(logger), now) << "a second call changes nothing";
+    ::setrlimit(RLIMIT_NOFILE, &before);
 }
 
 }  // namespace
