@@ -355,14 +355,13 @@ def business():
         Row("Stock"),
         stat("Low-stock SKUs", [q("sum(valerix_inventory_low_stock_skus)", "SKUs")], w=4, h=8, decimals=0,
              steps=thresholds((None, GREEN), (1, ORANGE)),
-             description="SKUs at or below inventory-service's low-stock threshold now. Needs the planned metric "
-                         "valerix_inventory_low_stock_skus (deploy/prometheus/planned-metrics.txt)."),
+             description="SKUs at or below inventory-service's low-stock threshold now "
+                         "(valerix_inventory_low_stock_skus)."),
         Panel("bargauge", "Lowest stock (available units)",
               [q("bottomk(20, valerix_inventory_low_stock_available_units)", "{{sku}}", instant=True)], w=20, h=8,
               decimals=0, steps=thresholds((None, RED), (1, ORANGE), (5, GREEN)),
-              description="Available units of the 20 lowest SKUs among those that ran low. Needs the planned "
-                          "metric valerix_inventory_low_stock_available_units{sku} "
-                          "(deploy/prometheus/planned-metrics.txt)."),
+              description="Available units of the 20 lowest SKUs among those that ran low "
+                          "(valerix_inventory_low_stock_available_units{sku})."),
     ], time_from="now-3h")
 
 
