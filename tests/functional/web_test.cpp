@@ -252,6 +252,24 @@ TEST_F(WebTest, ServesTheUiAndItsRoutes) {
     EXPECT_EQ(client.Request("GET", "/../../etc/passwd").status, 404);
 }
 
+TEST_F(WebTest, HealthChecksBackupServiceWhenOneIsConfigured) {
+    // DESIGN.md §4: /health is deep, checking the services behind the gateway; backup-service is one of them.
+    auto health = ParseObject(web_->Client().Request("GET", "/health").body);
+    EXPECT_FALSE(health.at("checks").as_object().contains("backup")) << "none configured here";
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor closed(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const std::string nobody = "http://127.0.0.1:" + std::to_string(closed.local_endpoint().port());
+    closed.close();
+    auto web = StartWeb(postgres_->Dir(), "web-backup-down", order_->Port(), inventory_->Port(), web_root_,
+                        {{"VALERIX_BACKUP_URL", nobody}});
+    auto answer = web->Client().Request("GET", "/health");
+    EXPECT_EQ(answer.status, 503) << answer.body;
+    auto checks = ParseObject(answer.body).at("checks").as_object();
+    EXPECT_EQ(checks.at("backup").at("status").as_string(), "fail") << answer.body;
+    EXPECT_EQ(checks.at("order").at("status").as_string(), "ok") << answer.body;
+    EXPECT_EQ(web->Client().Request("GET", "/ready").status, 200) << "backup-service is not on the request path";
+}
+
 TEST_F(WebTest, ADownServiceIsAFast503AndShowsInTheSnapshot) {
     inventory_->Kill();
     auto started = std::chrono::steady_clock::now();

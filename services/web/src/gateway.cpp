@@ -1,5 +1,7 @@
 #include "gateway.hpp"
 
+#include <optional>
+
 #include <valerix/http/service_setup.hpp>
 
 namespace valerix::web {
@@ -71,21 +73,26 @@ void Gateway::Register(http::Router& router, metrics::Registry& registry) {
     });
 
     router.Add("GET", "/health", [this](const http::Request&, http::RequestContext&) -> Awaitable {
-        // Deep: the gateway is healthy when it can serve the UI and reach both services.
+        // Deep (DESIGN.md §4): the gateway is healthy when it can serve the UI and reach every service it proxies
+        // to: order, inventory, and backup-service when one is configured.
         std::string live = "/live";
         auto order_health = co_await order_.Get(live, std::chrono::milliseconds(800));
         auto inventory_health = co_await inventory_.Get(live, std::chrono::milliseconds(800));
+        std::optional<Upstream::Fetched> backup_health;
+        if (backup_) backup_health = co_await backup_->Get(live, std::chrono::milliseconds(800));
         bool ui = files_.RootExists();
-        bool ok = ui && order_health.status == 200 && inventory_health.status == 200;
+        bool ok = ui && order_health.status == 200 && inventory_health.status == 200 &&
+                  (!backup_health || backup_health->status == 200);
         auto check = [](const Upstream::Fetched& fetched) {
             boost::json::object result{{"status", fetched.status == 200 ? "ok" : "fail"}};
             if (fetched.status != 200) result["error"] = fetched.status ? "answered " + std::to_string(fetched.status) : fetched.error;
             return result;
         };
-        boost::json::object body{{"status", ok ? "ok" : "fail"},
-                                 {"checks", {{"ui", {{"status", ui ? "ok" : "fail"}}},
-                                             {"order", check(order_health)},
-                                             {"inventory", check(inventory_health)}}}};
+        boost::json::object checks{{"ui", {{"status", ui ? "ok" : "fail"}}},
+                                   {"order", check(order_health)},
+                                   {"inventory", check(inventory_health)}};
+        if (backup_health) checks["backup"] = check(*backup_health);
+        boost::json::object body{{"status", ok ? "ok" : "fail"}, {"checks", std::move(checks)}};
         co_return http::Json(ok ? 200 : 503, body);
     });
     // Whether this gateway can serve: its UI files only. An order or inventory outage is what the control room is
