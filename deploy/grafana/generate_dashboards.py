@@ -266,7 +266,7 @@ def resilience():
               w=16, h=6, mappings=value_mappings({0: ("closed", GREEN), 1: ("open", RED), 2: ("half-open", ORANGE)}),
               steps=thresholds((None, GREEN), (1, RED), (2, ORANGE)),
               description="0 closed, 1 open (calls refused), 2 half-open (probing). CircuitBreakerOpen fires when "
-                          "not closed."),
+                          "not closed and open within the last minute (half-open with no calls to try is quiet)."),
         timeseries("Breaker transitions / min",
                    [q("sum by (dependency, from, to) (increase(valerix_circuit_breaker_transitions_total[1m]))",
                       "{{dependency}} {{from}} → {{to}}")], w=8, h=6, bars=True),
