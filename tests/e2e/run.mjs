@@ -282,6 +282,9 @@ test('place an order and see it CONFIRMED, then ship it; cancel another', async 
   await waitFor('a second order', async () => (await page.locator('[data-testid=order]').count()) === 2);
   const second = await newestOrder(page, ['CONFIRMED', 'PENDING']);
   assert(second.id !== id, 'the second order has the first id');
+  // Order ids are UUIDv7: their first digits are the time, the same for orders placed within a minute.
+  const shown = async (orderId) => (await orderItem(page, orderId).locator('.order-id').textContent()).trim();
+  assert((await shown(id)) !== (await shown(second.id)), `two orders both shown as ${await shown(id)}`);
   await orderItem(page, second.id).getByTestId('cancel').click();
   await waitFor('the order CANCELLED', async () => (await orderItem(page, second.id).getAttribute('data-status')) === 'CANCELLED', { timeoutMs: 30_000 });
   const cancelled = await api('GET', `/api/v1/orders/${second.id}`);
@@ -511,6 +514,11 @@ test('keyboard only: Tab reaches "Add to cart" and "Place order", Enter orders',
     throw new AssertionError(`${testid} not reached with ${limit} Tab presses`);
   };
   const toAdd = await tabTo('add-to-cart');
+  // The product list refreshes every 3 s; the focused "Add to cart" must keep the focus through refreshes.
+  const label = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+  await sleep(4_000);
+  const after = await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName);
+  assert(after === label, `the focus moved from "${label}" to "${after}" while the products refreshed`);
   await page.keyboard.press('Enter');
   await waitFor('an item in the cart', () => page.locator('.cart-line').count());
   const toPlace = await tabTo('place-order');
@@ -547,9 +555,11 @@ test('latency tile and breaker render green and red from the snapshot', async (t
   const live = (await api('GET', '/api/v1/system')).json;
   const page = await openPage(t);
   let red = false;
-  const body = () => `retry: 300\nevent: system\ndata: ${JSON.stringify(scenario(live, red))}\n\n`;
+  let extra = {};
+  const fake = () => ({ ...scenario(live, red), ...extra });
+  const body = () => `retry: 300\nevent: system\ndata: ${JSON.stringify(fake())}\n\n`;
   await page.route('**/api/v1/events', (route) => route.fulfill({ status: 200, headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' }, body: body() }));
-  await page.route('**/api/v1/system', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(scenario(live, red)) }));
+  await page.route('**/api/v1/system', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(fake()) }));
   await page.goto(`${BASE}/control`);
   const tile = page.getByTestId('latency-tile');
   await waitFor('a green tile', async () => (await tile.getAttribute('data-state')) === 'green');
@@ -568,6 +578,23 @@ test('latency tile and breaker render green and red from the snapshot', async (t
   t.files.push(await shot(page, 'control-1280x800-red-rendered', false));
   red = false;
   await waitFor('green again', async () => (await tile.getAttribute('data-state')) === 'green', { timeoutMs: 5000 });
+
+  // Everything green but an alert firing (a breaker half-open after an outage, say): the chip must not say all is
+  // well beside the red alert banner. And the chaos summary gives small probabilities as set, with the jitter.
+  extra = {
+    alerts: [{ name: 'CircuitBreakerOpen', severity: 'warning', summary: 'order: circuit breaker to inventory is not closed (state 2)' }],
+    chaos: {
+      latency: { mode: 'probability', every_nth: 1, probability: 0.125, delay_ms: 1500, jitter_ms: 5000, routes: ['reserve', 'commit', 'release'] },
+      crash: { mode: 'probability', every_nth: 1, probability: 0.004, point: 'after_commit', action: 'error_500' },
+      seed: 42,
+    },
+  };
+  const chip = page.getByTestId('health-chip');
+  await waitFor('the chip to count the alert', async () => /1 alert firing/.test(await chip.textContent()), { timeoutMs: 5000 });
+  const summary = page.getByTestId('chaos-summary');
+  await waitFor('the chaos summary of the fake snapshot', async () => /0\.4 %/.test(await summary.textContent()), { timeoutMs: 5000 });
+  const said = await summary.textContent();
+  assert(/latency \+1\.50 s \(up to 6\.50 s\) on 12\.5 % of calls/.test(said) && /500 answer after commit on 0\.4 % of calls/.test(said), `chaos summary: ${said}`);
 });
 
 /** Puts every chaos setting back to off through the API (best effort). */
@@ -602,6 +629,9 @@ test(
       return kept === 1 && ordered === 0;
     });
     assert(/waiting/i.test(await page.getByTestId('order-message').textContent()), 'no "waiting" message for a PENDING order');
+    // Not priced yet (total_cents null): no total, rather than "$0.00", which reads as free.
+    const total = (await orderItem(page, id).locator('.order-total').textContent()).trim();
+    assert(total === '', `a PENDING order shows the total "${total}"`);
     const off = await api('PUT', '/api/v1/chaos', { body: {}, headers: adminHeaders() });
     assert(off.status === 200, `PUT /api/v1/chaos answered ${off.status}`);
     await waitFor('the order CONFIRMED without a reload', async () => (await orderItem(page, id).getAttribute('data-status')) === 'CONFIRMED', {

@@ -21,7 +21,7 @@ export interface Order {
   customer_id: string;
   status: OrderStatus;
   items: OrderItem[];
-  total_cents?: number;
+  total_cents?: number | null; // null until the order is priced (PENDING, REJECTED)
   status_reason?: string | null;
   created_at?: string;
   updated_at?: string;

@@ -761,12 +761,13 @@ export class ControlRoom {
     const parts: string[] = [];
     const l = chaos.latency;
     const routes = l.routes && l.routes.length < CHAOS_ROUTES.length ? ` (${l.routes.join(' and ')} only)` : '';
-    if (l.mode === 'every_nth') parts.push(`latency +${formatMs(l.delay_ms)} on ${l.every_nth === 1 ? 'every call' : `every ${ordinal(l.every_nth)} call`}${routes}`);
-    if (l.mode === 'probability') parts.push(`latency +${formatMs(l.delay_ms)} on ${(l.probability * 100).toFixed(0)} % of calls${routes}`);
+    const delay = `+${formatMs(l.delay_ms)}${l.jitter_ms > 0 ? ` (up to ${formatMs(l.delay_ms + l.jitter_ms)})` : ''}`;
+    if (l.mode === 'every_nth') parts.push(`latency ${delay} on ${l.every_nth === 1 ? 'every call' : `every ${ordinal(l.every_nth)} call`}${routes}`);
+    if (l.mode === 'probability') parts.push(`latency ${delay} on ${formatPercent(l.probability)} of calls${routes}`);
     const c = chaos.crash;
     const how = c.action === 'exit' ? 'process exit' : c.action === 'error_500' ? '500 answer' : 'dropped connection';
     if (c.mode === 'every_nth') parts.push(`${how} ${c.point.replace('_', ' ')} on ${c.every_nth === 1 ? 'every call' : `every ${ordinal(c.every_nth)} call`}`);
-    if (c.mode === 'probability') parts.push(`${how} ${c.point.replace('_', ' ')} on ${(c.probability * 100).toFixed(0)} % of calls`);
+    if (c.mode === 'probability') parts.push(`${how} ${c.point.replace('_', ' ')} on ${formatPercent(c.probability)} of calls`);
     this.chaosSummary.className = `chaos-summary ${parts.length ? 'active' : 'calm'}`;
     this.chaosSummary.dataset.active = parts.length ? 'true' : 'false';
     setText(this.chaosSummary, parts.length ? `Active now: ${parts.join('; ')}.` : 'Active now: nothing. Inventory behaves normally.');
@@ -899,7 +900,13 @@ function defaultChaos(): ChaosConfig {
   };
 }
 
-const TIME_KEYS = /(_at|_time)$/;
+// "finished_at", "last_sync_time", and a key named just "at" (the external sync's last result).
+const TIME_KEYS = /(^|_)(at|time)$/;
+
+/** A probability as people write it: 0.004 → "0.4 %", 0.125 → "12.5 %", 0.05 → "5 %" (three digits at most). */
+function formatPercent(probability: number): string {
+  return `${Number((probability * 100).toPrecision(3))} %`;
+}
 
 /** A readable definition list of an object the gateway adds later (backups, external sync). */
 function describeValue(value: unknown, depth = 0): HTMLElement {

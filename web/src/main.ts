@@ -91,10 +91,12 @@ function main(): void {
     const bad = snapshot.components.filter((c) => c.status === 'fail' || c.status === 'down');
     const slow = snapshot.order_latency?.state === 'red';
     const open = snapshot.breaker?.state === 'open';
+    const alerts = snapshot.alerts?.length ?? 0;
     const problems = [
       ...bad.map((c) => `${c.name.replace('_', ' ')} ${c.status}`),
       ...(slow ? ['orders slow'] : []),
       ...(open ? ['breaker open'] : []),
+      ...(alerts ? [`${alerts} alert${alerts === 1 ? '' : 's'} firing`] : []),
     ];
     health.hidden = false;
     health.dataset.state = problems.length ? 'bad' : 'ok';

@@ -55,8 +55,10 @@ function save(storage: KeyValueStore, key: string, value: unknown): void {
   }
 }
 
+/** The last 8 hex digits: an order id is a UUIDv7, whose first ones are its creation time (shared by every order
+ * of the same minute), and whose last ones are random. */
 function shortId(id: string): string {
-  return id.slice(0, 8);
+  return id.slice(-8);
 }
 
 /** The parts of a product card that change after it is built. */
@@ -243,6 +245,7 @@ export class Shop {
   private renderProducts(): void {
     this.productList.setAttribute('aria-busy', 'false');
     const seen = new Set<string>();
+    let position = 0;
     for (const sku of this.productOrder) {
       const product = this.products.get(sku)!;
       seen.add(sku);
@@ -276,7 +279,11 @@ export class Shop {
         this.productCards.set(sku, card);
       }
       this.updateCard(product, card);
-      this.productList.append(card.card); // keeps server order; moves are cheap
+      // Server order, moving only a card out of place: a card taken out and put back loses the keyboard focus of
+      // its "Add to cart" button, which a refresh every few seconds must not do.
+      const here = this.productList.children[position] ?? null;
+      if (here !== card.card) this.productList.insertBefore(card.card, here);
+      position += 1;
     }
     for (const [sku, card] of this.productCards) {
       if (!seen.has(sku)) {
@@ -719,7 +726,7 @@ export class Shop {
           h(
             'div',
             { class: 'order-foot' },
-            h('span', { class: 'order-total' }, order.total_cents !== undefined ? formatCents(order.total_cents) : ''),
+            h('span', { class: 'order-total' }, order.total_cents != null ? formatCents(order.total_cents) : ''),
             actions.length ? h('span', { class: 'order-actions' }, actions) : null,
           ),
           order.status_reason && status !== 'CONFIRMED' && status !== 'SHIPPED'
