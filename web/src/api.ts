@@ -202,7 +202,10 @@ export function uuid(): string {
 
 export function describeProblem(problem: Problem | null, status: number): string {
   if (!problem) return `The server answered ${status}.`;
-  return problem.detail || problem.title || `The server answered ${status}.`;
+  const text = problem.detail || problem.title || `The server answered ${status}.`;
+  // Details are sentences without their full stop ("… is not reachable right now; retry later"): messages go on
+  // after them.
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
