@@ -294,6 +294,23 @@ test('place an order and see it CONFIRMED, then ship it; cancel another', async 
   await waitFor('both orders after a reload', async () => (await page.locator('[data-testid=order][data-status]').count()) === 2);
 });
 
+test('an order with a SKU inventory does not know shows as REJECTED at once, like a 409', async (t) => {
+  // A cart kept from an earlier visit can hold a product that is gone: inventory finds that after the order was
+  // stored, so it is kept as REJECTED (422 unknown_sku with its order_id), and My orders should show it.
+  const page = await openPage(t);
+  await page.goto(`${BASE}/`);
+  await setCustomer(page, customerId('gone'));
+  const gone = `E2E-GONE-${randomUUID().slice(0, 8)}`;
+  await page.evaluate((sku) => localStorage.setItem('valerix.cart', JSON.stringify([[sku, 1]])), gone);
+  await page.reload();
+  await waitFor('the stale cart line', () => page.locator(`.cart-line[data-sku="${gone}"]`).count());
+  await page.getByTestId('place-order').click();
+  await waitFor('"not accepted"', async () => /not accepted/.test(await page.getByTestId('order-message').textContent()), { timeoutMs: 30_000 });
+  await newestOrder(page, ['REJECTED'], 10_000);
+  // Chromium logs the expected 422 as a failed resource load.
+  t.consoleErrors = t.consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of 422/.test(e));
+});
+
 test('a product renamed and repriced by an admin shows its new name and price without a reload', async (t) => {
   const sku = `E2E-RENAME-${randomUUID().slice(0, 8)}`;
   const put = async (name, price_cents) => {

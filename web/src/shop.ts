@@ -511,6 +511,8 @@ export class Shop {
       final();
       const field = problem?.field ? ` (${problem.field})` : '';
       this.say(`The order was not accepted${field}: ${describeProblem(problem, status)}`, 'error');
+      // An unknown SKU is found by inventory after the order was stored: it is kept as REJECTED, like a 409's.
+      if (problem?.order_id) void this.refreshOrder(problem.order_id, true);
       return;
     }
     // 5xx after retries, key in flight, anything unexpected: the outcome is unknown; keep the key. A key still in
