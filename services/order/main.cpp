@@ -169,8 +169,20 @@ int main() {
             breaker_transitions.WithLabels(
                 {"inventory", std::string(resilience::ToString(from)), std::string(resilience::ToString(to))});
         }
+        // The breaker leaves open lazily, with the first call after its wait. Until a call comes it is open with its
+        // wait over: the next call is a trial, as in half-open, and the gauge says so. Otherwise a breaker opened by
+        // an outage that no call followed would read "open" (calls refused) for good, and so alert for good.
+        asio::steady_timer open_wait(io);
         breaker.OnTransition([&](const resilience::CircuitBreaker::Transition& transition) {
             breaker_state.Set(static_cast<double>(transition.to));
+            if (transition.to == resilience::BreakerState::kOpen) {
+                open_wait.expires_after(settings.breaker.wait_in_open);
+                open_wait.async_wait([&](boost::system::error_code ec) {
+                    if (!ec && breaker.GetSnapshot().state == resilience::BreakerState::kOpen) {
+                        breaker_state.Set(static_cast<double>(resilience::BreakerState::kHalfOpen));
+                    }
+                });
+            }
             breaker_transitions
                 .WithLabels({"inventory", std::string(resilience::ToString(transition.from)),
                              std::string(resilience::ToString(transition.to))})

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
@@ -848,9 +850,36 @@ TEST_F(OrderTest, TimeoutsCutShortByTheServicesOwnDeadlineStillOpenTheBreaker) {
     SetChaos("{}");
 }
 
+TEST_F(OrderTest, ABreakerOpenWithItsWaitOverAndNoCallSinceReadsHalfOpenInItsGauge) {
+    // It leaves open with the first call after its wait (the call is a trial). With no call, the gauge read 1
+    // (open: calls refused) for good, and CircuitBreakerOpen fired for good after an outage nobody ordered through.
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor closed(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const int nobody = closed.local_endpoint().port();
+    closed.close();
+    auto order = StartOrder(*postgres_, "order-idle-breaker", nobody,
+                            {{"VALERIX_BREAKER_MIN_CALLS", "2"},
+                             {"VALERIX_BREAKER_FAILURE_RATE", "50"},
+                             {"VALERIX_BREAKER_OPEN_MS", "400"},
+                             {"VALERIX_INVENTORY_MAX_ATTEMPTS", "1"}});
+    auto state = [&] {
+        auto text = order->Client().Request("GET", "/metrics").body;
+        const std::string series = "valerix_circuit_breaker_state{dependency=\"inventory\"} ";
+        auto at = text.find(series);
+        return at == std::string::npos ? std::string("absent") : text.substr(at + series.size(), 1);
+    };
+    for (int i = 0; i < 3 && state() != "1"; ++i) {
+        order->Client().Request("POST", "/api/v1/orders", OrderBody("idle", "O-IDLE", 1),
+                                {{"Idempotency-Key", NewUuid()}}, 10s);
+    }
+    ASSERT_EQ(state(), "1") << "inventory unreachable: the breaker opened";
+    std::this_thread::sleep_for(700ms);  // its wait (400 ms) is over; no call since
+    EXPECT_EQ(state(), "2");
+}
+
 TEST_F(OrderTest, ACallThatFoundNoFreeConnectionIsCountedAsSuchAndNotAgainstInventory) {
     // One connection to inventory, held by a slow call; three more calls (one order each) whose clients allow
-    // 300 ms wait for it in vain. They were never sent: the metrics say pool_exhausted (the bench's evidence of
+    // 450 ms wait for it in vain. They were never sent: the metrics say pool_exhausted (the bench's evidence of
     // connection starvation), and the breaker, which opens at 50 % failed of 2 calls, stays closed.
     PutProduct("O-POOL", 100);
     auto order = StartOrder(*postgres_, "order-one-connection", inventory_->Port(),
@@ -883,13 +912,13 @@ TEST_F(OrderTest, ACallThatFoundNoFreeConnectionIsCountedAsSuchAndNotAgainstInve
         waiting.emplace_back([&, i] {
             statuses[i] = order->Client()
                               .Request("POST", "/api/v1/orders", OrderBody("pool", "O-POOL", 1),
-                                       {{"Idempotency-Key", NewUuid()}, {"X-Valerix-Deadline-Ms", "300"}}, 10s)
+                                       {{"Idempotency-Key", NewUuid()}, {"X-Valerix-Deadline-Ms", "450"}}, 10s)
                               .status;
         });
     }
-    // The three wait for the one connection for 300 ms: seen waiting within that window.
+    // The three wait for the one connection for 450 ms: seen waiting within that window.
     std::string waiters = metric("valerix_inventory_http_connection_waiters");
-    for (int i = 0; i < 25 && waiters != "3"; ++i) {
+    for (int i = 0; i < 40 && waiters != "3"; ++i) {
         std::this_thread::sleep_for(10ms);
         waiters = metric("valerix_inventory_http_connection_waiters");
     }

@@ -244,11 +244,17 @@ export class Shop {
 
   private renderProducts(): void {
     this.productList.setAttribute('aria-busy', 'false');
-    const seen = new Set<string>();
+    // Cards of products no longer listed go first, so that they do not push the others out of place below.
+    const listed = new Set(this.productOrder);
+    for (const [sku, card] of this.productCards) {
+      if (!listed.has(sku)) {
+        card.card.remove();
+        this.productCards.delete(sku);
+      }
+    }
     let position = 0;
     for (const sku of this.productOrder) {
       const product = this.products.get(sku)!;
-      seen.add(sku);
       let card = this.productCards.get(sku);
       if (!card) {
         const stock = h('p', { class: 'stock', 'data-testid': 'stock' });
@@ -284,12 +290,6 @@ export class Shop {
       const here = this.productList.children[position] ?? null;
       if (here !== card.card) this.productList.insertBefore(card.card, here);
       position += 1;
-    }
-    for (const [sku, card] of this.productCards) {
-      if (!seen.has(sku)) {
-        card.card.remove();
-        this.productCards.delete(sku);
-      }
     }
     // Fresh prices and stock for the cart, but never under the hands of someone typing a quantity.
     const active = document.activeElement;

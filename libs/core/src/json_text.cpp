@@ -10,6 +10,15 @@ namespace {
 
 namespace json = boost::json;
 
+bool HoldsDouble(const json::value& value);
+
+bool HoldsDouble(const json::object& object) {
+    for (const auto& member : object) {
+        if (HoldsDouble(member.value())) return true;
+    }
+    return false;
+}
+
 bool HoldsDouble(const json::value& value) {
     switch (value.kind()) {
         case json::kind::double_:
@@ -20,10 +29,7 @@ bool HoldsDouble(const json::value& value) {
             }
             return false;
         case json::kind::object:
-            for (const auto& member : value.get_object()) {
-                if (HoldsDouble(member.value())) return true;
-            }
-            return false;
+            return HoldsDouble(value.get_object());
         default:
             return false;
     }
@@ -42,21 +48,26 @@ void AppendDouble(double number, std::string& out) {
     if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
 }
 
+void Append(const json::value& value, std::string& out);
+
+void Append(const json::object& object, std::string& out) {
+    out += '{';
+    bool first = true;
+    for (const auto& member : object) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(member.key());
+        out += ':';
+        Append(member.value(), out);
+    }
+    out += '}';
+}
+
 void Append(const json::value& value, std::string& out) {
     switch (value.kind()) {
-        case json::kind::object: {
-            out += '{';
-            bool first = true;
-            for (const auto& member : value.get_object()) {
-                if (!first) out += ',';
-                first = false;
-                out += json::serialize(member.key());
-                out += ':';
-                Append(member.value(), out);
-            }
-            out += '}';
+        case json::kind::object:
+            Append(value.get_object(), out);
             return;
-        }
         case json::kind::array: {
             out += '[';
             bool first = true;
@@ -77,6 +88,13 @@ void Append(const json::value& value, std::string& out) {
 }
 
 }  // namespace
+
+std::string SerializeJson(const json::object& object) {
+    if (!HoldsDouble(object)) return json::serialize(object);
+    std::string out;
+    Append(object, out);
+    return out;
+}
 
 std::string SerializeJson(const json::value& value) {
     // Most answers (orders, reservations, problems) hold no double: Boost.JSON's own serializer writes those.

@@ -40,6 +40,14 @@ TEST(SerializeJson, WritesNullForNumbersJsonCannotHold) {
     EXPECT_EQ(SerializeJson(values), "[null,null,1]");
 }
 
+TEST(SerializeJson, AnObjectIsWrittenAsTheSameValueWouldBe) {
+    json::object object{{"a", 0.5}, {"b", json::array{1, 2.0}}, {"c", "x"}};
+    EXPECT_EQ(SerializeJson(object), R"({"a":0.5,"b":[1,2.0],"c":"x"})");
+    EXPECT_EQ(SerializeJson(object), SerializeJson(json::value(object)));
+    json::object plain{{"id", 1}};
+    EXPECT_EQ(SerializeJson(plain), json::serialize(plain));
+}
+
 TEST(SerializeJson, LeavesValuesWithoutDoublesToBoost) {
     json::value value = {{"id", "0190"}, {"items", json::array{json::object{{"sku", "A"}, {"quantity", 2}}}}};
     EXPECT_EQ(SerializeJson(value), json::serialize(value));

@@ -62,35 +62,51 @@ std::string_view TraceIdOf(std::string_view traceparent) {
 
 /// The time limit of reading one request. Beast's own stream timeout closes the socket, which leaves no way to answer
 /// a client that sent part of a request and stalled; this one cancels the reads instead, so the server can still
-/// send a 408 (RFC 9110 §15.5.9) before it closes. One per connection, armed again for each request: a wait that
-/// completes after it was re-armed belongs to an older request and does nothing.
+/// send a 408 (RFC 9110 §15.5.9) before it closes. One per connection, and cheap per request: Arm and Finish only
+/// note when the current read must end. The timer has one wait at a time, aimed at the limit of the request that
+/// started it; when it fires early for a later request (each limit is later than the one before: the same length,
+/// started later) it waits again, and it touches the socket only when a read is still going past its limit.
 class ReadDeadline : public std::enable_shared_from_this<ReadDeadline> {
 public:
-    explicit ReadDeadline(const asio::any_io_executor& executor) : timer_(executor) {}
+    ReadDeadline(const asio::any_io_executor& executor, beast::tcp_stream& stream)
+        : timer_(executor), stream_(&stream) {}
 
-    void Arm(beast::tcp_stream& stream, std::chrono::milliseconds limit) {
-        stream_ = &stream;
+    void Arm(std::chrono::milliseconds limit) {
+        until_ = std::chrono::steady_clock::now() + limit;
+        reading_ = true;
         expired_ = false;
-        timer_.expires_after(limit);
-        timer_.async_wait([self = shared_from_this(), generation = ++generation_](error_code ec) {
-            if (ec || generation != self->generation_ || self->stream_ == nullptr) return;
-            self->expired_ = true;
-            error_code ignored;
-            self->stream_->socket().cancel(ignored);
-        });
+        if (!waiting_) Wait();
     }
-    /// Before the stream may go away: no later completion touches it.
-    void Disarm() {
+    /// The request was read, or its reading failed.
+    void Finish() { reading_ = false; }
+    /// Before the stream goes away: no later completion touches it.
+    void Close() {
         stream_ = nullptr;
-        ++generation_;
+        reading_ = false;
         timer_.cancel();
     }
     bool Expired() const { return expired_; }
 
 private:
+    void Wait() {
+        waiting_ = true;
+        timer_.expires_at(until_);
+        timer_.async_wait([self = shared_from_this()](error_code ec) { self->Fired(ec); });
+    }
+    void Fired(error_code ec) {
+        waiting_ = false;
+        if (ec || stream_ == nullptr || !reading_) return;
+        if (std::chrono::steady_clock::now() < until_) return Wait();  // a later request is being read
+        expired_ = true;
+        error_code ignored;
+        stream_->socket().cancel(ignored);
+    }
+
     asio::steady_timer timer_;
-    beast::tcp_stream* stream_ = nullptr;
-    std::uint64_t generation_ = 0;
+    beast::tcp_stream* stream_;
+    std::chrono::steady_clock::time_point until_{};
+    bool reading_ = false;
+    bool waiting_ = false;
     bool expired_ = false;
 };
 
@@ -210,11 +226,11 @@ private:
 
         beast::flat_buffer buffer;
         error_code ec;
-        auto deadline = std::make_shared<ReadDeadline>(stream.get_executor());
-        struct DisarmDeadline {
+        auto deadline = std::make_shared<ReadDeadline>(stream.get_executor(), stream);
+        struct CloseDeadline {
             ReadDeadline& deadline;
-            ~DisarmDeadline() { deadline.Disarm(); }
-        } disarm{*deadline};
+            ~CloseDeadline() { deadline.Close(); }
+        } close_deadline{*deadline};
         while (!draining_) {
             if (buffer.size() == 0) {
                 stream.expires_after(config_.idle_timeout);
@@ -228,8 +244,10 @@ private:
             bhttp::request_parser<bhttp::string_body> parser;
             parser.body_limit(config_.body_limit);
             parser.header_limit(16 * 1024);
-            stream.expires_never();
-            deadline->Arm(stream, config_.read_timeout);
+            // Beast's timeout stays as a backstop a little later: a cancel that finds no read pending (the timer
+            // ran between two reads of Beast's composed read) cannot leave the connection reading for good.
+            stream.expires_after(config_.read_timeout + std::chrono::seconds(2));
+            deadline->Arm(config_.read_timeout);
             co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
             // A Transfer-Encoding other than chunked (last), or on HTTP/1.0, leaves the body's length unknown: Beast
             // would read no body and take the body as the next request. RFC 9112 §6.3: 400, then close.
@@ -244,7 +262,7 @@ private:
             if (!ec && !parser.is_done()) {
                 co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
             }
-            deadline->Disarm();
+            deadline->Finish();
             if (ec) {
                 if (auto problem = deadline->Expired() ? RequestTimeout() : ProtocolProblem(ec)) {
                     // Named locals, not temporaries: g++ 12 mishandles temporaries bound to coroutine parameters.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -39,10 +40,12 @@ void WarnIfNoAdminToken(core::Logger& logger, std::string_view admin_token) {
 }
 
 unsigned long long RaiseOpenFileLimit(core::Logger& logger) {
-    constexpr rlim_t kMost = 1 << 20;  // Linux's default fs.nr_open: more than that is refused for an unlimited hard
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-    const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? kMost : limit.rlim_max;
+    // An unlimited hard limit cannot be the soft one: the most the kernel allows is fs.nr_open (2^20 by default).
+    rlim_t most = rlim_t{1} << 20;
+    if (std::ifstream nr_open("/proc/sys/fs/nr_open"); nr_open) nr_open >> most;
+    const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? most : limit.rlim_max;
     if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
         const rlim_t before = limit.rlim_cur;
         limit.rlim_cur = wanted;
@@ -55,7 +58,7 @@ unsigned long long RaiseOpenFileLimit(core::Logger& logger) {
             limit.rlim_cur = before;
         }
     }
-    return limit.rlim_cur == RLIM_INFINITY ? kMost : static_cast<unsigned long long>(limit.rlim_cur);
+    return limit.rlim_cur == RLIM_INFINITY ? most : static_cast<unsigned long long>(limit.rlim_cur);
 }
 
 void AddLiveAndMetricsRoutes(Router& router, const metrics::Registry& registry) {
