@@ -40,7 +40,7 @@ export interface Problem {
   available?: number;
 }
 
-export type ComponentStatus = 'ok' | 'fail' | 'down' | 'unknown';
+export type ComponentStatus = 'ok' | 'degraded' | 'fail' | 'down' | 'unknown';
 
 export interface ComponentHealth {
   name: string;

@@ -9,7 +9,7 @@ import type { Live } from './live';
 const CHART_MAX_WINDOW_MS = 5 * 60 * 1000;
 const TOKEN_KEY = 'valerix.adminToken';
 
-const STATUS_LABEL: Record<string, string> = { ok: 'Healthy', fail: 'Failing', down: 'Down', unknown: 'Unknown' };
+const STATUS_LABEL: Record<string, string> = { ok: 'Healthy', degraded: 'Degraded', fail: 'Failing', down: 'Down', unknown: 'Unknown' };
 
 const COMPONENT_LABEL: Record<string, string> = {
   web: 'Web gateway',
@@ -29,7 +29,7 @@ const BREAKER_HELP: Record<string, string> = {
 };
 
 function statusClass(status: string): string {
-  return ['ok', 'fail', 'down'].includes(status) ? status : 'unknown';
+  return ['ok', 'degraded', 'fail', 'down'].includes(status) ? status : 'unknown';
 }
 
 function percent(rate: number): string {
@@ -281,6 +281,7 @@ export class ControlRoom {
             'p',
             { class: 'legend-line' },
             h('span', { class: 'dot ok' }), ' healthy ',
+            h('span', { class: 'dot degraded' }), ' degraded (a service behind it fails) ',
             h('span', { class: 'dot fail' }), ' failing ',
             h('span', { class: 'dot down' }), ' down ',
             h('span', { class: 'dot unknown' }), ' unknown / not running',

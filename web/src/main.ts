@@ -88,7 +88,7 @@ function main(): void {
     }
   });
   live.onSnapshot((snapshot) => {
-    const bad = snapshot.components.filter((c) => c.status === 'fail' || c.status === 'down');
+    const bad = snapshot.components.filter((c) => c.status === 'fail' || c.status === 'down' || c.status === 'degraded');
     const slow = snapshot.order_latency?.state === 'red';
     const open = snapshot.breaker?.state === 'open';
     const alerts = snapshot.alerts?.length ?? 0;

@@ -41,7 +41,9 @@ std::string StringAt(const boost::json::value& value, std::initializer_list<std:
     return found && found->is_string() ? std::string(found->get_string()) : fallback;
 }
 
-/// ok / fail (answered, unhealthy) / down (unreachable) from a deep /health answer.
+/// ok / degraded / fail (answered, unhealthy) / down (unreachable) from a deep /health answer. Degraded: its own
+/// database is fine and only a check of a service behind it fails — order-service with inventory down keeps taking
+/// orders (202, finished later), which "fail" would deny.
 boost::json::object HealthOf(const std::string& name, const Upstream::Fetched& fetched) {
     boost::json::object component{{"name", name}};
     if (fetched.status == 0) {
@@ -59,6 +61,11 @@ boost::json::object HealthOf(const std::string& name, const Upstream::Fetched& f
                            StringAt(result, {"error"}, "failing");
             }
             if (!failing.empty()) component["detail"] = failing;
+            const auto* database = checks->get_object().if_contains("database");
+            if (fetched.status != 200 && !failing.empty() && database != nullptr &&
+                StringAt(*database, {"status"}, "") == "ok") {
+                component["status"] = "degraded";
+            }
         }
     }
     return component;
