@@ -60,7 +60,8 @@ Settings LoadSettings() {
         s.inventory.host = std::string(url->host());
         s.inventory.port = url->port_number();
     }
-    s.inventory.max_connections = static_cast<std::size_t>(env.Int("VALERIX_INVENTORY_MAX_CONNECTIONS", 1024, 1, 10000));
+    s.inventory.max_connections =
+        static_cast<std::size_t>(env.Int("VALERIX_INVENTORY_MAX_CONNECTIONS", 1024, 1, 10000));
     s.inventory.connect_timeout = env.Millis("VALERIX_INVENTORY_CONNECT_TIMEOUT_MS", 1000, 10, 60000);
 
     s.workflow.call_deadline = env.Millis("VALERIX_INVENTORY_DEADLINE_MS", 5000, 10, 600000);

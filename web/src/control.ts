@@ -29,7 +29,7 @@ const BREAKER_HELP: Record<string, string> = {
 };
 
 function statusClass(status: string): string {
-  return ['ok', 'degraded', 'fail', 'down'].includes(status) ? status : 'unknown';
+  return Object.hasOwn(STATUS_LABEL, status) ? status : 'unknown';
 }
 
 function percent(rate: number): string {

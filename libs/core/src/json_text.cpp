@@ -87,21 +87,19 @@ void Append(const json::value& value, std::string& out) {
     }
 }
 
+template <class Json>
+std::string Serialize(const Json& json) {
+    // Most answers (orders, reservations, problems) hold no double: Boost.JSON's own serializer writes those.
+    if (!HoldsDouble(json)) return json::serialize(json);
+    std::string out;
+    Append(json, out);
+    return out;
+}
+
 }  // namespace
 
-std::string SerializeJson(const json::object& object) {
-    if (!HoldsDouble(object)) return json::serialize(object);
-    std::string out;
-    Append(object, out);
-    return out;
-}
+std::string SerializeJson(const json::object& object) { return Serialize(object); }
 
-std::string SerializeJson(const json::value& value) {
-    // Most answers (orders, reservations, problems) hold no double: Boost.JSON's own serializer writes those.
-    if (!HoldsDouble(value)) return json::serialize(value);
-    std::string out;
-    Append(value, out);
-    return out;
-}
+std::string SerializeJson(const json::value& value) { return Serialize(value); }
 
 }  // namespace valerix::core

@@ -46,7 +46,9 @@ json::object Check(std::string name, bool ok, std::string detail) {
 
 json::object RunRestoreDrill(const PgBackRest& pgbackrest, const BackupEntry& backup, const DrillSpec& spec,
                              const DrillSettings& settings) {
-    json::object report{{"stanza", spec.stanza}, {"label", backup.label}, {"backup_finished_at", core::FormatUtc(backup.finished_at)}};
+    json::object report{{"stanza", spec.stanza},
+                        {"label", backup.label},
+                        {"backup_finished_at", core::FormatUtc(backup.finished_at)}};
     json::array checks;
     bool ok = true;
     auto fail = [&](std::string error) {

@@ -53,8 +53,8 @@ std::string ErrorOrLastLine(const std::string& text) {
     for (std::size_t i = lines.size(); i-- > 0;) {
         if (lines[i].find("ERROR:") == std::string_view::npos) continue;
         std::string paragraph(core::Trim(lines[i]));
-        for (std::size_t j = i + 1; j < lines.size() && !lines[j].empty() && (lines[j][0] == ' ' || lines[j][0] == '\t');
-             ++j) {
+        for (std::size_t j = i + 1;
+             j < lines.size() && !lines[j].empty() && (lines[j][0] == ' ' || lines[j][0] == '\t'); ++j) {
             paragraph += ' ';
             paragraph += core::Trim(lines[j]);
         }

@@ -20,10 +20,10 @@ core::LogLevel LogLevelFromEnv(core::EnvReader& env);
 /// Logs a warning at start-up when no admin token is configured (admin endpoints will answer 401).
 void WarnIfNoAdminToken(core::Logger& logger, std::string_view admin_token);
 
-/// Raises the soft limit of open files to the hard one (to the kernel's fs.nr_open when the hard one is unlimited), as a
-/// server that holds a connection per
-/// client should: a shell's or systemd's soft limit of 1,024 would stop accepting, or connecting, at ~1,000 sockets
-/// (order-service keeps up to 1,024 connections to inventory). Logs what it did; returns the soft limit now in force.
+/// Raises the soft limit of open files to the hard one (to the kernel's fs.nr_open when the hard one is unlimited), as
+/// a server that holds a connection per client should: a shell's or systemd's soft limit of 1,024 would stop
+/// accepting, or connecting, at ~1,000 sockets (order-service keeps up to 1,024 connections to inventory). Logs what
+/// it did; returns the soft limit now in force.
 unsigned long long RaiseOpenFileLimit(core::Logger& logger);
 
 /// GET /live (the process answers) and GET /metrics (Prometheus text exposition of `registry`).
